@@ -1,0 +1,292 @@
+//! A faithful, seeded mock of the OpenAI Platform Admin API (usage + directory endpoints).
+//!
+//! A test starts it with [`MockServer::start`], points a client at [`MockServer::base_url`],
+//! and compares what the client imported with [`MockServer::ground_truth`].
+//!
+//! The mock serves, under `/v1/organization/`: `usage/completions`, `users`, `projects`,
+//! `projects/{id}/api_keys` and `admin_api_keys`, with the envelopes, pagination, limits,
+//! filters, `group_by` forms and error shapes of the real API. Keys are never logged.
+
+mod api;
+mod data;
+mod util;
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::data::{Org, Usage};
+
+/// How a key lacking a scope is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PermissionErrorStyle {
+    /// 403 with `{"error": "You have insufficient permissions ... Missing scopes: X."}`.
+    #[default]
+    Bare403,
+    /// 401 with the standard object, `type: "insufficient_permissions"`.
+    Object401,
+}
+
+/// What the mock holds and which keys it accepts.
+#[derive(Clone)]
+pub struct MockConfig {
+    pub seed: u64,
+    pub users: usize,
+    pub projects: usize,
+    /// Days of usage ending with today's (UTC) bucket, inclusive.
+    pub days: u32,
+    /// Unix seconds the mock treats as "now"; `None` = the real clock, read at each request.
+    pub now: Option<i64>,
+    /// Admin key with both scopes.
+    pub admin_key: String,
+    /// Admin key with only `api.usage.read`.
+    pub usage_only_admin_key: Option<String>,
+    /// Admin key with only `api.management.read`.
+    pub directory_only_admin_key: Option<String>,
+    /// A `sk-proj-…` key: refused on every admin endpoint.
+    pub project_key: Option<String>,
+    pub permission_error_style: PermissionErrorStyle,
+    /// Sent in the `openai-organization` response header.
+    pub organization_id: String,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        let seed = 7;
+        MockConfig {
+            seed,
+            users: 40,
+            projects: 6,
+            days: 90,
+            now: None,
+            admin_key: data::default_admin_key(seed),
+            usage_only_admin_key: None,
+            directory_only_admin_key: None,
+            project_key: None,
+            permission_error_style: PermissionErrorStyle::Bare403,
+            organization_id: "org-mock0000000000000000000001".to_string(),
+        }
+    }
+}
+
+/// Debug never prints key material.
+impl std::fmt::Debug for MockConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |k: &Option<String>| k.as_ref().map(|_| "<redacted>");
+        f.debug_struct("MockConfig")
+            .field("seed", &self.seed)
+            .field("users", &self.users)
+            .field("projects", &self.projects)
+            .field("days", &self.days)
+            .field("now", &self.now)
+            .field("admin_key", &"<redacted>")
+            .field("usage_only_admin_key", &hidden(&self.usage_only_admin_key))
+            .field(
+                "directory_only_admin_key",
+                &hidden(&self.directory_only_admin_key),
+            )
+            .field("project_key", &hidden(&self.project_key))
+            .field("permission_error_style", &self.permission_error_style)
+            .field("organization_id", &self.organization_id)
+            .finish()
+    }
+}
+
+/// One served request (the Authorization header is never stored).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestRecord {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub status: u16,
+}
+
+/// Totals of all usage the mock holds, one row per (day, user, key, project, model).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct GroundTruth {
+    /// Sorted by (day, user_id, model), then api_key_id, project_id.
+    pub rows: Vec<TruthRow>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct TruthRow {
+    /// "YYYY-MM-DD" (UTC).
+    pub day: String,
+    /// None = service-account key.
+    pub user_id: Option<String>,
+    pub user_email: Option<String>,
+    pub api_key_id: String,
+    pub project_id: String,
+    pub model: String,
+    pub input_tokens: u64,
+    pub cached_input_tokens: u64,
+    pub output_tokens: u64,
+    pub requests: u64,
+}
+
+impl GroundTruth {
+    pub fn write_json(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        let f = std::fs::File::create(path)?;
+        let mut w = std::io::BufWriter::new(f);
+        serde_json::to_writer_pretty(&mut w, self)?;
+        std::io::Write::flush(&mut w)?;
+        Ok(())
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) config: MockConfig,
+    pub(crate) org: Org,
+    pub(crate) usage: RwLock<Usage>,
+    pub(crate) requests: Mutex<Vec<RequestRecord>>,
+    pub(crate) request_counter: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn now(&self) -> i64 {
+        self.config.now.unwrap_or_else(real_now)
+    }
+}
+
+fn real_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A running mock. Stops on [`MockServer::shutdown`] or when dropped.
+pub struct MockServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl MockServer {
+    /// Start on 127.0.0.1 with an ephemeral port.
+    pub async fn start(config: MockConfig) -> anyhow::Result<MockServer> {
+        Self::start_on(config, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    pub async fn start_on(config: MockConfig, addr: SocketAddr) -> anyhow::Result<MockServer> {
+        let now = config.now.unwrap_or_else(real_now);
+        let (org, usage) = data::generate(&config, now);
+        let shared = Arc::new(Shared {
+            config,
+            org,
+            usage: RwLock::new(usage),
+            requests: Mutex::new(Vec::new()),
+            request_counter: AtomicU64::new(0),
+        });
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let app = axum::Router::new()
+            .fallback(api::handle)
+            .with_state(shared.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = rx.await;
+            });
+            if let Err(e) = server.await {
+                tracing::warn!("openai-mock server error: {e}");
+            }
+        });
+        let server = MockServer {
+            addr,
+            shared,
+            stop: Some(tx),
+            task: Some(task),
+        };
+        tracing::info!(
+            "openai-mock listening on {}: {}",
+            server.base_url(),
+            server.dataset_summary()
+        );
+        Ok(server)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash; endpoints live under `/v1`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Totals of all usage the mock holds right now.
+    pub fn ground_truth(&self) -> GroundTruth {
+        let usage = self.shared.usage.read().expect("usage lock");
+        usage.ground_truth(&self.shared.org)
+    }
+
+    /// Every request served, in order.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.shared.requests.lock().expect("requests lock").clone()
+    }
+
+    pub fn reset_requests(&self) {
+        self.shared.requests.lock().expect("requests lock").clear();
+    }
+
+    /// Today's bucket keeps filling: add `extra_rows` new rows and grow some existing rows of
+    /// today (only today's bucket changes).
+    pub fn advance_current_bucket(&self, extra_rows: usize) {
+        let mut usage = self.shared.usage.write().expect("usage lock");
+        usage.advance(&self.shared.org, extra_rows);
+    }
+
+    /// Counts for logs (never any key material).
+    pub fn dataset_summary(&self) -> String {
+        let org = &self.shared.org;
+        let usage = self.shared.usage.read().expect("usage lock");
+        let archived = org
+            .projects
+            .iter()
+            .filter(|p| p.archived_at.is_some())
+            .count();
+        format!(
+            "seed={} users={} projects={} (archived {}) api_keys={} (service accounts {}) usage_rows={} days={} ({}..={})",
+            org.seed,
+            org.users.len(),
+            org.projects.len(),
+            archived,
+            org.keys.len(),
+            org.svc_keys.len(),
+            usage.row_count(),
+            usage.days.len(),
+            util::day_string(org.first_day),
+            util::day_string(org.today),
+        )
+    }
+
+    /// Graceful stop (in-flight requests finish; gives up after 5 s).
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
