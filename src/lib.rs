@@ -12,6 +12,7 @@
 
 pub mod client;
 pub mod describe;
+pub mod json;
 pub mod model;
 pub mod normalize;
 pub mod settings;

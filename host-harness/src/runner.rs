@@ -420,6 +420,41 @@ impl Harness {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<(), HostError> {
         let (mut session, redactor) = self.configured_session(store).await?;
+        let result = self
+            .pull_streams(
+                &mut session,
+                &redactor,
+                store,
+                run_id,
+                streams,
+                counts,
+                progress,
+            )
+            .await;
+        let denied = session.denied();
+        match result {
+            Err(mut e) if !denied.is_empty() => {
+                e.message.push_str(&format!(
+                    " (the sandbox denied requests to hosts outside the allow-list: {})",
+                    denied.join(", ")
+                ));
+                Err(e)
+            }
+            other => other,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn pull_streams(
+        &self,
+        session: &mut Session,
+        redactor: &Redactor,
+        store: &mut Store,
+        run_id: i64,
+        streams: &[String],
+        counts: &mut BTreeMap<String, StreamCounts>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<(), HostError> {
         for stream in streams {
             progress(Progress::StreamStarted {
                 stream: stream.clone(),
@@ -447,7 +482,7 @@ impl Harness {
                     let err = match outcome {
                         Ok(Ok(page)) => break page,
                         Ok(Err(e)) => e,
-                        Err(e) => return Err(call_error(&e, &redactor)),
+                        Err(e) => return Err(call_error(&e, redactor)),
                     };
                     let (class, message) = connector_error(&err);
                     let retry_after = match &err {
@@ -493,7 +528,7 @@ impl Harness {
                         let (class, message) = connector_error(&e);
                         return Err(HostError::new(&class, redactor.redact(&message)));
                     }
-                    Err(e) => return Err(call_error(&e, &redactor)),
+                    Err(e) => return Err(call_error(&e, redactor)),
                 };
                 if !window_set {
                     if let Some(w) = &page.window {
@@ -524,13 +559,6 @@ impl Harness {
                 stream: stream.clone(),
                 counts: total.clone(),
             });
-        }
-        let denied = session.denied();
-        if !denied.is_empty() {
-            tracing::warn!(
-                ?denied,
-                "the component tried to reach hosts outside its allow-list"
-            );
         }
         Ok(())
     }

@@ -1,0 +1,838 @@
+//! A small JSON (RFC 8259) reader and writer for the few fixed shapes this connector reads
+//! and writes. It stands in for serde/serde_json, whose generic machinery was most of the
+//! WebAssembly component.
+//!
+//! Reading streams: callers walk objects and arrays with callbacks and take the scalars they
+//! expect, so nothing is built that is not kept. The rules are those of serde_json with
+//! `#[derive(Deserialize)]`: unknown fields are ignored, a repeated field is an error, an
+//! absent or `null` optional field is `None`, integers must be whole numbers in range,
+//! strings must be valid (known escapes, paired surrogates, no raw control characters), and
+//! only whitespace may follow the document.
+
+use std::borrow::Cow;
+
+/// Deepest nesting a strict parse accepts (as `serde_json::Value`).
+const MAX_DEPTH: usize = 128;
+
+/// One step of the path to a bad value.
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// What is wrong with a document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The document ends early.
+    Eof,
+    /// The document is not JSON.
+    Syntax,
+    /// A value has the wrong type or is out of range.
+    Type {
+        expected: &'static str,
+        found: &'static str,
+    },
+    /// A required field is absent.
+    Missing,
+    /// A field occurs twice in one object.
+    Duplicate,
+}
+
+/// A parse error: its kind, the byte offset and the path of the value at fault.
+pub struct Error {
+    pub kind: Kind,
+    pos: usize,
+    /// Innermost step first.
+    path: Vec<Seg>,
+}
+
+impl Error {
+    /// The document is not (complete) JSON, as opposed to JSON of an unexpected shape.
+    pub fn is_syntax(&self) -> bool {
+        matches!(self.kind, Kind::Eof | Kind::Syntax)
+    }
+
+    /// The path of the value at fault, e.g. `data[0].results[1].input_tokens`; `$` for the
+    /// document itself.
+    pub fn path(&self) -> String {
+        let mut out = String::new();
+        for seg in self.path.iter().rev() {
+            match seg {
+                Seg::Key(k) => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(k);
+                }
+                Seg::Index(i) => {
+                    out.push('[');
+                    push_int(&mut out, *i as i64);
+                    out.push(']');
+                }
+            }
+        }
+        if out.is_empty() {
+            out.push('$');
+        }
+        out
+    }
+
+    /// What is wrong, in words; syntax errors say where in `doc` (the parsed text).
+    pub fn message(&self, doc: &str) -> String {
+        let (what, found) = match self.kind {
+            Kind::Eof | Kind::Syntax => {
+                let upto = &doc.as_bytes()[..(self.pos + 1).min(doc.len())];
+                let line_start = upto.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                let line = 1 + upto[..line_start].iter().filter(|&&b| b == b'\n').count();
+                let mut m = String::from(if self.kind == Kind::Eof {
+                    "truncated"
+                } else {
+                    "syntax error"
+                });
+                m.push_str(" at line ");
+                push_int(&mut m, line as i64);
+                m.push_str(" column ");
+                push_int(&mut m, (upto.len() - line_start) as i64);
+                return m;
+            }
+            Kind::Type { expected, found } => (expected, found),
+            Kind::Missing => return "missing field".into(),
+            Kind::Duplicate => return "duplicate field".into(),
+        };
+        let mut m = String::from("invalid type: ");
+        m.push_str(found);
+        m.push_str(", expected ");
+        m.push_str(what);
+        m
+    }
+}
+
+/// Parse all of `doc` with `read`; only whitespace may follow the value it reads.
+pub fn parse<'a, T>(
+    doc: &'a str,
+    read: impl FnOnce(&mut Parser<'a>) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let mut p = Parser::new(doc);
+    let v = read(&mut p)?;
+    p.end()?;
+    Ok(v)
+}
+
+/// A cursor over one JSON document.
+pub struct Parser<'a> {
+    s: &'a str,
+    pos: usize,
+    depth: usize,
+    /// Skipped values are checked as strictly as read ones and nest at most 127 deep (the
+    /// rules of `serde_json::Value`); otherwise skipping only checks the syntax.
+    strict: bool,
+}
+
+impl<'a> Parser<'a> {
+    pub fn new(s: &'a str) -> Self {
+        Parser {
+            s,
+            pos: 0,
+            depth: 0,
+            strict: false,
+        }
+    }
+
+    /// A parser whose skipped values must be valid too, as when parsing into a generic tree.
+    pub fn strict(s: &'a str) -> Self {
+        Parser {
+            strict: true,
+            ..Parser::new(s)
+        }
+    }
+
+    fn at(&self) -> Option<u8> {
+        self.s.as_bytes().get(self.pos).copied()
+    }
+
+    /// The next significant byte, after whitespace.
+    pub fn peek(&mut self) -> Option<u8> {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.at() {
+            self.pos += 1;
+        }
+        self.at()
+    }
+
+    fn fail(&self, kind: Kind) -> Error {
+        Error {
+            kind,
+            pos: self.pos,
+            path: Vec::new(),
+        }
+    }
+
+    /// A syntax error at the current byte (or the end of the document).
+    fn bad(&self) -> Error {
+        self.fail(if self.pos >= self.s.len() {
+            Kind::Eof
+        } else {
+            Kind::Syntax
+        })
+    }
+
+    /// Error for a field that occurs twice.
+    pub fn duplicate(&self) -> Error {
+        self.fail(Kind::Duplicate)
+    }
+
+    /// Error for a value of the wrong type; a byte that starts no value is a syntax error.
+    fn wrong(&mut self, expected: &'static str) -> Error {
+        let found = match self.peek() {
+            Some(b'"') => "a string",
+            Some(b'{') => "an object",
+            Some(b'[') => "an array",
+            Some(b't' | b'f') => "a boolean",
+            Some(b'n') => "null",
+            Some(b'-' | b'0'..=b'9') => "a number",
+            _ => return self.bad(),
+        };
+        self.fail(Kind::Type { expected, found })
+    }
+
+    fn eat(&mut self, c: u8) -> Result<(), Error> {
+        if self.peek() == Some(c) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.bad())
+        }
+    }
+
+    /// Only whitespace may remain.
+    pub fn end(&mut self) -> Result<(), Error> {
+        match self.peek() {
+            None => Ok(()),
+            Some(_) => Err(self.fail(Kind::Syntax)),
+        }
+    }
+
+    fn word(&mut self, w: &[u8]) -> Result<(), Error> {
+        for &c in w {
+            if self.at() != Some(c) {
+                return Err(self.bad());
+            }
+            self.pos += 1;
+        }
+        Ok(())
+    }
+
+    /// Consume a `null` if one is next.
+    pub fn null(&mut self) -> Result<bool, Error> {
+        if self.peek() == Some(b'n') {
+            self.word(b"null")?;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    pub fn bool(&mut self) -> Result<bool, Error> {
+        match self.peek() {
+            Some(b't') => self.word(b"true").map(|_| true),
+            Some(b'f') => self.word(b"false").map(|_| false),
+            _ => Err(self.wrong("a boolean")),
+        }
+    }
+
+    pub fn opt_bool(&mut self) -> Result<Option<bool>, Error> {
+        if self.null()? {
+            Ok(None)
+        } else {
+            self.bool().map(Some)
+        }
+    }
+
+    fn digits(&mut self) -> Result<(), Error> {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.at() {
+            self.pos += 1;
+        }
+        if self.pos == start {
+            Err(self.bad())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Read a number: whether it is negative, and its magnitude if it is a whole number
+    /// (no fraction or exponent) that fits in a `u64`.
+    fn number(&mut self) -> Result<(bool, Option<u64>), Error> {
+        self.peek();
+        let neg = self.at() == Some(b'-');
+        if neg {
+            self.pos += 1;
+        }
+        let mut v = Some(0u64);
+        match self.at() {
+            Some(b'0') => {
+                self.pos += 1;
+                if let Some(b'0'..=b'9') = self.at() {
+                    return Err(self.fail(Kind::Syntax));
+                }
+            }
+            Some(b'1'..=b'9') => {
+                while let Some(c @ b'0'..=b'9') = self.at() {
+                    v = v.and_then(|v| v.checked_mul(10)?.checked_add((c - b'0') as u64));
+                    self.pos += 1;
+                }
+            }
+            _ => return Err(self.bad()),
+        }
+        if self.at() == Some(b'.') {
+            self.pos += 1;
+            v = None;
+            self.digits()?;
+        }
+        if let Some(b'e' | b'E') = self.at() {
+            self.pos += 1;
+            v = None;
+            if let Some(b'+' | b'-') = self.at() {
+                self.pos += 1;
+            }
+            self.digits()?;
+        }
+        Ok((neg, v))
+    }
+
+    /// A whole number in `min..=max` (`min` is 0 or `i64::MIN`).
+    fn int(&mut self, expected: &'static str, unsigned: bool) -> Result<i128, Error> {
+        if !matches!(self.peek(), Some(b'-' | b'0'..=b'9')) {
+            return Err(self.wrong(expected));
+        }
+        let start = self.pos;
+        let v = match self.number()? {
+            (false, Some(v)) if unsigned || v <= i64::MAX as u64 => Some(v as i128),
+            // `-0` is a float to serde_json, hence `1..`
+            (true, Some(v @ 1..=0x8000_0000_0000_0000)) if !unsigned => Some(-(v as i128)),
+            _ => None,
+        };
+        v.ok_or_else(|| {
+            let mut e = self.fail(Kind::Type {
+                expected,
+                found: "a number",
+            });
+            e.pos = start;
+            e
+        })
+    }
+
+    pub fn u64(&mut self) -> Result<u64, Error> {
+        self.int("an unsigned integer", true).map(|v| v as u64)
+    }
+
+    pub fn u32(&mut self) -> Result<u32, Error> {
+        let start = self.pos;
+        let v = self.u64()?;
+        u32::try_from(v).map_err(|_| {
+            let mut e = self.fail(Kind::Type {
+                expected: "an unsigned 32-bit integer",
+                found: "a number",
+            });
+            e.pos = start;
+            e
+        })
+    }
+
+    pub fn i64(&mut self) -> Result<i64, Error> {
+        self.int("an integer", false).map(|v| v as i64)
+    }
+
+    pub fn opt_u64(&mut self) -> Result<Option<u64>, Error> {
+        if self.null()? {
+            Ok(None)
+        } else {
+            self.u64().map(Some)
+        }
+    }
+
+    pub fn opt_i64(&mut self) -> Result<Option<i64>, Error> {
+        if self.null()? {
+            Ok(None)
+        } else {
+            self.i64().map(Some)
+        }
+    }
+
+    pub fn string(&mut self) -> Result<String, Error> {
+        if self.peek() != Some(b'"') {
+            return Err(self.wrong("a string"));
+        }
+        self.pos += 1;
+        self.str_body(true).map(Cow::into_owned)
+    }
+
+    pub fn opt_string(&mut self) -> Result<Option<String>, Error> {
+        if self.null()? {
+            Ok(None)
+        } else {
+            self.string().map(Some)
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, Error> {
+        let mut n = 0;
+        for _ in 0..4 {
+            let d = match self.at() {
+                None => return Err(self.bad()),
+                Some(c) => (c as char).to_digit(16),
+            };
+            n = n * 16 + d.ok_or_else(|| self.fail(Kind::Syntax))?;
+            self.pos += 1;
+        }
+        Ok(n)
+    }
+
+    /// The rest of a string whose opening quote was read. With `validate`, `\u` escapes
+    /// must form valid characters (paired surrogates); skipped values only need well-formed
+    /// escapes.
+    fn str_body(&mut self, validate: bool) -> Result<Cow<'a, str>, Error> {
+        let s = self.s;
+        let mut out: Option<String> = None;
+        let mut start = self.pos;
+        loop {
+            match self.at() {
+                None => return Err(self.bad()),
+                Some(b'"') => {
+                    let tail = &s[start..self.pos];
+                    self.pos += 1;
+                    return Ok(match out {
+                        None => Cow::Borrowed(tail),
+                        Some(mut o) => {
+                            o.push_str(tail);
+                            Cow::Owned(o)
+                        }
+                    });
+                }
+                Some(b'\\') => {
+                    let o = out.get_or_insert_with(String::new);
+                    o.push_str(&s[start..self.pos]);
+                    self.pos += 1;
+                    let e = self.at().ok_or_else(|| self.bad())?;
+                    self.pos += 1;
+                    let c = match e {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\x08',
+                        b'f' => '\x0c',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => {
+                            let mut n = self.hex4()?;
+                            if validate {
+                                if (0xDC00..=0xDFFF).contains(&n) {
+                                    return Err(self.fail(Kind::Syntax));
+                                }
+                                if (0xD800..=0xDBFF).contains(&n) {
+                                    self.word(b"\\u")?;
+                                    let lo = self.hex4()?;
+                                    if !(0xDC00..=0xDFFF).contains(&lo) {
+                                        return Err(self.fail(Kind::Syntax));
+                                    }
+                                    n = 0x1_0000 + ((n - 0xD800) << 10) + (lo - 0xDC00);
+                                }
+                            }
+                            char::from_u32(n).unwrap_or('\u{FFFD}')
+                        }
+                        _ => {
+                            self.pos -= 1;
+                            return Err(self.fail(Kind::Syntax));
+                        }
+                    };
+                    o.push(c);
+                    start = self.pos;
+                }
+                Some(0..=0x1f) => return Err(self.fail(Kind::Syntax)),
+                Some(_) => self.pos += 1,
+            }
+        }
+    }
+
+    fn enter(&mut self) -> Result<(), Error> {
+        self.depth += 1;
+        if self.depth >= MAX_DEPTH {
+            return Err(self.fail(Kind::Syntax));
+        }
+        Ok(())
+    }
+
+    /// An object: `f(p, key)` must read (or `skip`) the value of each member.
+    pub fn object(
+        &mut self,
+        f: &mut dyn FnMut(&mut Parser<'a>, &str) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        if self.peek() != Some(b'{') {
+            return Err(self.wrong("an object"));
+        }
+        self.pos += 1;
+        self.enter()?;
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+        } else {
+            loop {
+                self.eat(b'"')?;
+                let key = self.str_body(true)?;
+                self.eat(b':')?;
+                if let Err(mut e) = f(self, &key) {
+                    e.path.push(Seg::Key(key.into_owned()));
+                    return Err(e);
+                }
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(b'}') => {
+                        self.pos += 1;
+                        break;
+                    }
+                    _ => return Err(self.bad()),
+                }
+            }
+        }
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// An object with known `fields`: `f(p, i)` reads the value of `fields[i]`, other
+    /// members are skipped, a repeated field is an error. Returns the mask of fields seen.
+    pub fn fields(
+        &mut self,
+        fields: &[&str],
+        f: &mut dyn FnMut(&mut Parser<'a>, usize) -> Result<(), Error>,
+    ) -> Result<u64, Error> {
+        let mut seen = 0u64;
+        self.object(&mut |p, k| match fields.iter().position(|n| *n == k) {
+            Some(i) => {
+                if seen & (1 << i) != 0 {
+                    return Err(p.duplicate());
+                }
+                seen |= 1 << i;
+                f(p, i)
+            }
+            None => p.skip(),
+        })?;
+        Ok(seen)
+    }
+
+    /// Error for the first of the `required` fields (a mask over `fields`) not in `seen`.
+    pub fn require(&self, seen: u64, fields: &[&str], required: u64) -> Result<(), Error> {
+        match (0..fields.len()).find(|i| required & !seen & (1 << i) != 0) {
+            None => Ok(()),
+            Some(i) => {
+                let mut e = self.fail(Kind::Missing);
+                e.path.push(Seg::Key(fields[i].into()));
+                Err(e)
+            }
+        }
+    }
+
+    /// An array: `f(p, i)` must read element `i`.
+    pub fn array(
+        &mut self,
+        f: &mut dyn FnMut(&mut Parser<'a>, usize) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        if self.peek() != Some(b'[') {
+            return Err(self.wrong("an array"));
+        }
+        self.pos += 1;
+        self.enter()?;
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+        } else {
+            let mut i = 0;
+            loop {
+                if let Err(mut e) = f(self, i) {
+                    e.path.push(Seg::Index(i));
+                    return Err(e);
+                }
+                i += 1;
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(b']') => {
+                        self.pos += 1;
+                        break;
+                    }
+                    _ => return Err(self.bad()),
+                }
+            }
+        }
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// A list of strings.
+    pub fn strings(&mut self) -> Result<Vec<String>, Error> {
+        let mut v = Vec::new();
+        self.array(&mut |p, _| {
+            v.push(p.string()?);
+            Ok(())
+        })?;
+        Ok(v)
+    }
+
+    /// An object key and its colon, when skipping.
+    fn skip_key(&mut self) -> Result<(), Error> {
+        self.eat(b'"')?;
+        self.str_body(self.strict)?;
+        self.eat(b':')
+    }
+
+    /// Skip one value of any type (iteratively, so nesting cannot exhaust the stack).
+    pub fn skip(&mut self) -> Result<(), Error> {
+        // closing brackets of the containers we are in
+        let mut open: Vec<u8> = Vec::new();
+        loop {
+            match self.peek() {
+                Some(c @ (b'{' | b'[')) => {
+                    self.pos += 1;
+                    if self.strict {
+                        self.enter()?;
+                    }
+                    let close = c + 2; // `{` → `}`, `[` → `]`
+                    if self.peek() == Some(close) {
+                        self.pos += 1;
+                        if self.strict {
+                            self.depth -= 1;
+                        }
+                    } else {
+                        open.push(close);
+                        if close == b'}' {
+                            self.skip_key()?;
+                        }
+                        continue;
+                    }
+                }
+                Some(b'"') => {
+                    self.pos += 1;
+                    self.str_body(self.strict)?;
+                }
+                Some(b't') => self.word(b"true")?,
+                Some(b'f') => self.word(b"false")?,
+                Some(b'n') => self.word(b"null")?,
+                Some(b'-' | b'0'..=b'9') => {
+                    self.number()?;
+                }
+                _ => return Err(self.bad()),
+            }
+            // after a value: close finished containers, or go on to the next element
+            loop {
+                let Some(&close) = open.last() else {
+                    return Ok(());
+                };
+                match self.peek() {
+                    Some(b',') => {
+                        self.pos += 1;
+                        if close == b'}' {
+                            self.skip_key()?;
+                        }
+                        break;
+                    }
+                    Some(c) if c == close => {
+                        self.pos += 1;
+                        open.pop();
+                        if self.strict {
+                            self.depth -= 1;
+                        }
+                    }
+                    _ => return Err(self.bad()),
+                }
+            }
+        }
+    }
+}
+
+/// Append the decimal form of `v`.
+pub fn push_int(out: &mut String, v: i64) {
+    if v < 0 {
+        out.push('-');
+    }
+    let mut n = v.unsigned_abs();
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        out.push(b as char);
+    }
+}
+
+/// JSON string escaping (RFC 8259): quotes, backslash and control characters.
+pub fn escape_into(out: &mut String, s: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let esc: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 15) as usize] as char);
+        } else {
+            out.push_str(esc);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+/// A JSON object written field by field: payloads and cursors have fixed, flat shapes.
+pub struct Object {
+    buf: String,
+}
+
+impl Object {
+    pub fn with_capacity(n: usize) -> Self {
+        let mut buf = String::with_capacity(n);
+        buf.push('{');
+        Object { buf }
+    }
+    /// Write `"k":` and return the buffer for the value.
+    pub fn key(&mut self, k: &str) -> &mut String {
+        if self.buf.len() > 1 {
+            self.buf.push(',');
+        }
+        self.buf.push('"');
+        self.buf.push_str(k);
+        self.buf.push_str("\":");
+        &mut self.buf
+    }
+    pub fn str(&mut self, k: &str, v: &str) {
+        escape_into(self.key(k), v);
+    }
+    pub fn opt_str(&mut self, k: &str, v: &Option<String>) {
+        match v {
+            Some(v) => self.str(k, v),
+            None => self.null(k),
+        }
+    }
+    pub fn num(&mut self, k: &str, v: u64) {
+        // every count we write fits: token counts are far below 2^63
+        self.int(k, v as i64)
+    }
+    pub fn int(&mut self, k: &str, v: i64) {
+        push_int(self.key(k), v);
+    }
+    pub fn bool(&mut self, k: &str, v: bool) {
+        self.key(k).push_str(if v { "true" } else { "false" });
+    }
+    pub fn null(&mut self, k: &str) {
+        self.key(k).push_str("null");
+    }
+    pub fn finish(mut self) -> String {
+        self.buf.push('}');
+        self.buf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind<T>(r: Result<T, Error>) -> Kind {
+        match r {
+            Ok(_) => panic!("expected an error"),
+            Err(e) => e.kind,
+        }
+    }
+
+    #[test]
+    fn scalars_follow_serde_json() {
+        assert_eq!(parse(" 42 ", |p| p.u64()).ok(), Some(42));
+        assert_eq!(
+            parse("18446744073709551615", |p| p.u64()).ok(),
+            Some(u64::MAX)
+        );
+        assert_eq!(
+            parse("-9223372036854775808", |p| p.i64()).ok(),
+            Some(i64::MIN)
+        );
+        assert!(matches!(
+            kind(parse("18446744073709551616", |p| p.u64())),
+            Kind::Type { .. }
+        ));
+        assert!(matches!(kind(parse("-1", |p| p.u64())), Kind::Type { .. }));
+        assert!(matches!(kind(parse("-0", |p| p.i64())), Kind::Type { .. }));
+        assert!(matches!(kind(parse("1.0", |p| p.u64())), Kind::Type { .. }));
+        assert!(matches!(
+            kind(parse("9223372036854775808", |p| p.i64())),
+            Kind::Type { .. }
+        ));
+        assert_eq!(kind(parse("01", |p| p.u64())), Kind::Syntax);
+        assert_eq!(kind(parse("1.", |p| p.u64())), Kind::Eof);
+        assert_eq!(kind(parse("1 2", |p| p.u64())), Kind::Syntax);
+        assert_eq!(
+            parse(r#""a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00""#, |p| p.string()).ok(),
+            Some("a\"\\/\u{8}\u{c}\n\r\té😀".to_string())
+        );
+        assert_eq!(kind(parse(r#""\ud83d""#, |p| p.string())), Kind::Syntax);
+        assert_eq!(kind(parse(r#""\ude00""#, |p| p.string())), Kind::Syntax);
+        assert_eq!(kind(parse("\"a\u{1}\"", |p| p.string())), Kind::Syntax);
+        assert_eq!(kind(parse(r#""\x""#, |p| p.string())), Kind::Syntax);
+        // skipped strings only need well-formed escapes, as in serde_json
+        assert!(parse(r#"{"x":["\ud83d"]}"#, |p| p.object(&mut |p, _| p.skip())).is_ok());
+        assert!(parse(r#"{"x":["\ud83d"]}"#, |p| p.object(&mut |p, _| p.skip())).is_ok());
+        let mut strict = Parser::strict(r#"{"x":["\ud83d"]}"#);
+        assert!(strict.object(&mut |p, _| p.skip()).is_err());
+    }
+
+    #[test]
+    fn paths_and_nesting() {
+        let doc = r#"{"a":[{"b":1},{"b":"x"}]}"#;
+        let e = parse(doc, |p| {
+            p.object(&mut |p, _| p.array(&mut |p, _| p.object(&mut |p, _| p.u64().map(|_| ()))))
+        })
+        .err()
+        .unwrap();
+        assert_eq!(e.path(), "a[1].b");
+        assert_eq!(
+            e.message(doc),
+            "invalid type: a string, expected an unsigned integer"
+        );
+        let deep = "[".repeat(100_000);
+        assert_eq!(kind(parse(&deep, |p| p.skip())), Kind::Eof);
+        let nested = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert!(parse(&nested, |p| p.skip()).is_ok());
+        let mut strict = Parser::strict(&nested);
+        assert!(strict.skip().is_err());
+        let e = parse(r#"{"a":1,"a":2}"#, |p| {
+            p.fields(&["a"], &mut |p, _| p.skip())
+        })
+        .err()
+        .unwrap();
+        assert_eq!((e.kind, e.path()), (Kind::Duplicate, "a".to_string()));
+        assert_eq!(
+            kind(parse(r#"{"a":1,}"#, |p| p.object(&mut |p, _| p.skip()))),
+            Kind::Syntax
+        );
+        assert_eq!(kind(parse("[1,]", |p| p.skip())), Kind::Syntax);
+    }
+
+    #[test]
+    fn writer() {
+        let mut o = Object::with_capacity(8);
+        o.int("a", -12);
+        o.str("b", "x\"\u{1}");
+        o.null("c");
+        assert_eq!(o.finish(), r#"{"a":-12,"b":"x\"\u0001","c":null}"#);
+    }
+}

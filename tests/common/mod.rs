@@ -1,0 +1,145 @@
+//! Shared helpers for the end-to-end tests: the real `.wasm` components (built once per
+//! test binary), a mock on loopback with random keys, temporary stores, and secret checks.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use host_harness::runner::{Harness, HarnessConfig};
+use host_harness::sandbox::Base;
+use host_harness::store::Store;
+use openai_mock::{MockConfig, MockServer};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Build the wasm components once (a no-op when up to date) so no test runs against a
+/// stale component. `CODEX_CONNECTOR_WASM` points at a prebuilt connector instead.
+fn build_components() -> &'static () {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        if std::env::var_os("CODEX_SKIP_WASM_BUILD").is_some() {
+            return;
+        }
+        let status = Command::new(env!("CARGO"))
+            .current_dir(workspace())
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "-p",
+                "codex-connector",
+                "-p",
+                "hostile-connector",
+            ])
+            .status()
+            .expect("run cargo to build the components");
+        assert!(status.success(), "building the wasm components failed");
+    })
+}
+
+pub fn connector_wasm() -> PathBuf {
+    if let Some(p) = std::env::var_os("CODEX_CONNECTOR_WASM") {
+        return PathBuf::from(p);
+    }
+    build_components();
+    host_harness::default_component_path()
+}
+
+pub fn hostile_wasm() -> PathBuf {
+    build_components();
+    workspace().join("target/wasm32-wasip2/release/hostile_connector.wasm")
+}
+
+/// Keys for one test: random, so a leak cannot hide behind a fixed string.
+pub struct Keys {
+    pub admin: String,
+    pub usage_only: String,
+    pub directory_only: String,
+    pub project: String,
+}
+
+pub fn keys() -> Keys {
+    let admin = host_harness::random_admin_key();
+    let usage_only = host_harness::random_admin_key();
+    let directory_only = host_harness::random_admin_key();
+    let project = host_harness::random_admin_key().replace("sk-admin-", "sk-proj-");
+    Keys {
+        admin,
+        usage_only,
+        directory_only,
+        project,
+    }
+}
+
+pub fn mock_config(keys: &Keys, users: usize, days: u32) -> MockConfig {
+    MockConfig {
+        users,
+        days,
+        admin_key: keys.admin.clone(),
+        usage_only_admin_key: Some(keys.usage_only.clone()),
+        directory_only_admin_key: Some(keys.directory_only.clone()),
+        project_key: Some(keys.project.clone()),
+        ..MockConfig::default()
+    }
+}
+
+pub async fn harness(component: &Path, mock: Option<&MockServer>) -> Harness {
+    let mut config = HarnessConfig::new(component.to_path_buf());
+    config.openai_base = mock.map(|m| Base::parse(&m.base_url()).unwrap());
+    config.retry.base_delay = std::time::Duration::from_millis(5);
+    Harness::load(config).await.expect("load the component")
+}
+
+pub fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store.db")).unwrap();
+    (dir, store)
+}
+
+/// Fails if `haystack` holds the token or any 8-character slice of its secret part.
+pub fn assert_no_secret(what: &str, haystack: &str, token: &str) {
+    assert!(!haystack.contains(token), "{what} contains the token");
+    let secret = token.split_once("-").map(|(_, s)| s).unwrap_or(token);
+    let secret = secret
+        .strip_prefix("admin-")
+        .or(secret.strip_prefix("proj-"))
+        .unwrap_or(secret);
+    let chars: Vec<char> = secret.chars().collect();
+    for w in chars.windows(8) {
+        let slice: String = w.iter().collect();
+        assert!(
+            !haystack.contains(&slice),
+            "{what} contains the token fragment {slice:?}"
+        );
+    }
+}
+
+/// Every table of the store except the secret slot, as text.
+pub fn dump_store_outside_secrets(store: &Store) -> String {
+    let conn = store.conn();
+    let mut out = String::new();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'secrets'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for t in tables {
+        let mut stmt = conn.prepare(&format!("SELECT * FROM {t}")).unwrap();
+        let n = stmt.column_count();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            for i in 0..n {
+                let v: rusqlite::types::Value = row.get(i).unwrap();
+                out.push_str(&format!("{v:?}\t"));
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
