@@ -2,8 +2,7 @@
 //! (over wasi:http in the component, a fake in native tests), and the pure mapping from
 //! HTTP status + body to the contract's typed errors.
 
-use serde_json::Value;
-
+use crate::json::Parser;
 use crate::model::ConnectorError;
 use crate::settings::{ADMIN_KEY_HELP, CHATGPT_NOTE};
 
@@ -125,21 +124,39 @@ pub fn parse_retry_after_ms(v: &str) -> Option<u64> {
 
 /// The provider's error message and type, from either body shape:
 /// `{"error":{"message":…,"type":…}}` or `{"error":"…"}`.
+/// The body must be valid JSON throughout; a repeated key counts with its last value.
 fn provider_error(body: &str) -> (String, Option<String>) {
-    let v: Value = match serde_json::from_str(body) {
-        Ok(v) => v,
-        Err(_) => return (String::new(), None),
-    };
-    match v.get("error") {
-        Some(Value::String(s)) => (s.clone(), None),
-        Some(Value::Object(o)) => (
-            o.get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-            o.get("type").and_then(Value::as_str).map(str::to_string),
-        ),
-        _ => (String::new(), None),
+    // the last `error` member's message and type, if they are strings
+    let mut found: (Option<String>, Option<String>) = (None, None);
+    let mut p = Parser::strict(body);
+    let read = p.object(&mut |p, k| {
+        if k != "error" {
+            return p.skip();
+        }
+        found = (None, None);
+        match p.peek() {
+            Some(b'"') => found.0 = Some(p.string()?),
+            Some(b'{') => p.object(&mut |p, k| {
+                let slot = match k {
+                    "message" => &mut found.0,
+                    "type" => &mut found.1,
+                    _ => return p.skip(),
+                };
+                *slot = if p.peek() == Some(b'"') {
+                    Some(p.string()?)
+                } else {
+                    p.skip()?;
+                    None
+                };
+                Ok(())
+            })?,
+            _ => p.skip()?,
+        }
+        Ok(())
+    });
+    match read.and_then(|()| p.end()) {
+        Ok(()) => (found.0.unwrap_or_default(), found.1),
+        Err(_) => (String::new(), None),
     }
 }
 
@@ -178,7 +195,10 @@ pub fn encode(v: &str) -> String {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.push('%');
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 15) as usize] as char);
         }
     }
     out

@@ -259,12 +259,63 @@ impl Transport for WasiTransport<'_> {
     }
 }
 
-fn transient(what: &str, code: impl core::fmt::Debug) -> ConnectorError {
-    let detail = crate::client::redact_keys(&format!("{code:?}"));
+fn transient(what: &str, detail: &str) -> ConnectorError {
+    let detail = crate::client::redact_keys(detail);
     ConnectorError::Transient(format!(
         "{what}: {}",
         crate::normalize::truncate(&detail, 200)
     ))
+}
+
+/// An HTTP error code as its variant name, with its message where it has one (a derived
+/// `Debug` of the whole variant tree costs kilobytes of component for no more insight).
+fn error_code(e: &ErrorCode) -> String {
+    use ErrorCode as E;
+    let (name, detail) = match e {
+        E::DnsTimeout => ("DnsTimeout", None),
+        E::DnsError(p) => ("DnsError", p.rcode.as_deref()),
+        E::DestinationNotFound => ("DestinationNotFound", None),
+        E::DestinationUnavailable => ("DestinationUnavailable", None),
+        E::DestinationIpProhibited => ("DestinationIpProhibited", None),
+        E::DestinationIpUnroutable => ("DestinationIpUnroutable", None),
+        E::ConnectionRefused => ("ConnectionRefused", None),
+        E::ConnectionTerminated => ("ConnectionTerminated", None),
+        E::ConnectionTimeout => ("ConnectionTimeout", None),
+        E::ConnectionReadTimeout => ("ConnectionReadTimeout", None),
+        E::ConnectionWriteTimeout => ("ConnectionWriteTimeout", None),
+        E::ConnectionLimitReached => ("ConnectionLimitReached", None),
+        E::TlsProtocolError => ("TlsProtocolError", None),
+        E::TlsCertificateError => ("TlsCertificateError", None),
+        E::TlsAlertReceived(p) => ("TlsAlertReceived", p.alert_message.as_deref()),
+        E::HttpRequestDenied => ("HttpRequestDenied", None),
+        E::HttpRequestLengthRequired => ("HttpRequestLengthRequired", None),
+        E::HttpRequestBodySize(_) => ("HttpRequestBodySize", None),
+        E::HttpRequestMethodInvalid => ("HttpRequestMethodInvalid", None),
+        E::HttpRequestUriInvalid => ("HttpRequestUriInvalid", None),
+        E::HttpRequestUriTooLong => ("HttpRequestUriTooLong", None),
+        E::HttpRequestHeaderSectionSize(_) => ("HttpRequestHeaderSectionSize", None),
+        E::HttpRequestHeaderSize(_) => ("HttpRequestHeaderSize", None),
+        E::HttpRequestTrailerSectionSize(_) => ("HttpRequestTrailerSectionSize", None),
+        E::HttpRequestTrailerSize(_) => ("HttpRequestTrailerSize", None),
+        E::HttpResponseIncomplete => ("HttpResponseIncomplete", None),
+        E::HttpResponseHeaderSectionSize(_) => ("HttpResponseHeaderSectionSize", None),
+        E::HttpResponseHeaderSize(_) => ("HttpResponseHeaderSize", None),
+        E::HttpResponseBodySize(_) => ("HttpResponseBodySize", None),
+        E::HttpResponseTrailerSectionSize(_) => ("HttpResponseTrailerSectionSize", None),
+        E::HttpResponseTrailerSize(_) => ("HttpResponseTrailerSize", None),
+        E::HttpResponseTransferCoding(c) => ("HttpResponseTransferCoding", c.as_deref()),
+        E::HttpResponseContentCoding(c) => ("HttpResponseContentCoding", c.as_deref()),
+        E::HttpResponseTimeout => ("HttpResponseTimeout", None),
+        E::HttpUpgradeFailed => ("HttpUpgradeFailed", None),
+        E::HttpProtocolError => ("HttpProtocolError", None),
+        E::LoopDetected => ("LoopDetected", None),
+        E::ConfigurationError => ("ConfigurationError", None),
+        E::InternalError(m) => ("InternalError", m.as_deref()),
+    };
+    match detail {
+        Some(d) => format!("{name} ({d})"),
+        None => name.into(),
+    }
 }
 
 fn send_get(s: &Settings, path_and_query: &str) -> Result<HttpResponse, ConnectorError> {
@@ -294,7 +345,8 @@ fn send_get(s: &Settings, path_and_query: &str) -> Result<HttpResponse, Connecto
     req.set_authority(Some(API_HOST)).map_err(bad)?;
     req.set_path_with_query(Some(path_and_query)).map_err(bad)?;
     let body = req.body().map_err(bad)?;
-    OutgoingBody::finish(body, None).map_err(|e| transient("could not send the request", e))?;
+    OutgoingBody::finish(body, None)
+        .map_err(|e| transient("could not send the request", &error_code(&e)))?;
 
     let opts = RequestOptions::new();
     // The host caps these again; asking explicitly keeps a misconfigured host from
@@ -307,7 +359,7 @@ fn send_get(s: &Settings, path_and_query: &str) -> Result<HttpResponse, Connecto
         ErrorCode::HttpRequestDenied => {
             ConnectorError::Internal(format!("the host denied the request to {API_HOST}"))
         }
-        e => transient("could not send the request", e),
+        e => transient("could not send the request", &error_code(&e)),
     })?;
     fut.subscribe().block();
     let resp = match fut.get() {
@@ -317,7 +369,7 @@ fn send_get(s: &Settings, path_and_query: &str) -> Result<HttpResponse, Connecto
                 "the host denied the request to {API_HOST}"
             )))
         }
-        Some(Ok(Err(e))) => return Err(transient("the request to OpenAI failed", e)),
+        Some(Ok(Err(e))) => return Err(transient("the request to OpenAI failed", &error_code(&e))),
         Some(Err(())) | None => {
             return Err(ConnectorError::Internal(
                 "the response future was read twice".into(),
@@ -363,7 +415,7 @@ fn send_get(s: &Settings, path_and_query: &str) -> Result<HttpResponse, Connecto
             }
             Err(StreamError::Closed) => break,
             Err(StreamError::LastOperationFailed(e)) => {
-                return Err(transient("the response was cut off", e.to_debug_string()));
+                return Err(transient("the response was cut off", &e.to_debug_string()));
             }
         }
     }

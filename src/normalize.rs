@@ -6,9 +6,12 @@
 //! `result` for `results`, `null` for absent) and strict where it is not (a token count
 //! that is not a non-negative integer).
 
-use serde::Deserialize;
+#[cfg(test)]
 use serde_json::Value;
 
+#[cfg(test)]
+use crate::json::escape_into;
+use crate::json::{self, Object, Parser};
 use crate::model::{ConnectorError, NormalizedRecord, RawPage};
 use crate::settings::Settings;
 use crate::time::rfc3339;
@@ -32,8 +35,8 @@ pub fn normalize(
         PROJECTS => projects(raw, settings),
         API_KEYS => api_keys(raw, settings),
         other => Err(ConnectorError::Internal(format!(
-            "unknown stream {:?}",
-            truncate(other, 40)
+            "unknown stream {}",
+            quote(&truncate(other, 40))
         ))),
     }
 }
@@ -41,194 +44,185 @@ pub fn normalize(
 // ---------------------------------------------------------------------------------------
 // Envelopes
 
-/// `{"object":"page","data":[bucket…],"has_more":…,"next_page":…}` — the usage envelope.
-#[derive(Deserialize)]
-pub struct UsagePage<B> {
-    pub data: Vec<B>,
-    #[serde(default)]
+/// The paging fields of an envelope: the usage one,
+/// `{"object":"page","data":[bucket…],"has_more":…,"next_page":…}`, or the directory one,
+/// `{"object":"list","data":[…],"last_id":…,"has_more":…}`.
+pub struct Envelope {
     pub has_more: Option<bool>,
-    #[serde(default)]
-    pub next_page: Option<String>,
+    /// `next_page` or `last_id`.
+    pub next: Option<String>,
 }
 
-/// `{"object":"list","data":[…],"last_id":…,"has_more":…}` — the directory envelope.
-#[derive(Deserialize)]
-pub struct ListPage<T> {
-    pub data: Vec<T>,
-    #[serde(default)]
-    pub has_more: Option<bool>,
-    #[serde(default)]
-    pub last_id: Option<String>,
+/// Read an envelope whose continuation field is `next_field`, handing each element of
+/// `data` (required) to `item`.
+pub fn read_envelope<'a>(
+    p: &mut Parser<'a>,
+    next_field: &str,
+    item: &mut dyn FnMut(&mut Parser<'a>, usize) -> Result<(), json::Error>,
+) -> Result<Envelope, json::Error> {
+    let fields = ["data", "has_more", next_field];
+    let mut env = Envelope {
+        has_more: None,
+        next: None,
+    };
+    let seen = p.fields(&fields, &mut |p, i| {
+        match i {
+            0 => p.array(&mut *item)?,
+            1 => env.has_more = p.opt_bool()?,
+            _ => env.next = p.opt_string()?,
+        }
+        Ok(())
+    })?;
+    p.require(seen, &fields, 1)?;
+    Ok(env)
 }
 
-#[derive(Deserialize)]
+/// Parse a whole body with `read`; a failure is a `provider-changed` error naming the field.
+pub fn parse_body<'a, T>(
+    stream: &str,
+    body: &'a str,
+    read: impl FnOnce(&mut Parser<'a>) -> Result<T, json::Error>,
+) -> Result<T, ConnectorError> {
+    json::parse(body, read).map_err(|e| {
+        if e.is_syntax() {
+            ConnectorError::provider_changed(
+                stream,
+                "$",
+                format!("the response is not complete JSON ({})", e.message(body)),
+            )
+        } else {
+            ConnectorError::provider_changed(
+                stream,
+                e.path(),
+                format!(
+                    "unexpected response shape: {}",
+                    truncate(&e.message(body), 200)
+                ),
+            )
+        }
+    })
+}
+
 struct Bucket {
     start_time: i64,
     end_time: i64,
-    #[serde(default, alias = "result")]
     results: Option<Vec<UsageResult>>,
 }
 
-/// One usage line. Every token field is optional: their meanings have shifted over time,
-/// so we carry exactly what the provider sent.
-#[derive(Deserialize, Default)]
-#[serde(default)]
+fn read_bucket(p: &mut Parser) -> Result<Bucket, json::Error> {
+    const FIELDS: [&str; 4] = ["start_time", "end_time", "results", "result"];
+    let mut b = Bucket {
+        start_time: 0,
+        end_time: 0,
+        results: None,
+    };
+    let mut have_results = false;
+    let seen = p.fields(&FIELDS, &mut |p, i| {
+        match i {
+            0 => b.start_time = p.i64()?,
+            1 => b.end_time = p.i64()?,
+            // `result` is an alias of `results`: both at once are a repeated field
+            _ => {
+                if have_results {
+                    return Err(p.duplicate());
+                }
+                have_results = true;
+                if !p.null()? {
+                    let mut rs = Vec::new();
+                    p.array(&mut |p, _| {
+                        rs.push(read_result(p)?);
+                        Ok(())
+                    })?;
+                    b.results = Some(rs);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    p.require(seen, &FIELDS, 0b11)?;
+    Ok(b)
+}
+
+/// Text fields of a usage line, in key and payload order.
+const USER_ID: usize = 0;
+const API_KEY_ID: usize = 1;
+const PROJECT_ID: usize = 2;
+const MODEL: usize = 3;
+const SERVICE_TIER: usize = 4;
+/// Index of `batch` in `RESULT_FIELDS`; the counts follow it.
+const BATCH: usize = 5;
+const RESULT_FIELDS: [&str; 21] = [
+    "user_id",
+    "api_key_id",
+    "project_id",
+    "model",
+    "service_tier",
+    "batch",
+    // counts always in the payload, under the names in `BASE_COUNTS`
+    "input_tokens",
+    "input_cached_tokens",
+    "output_tokens",
+    "num_model_requests",
+    // counts in the payload when the provider sent them
+    "input_audio_tokens",
+    "output_audio_tokens",
+    "input_cache_write_tokens",
+    "input_uncached_tokens",
+    "input_text_tokens",
+    "output_text_tokens",
+    "input_cached_text_tokens",
+    "input_cached_audio_tokens",
+    "input_image_tokens",
+    "input_cached_image_tokens",
+    "output_image_tokens",
+];
+const BASE_COUNTS: [&str; 4] = [
+    "input_tokens",
+    "cached_input_tokens",
+    "output_tokens",
+    "requests",
+];
+
+/// One usage line. Every field is optional: token meanings have shifted over time, so we
+/// carry exactly what the provider sent.
+#[derive(Default)]
 struct UsageResult {
-    project_id: Option<String>,
-    user_id: Option<String>,
-    api_key_id: Option<String>,
-    model: Option<String>,
+    text: [Option<String>; 5],
     batch: Option<bool>,
-    service_tier: Option<String>,
-    num_model_requests: Option<u64>,
-    input_tokens: Option<u64>,
-    output_tokens: Option<u64>,
-    input_cached_tokens: Option<u64>,
-    input_audio_tokens: Option<u64>,
-    output_audio_tokens: Option<u64>,
-    input_cache_write_tokens: Option<u64>,
-    input_uncached_tokens: Option<u64>,
-    input_text_tokens: Option<u64>,
-    output_text_tokens: Option<u64>,
-    input_cached_text_tokens: Option<u64>,
-    input_cached_audio_tokens: Option<u64>,
-    input_image_tokens: Option<u64>,
-    input_cached_image_tokens: Option<u64>,
-    output_image_tokens: Option<u64>,
+    counts: [Option<u64>; 15],
 }
 
-/// Parse a body as `T`; on failure re-parse generically to name the failing field, so the
-/// fast path pays nothing for good error messages.
-pub fn parse_body<'a, T: Deserialize<'a>>(
-    stream: &str,
-    body: &'a str,
-) -> Result<T, ConnectorError> {
-    serde_json::from_str::<T>(body).map_err(|e| describe_parse_error(stream, body, &e))
-}
-
-fn describe_parse_error(stream: &str, body: &str, err: &serde_json::Error) -> ConnectorError {
-    if err.is_syntax() || err.is_eof() {
-        return ConnectorError::provider_changed(
-            stream,
-            "$",
-            format!(
-                "the response is not complete JSON ({} at line {} column {})",
-                kind(err),
-                err.line(),
-                err.column()
-            ),
-        );
-    }
-    // Locate the offending field by walking the generic tree with the expected shape.
-    let field = serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|v| find_bad_field(stream, &v))
-        .unwrap_or_else(|| "$".to_string());
-    let detail = err.to_string();
-    let detail = detail.split(" at line").next().unwrap_or("").to_string();
-    ConnectorError::provider_changed(
-        stream,
-        field,
-        format!("unexpected response shape: {}", truncate(&detail, 200)),
-    )
-}
-
-fn kind(err: &serde_json::Error) -> &'static str {
-    if err.is_eof() {
-        "truncated"
-    } else {
-        "syntax error"
-    }
-}
-
-/// Find the first field whose JSON type does not match what we parse.
-fn find_bad_field(stream: &str, v: &Value) -> Option<String> {
-    let obj = match v.as_object() {
-        Some(o) => o,
-        None => return Some("$".into()),
-    };
-    let data = match obj.get("data") {
-        Some(Value::Array(a)) => a,
-        Some(_) => return Some("data".into()),
-        None => return Some("data".into()),
-    };
-    if let Some(b) = obj.get("has_more") {
-        if !b.is_boolean() && !b.is_null() {
-            return Some("has_more".into());
+fn read_result(p: &mut Parser) -> Result<UsageResult, json::Error> {
+    let mut r = UsageResult::default();
+    p.fields(&RESULT_FIELDS, &mut |p, i| {
+        match i {
+            0..BATCH => r.text[i] = p.opt_string()?,
+            BATCH => r.batch = p.opt_bool()?,
+            _ => r.counts[i - BATCH - 1] = p.opt_u64()?,
         }
-    }
-    for (i, item) in data.iter().enumerate() {
-        let item = match item.as_object() {
-            Some(o) => o,
-            None => return Some(format!("data[{i}]")),
-        };
-        if stream == USAGE {
-            for f in ["start_time", "end_time"] {
-                if !item.get(f).map(|x| x.is_i64()).unwrap_or(false) {
-                    return Some(format!("data[{i}].{f}"));
-                }
-            }
-            let results = item.get("results").or_else(|| item.get("result"));
-            match results {
-                None | Some(Value::Null) => {}
-                Some(Value::Array(rs)) => {
-                    for (j, r) in rs.iter().enumerate() {
-                        let r = match r.as_object() {
-                            Some(o) => o,
-                            None => return Some(format!("data[{i}].results[{j}]")),
-                        };
-                        for (k, val) in r {
-                            let ok = match k.as_str() {
-                                "project_id" | "user_id" | "api_key_id" | "model"
-                                | "service_tier" | "object" => val.is_string() || val.is_null(),
-                                "batch" => val.is_boolean() || val.is_null(),
-                                k if k.ends_with("_tokens") || k == "num_model_requests" => {
-                                    val.is_u64() || val.is_null()
-                                }
-                                _ => true,
-                            };
-                            if !ok {
-                                return Some(format!("data[{i}].results[{j}].{k}"));
-                            }
-                        }
-                    }
-                }
-                Some(_) => return Some(format!("data[{i}].results")),
-            }
-        } else {
-            for (k, val) in item {
-                let ok = match k.as_str() {
-                    "id" => val.is_string(),
-                    "added_at" | "created_at" | "archived_at" | "last_used_at" => {
-                        val.is_i64() || val.is_null()
-                    }
-                    "owner" => val.is_object() || val.is_null(),
-                    _ => true,
-                };
-                if !ok {
-                    return Some(format!("data[{i}].{k}"));
-                }
-            }
-            if !item.contains_key("id") {
-                return Some(format!("data[{i}].id"));
-            }
-        }
-    }
-    None
+        Ok(())
+    })?;
+    Ok(r)
 }
 
 // ---------------------------------------------------------------------------------------
 // Usage
 
 fn usage(raw: &RawPage, settings: &Settings) -> Result<Vec<NormalizedRecord>, ConnectorError> {
-    let page: UsagePage<Bucket> = parse_body(USAGE, &raw.body)?;
+    let data = parse_body(USAGE, &raw.body, |p| {
+        let mut data = Vec::new();
+        read_envelope(p, "next_page", &mut |p, _| {
+            data.push(read_bucket(p)?);
+            Ok(())
+        })?;
+        Ok(data)
+    })?;
     let mut out = Vec::with_capacity(
-        page.data
-            .iter()
+        data.iter()
             .map(|b| b.results.as_ref().map_or(0, |r| r.len()))
             .sum(),
     );
-    for (i, bucket) in page.data.iter().enumerate() {
+    for (i, bucket) in data.iter().enumerate() {
         let width = bucket.end_time - bucket.start_time;
         let width_name = match width {
             86_400 => "1d",
@@ -242,20 +236,8 @@ fn usage(raw: &RawPage, settings: &Settings) -> Result<Vec<NormalizedRecord>, Co
                 ))
             }
         };
-        let start = rfc3339(bucket.start_time).ok_or_else(|| {
-            ConnectorError::provider_changed(
-                USAGE,
-                format!("data[{i}].start_time"),
-                "timestamp out of range",
-            )
-        })?;
-        let end = rfc3339(bucket.end_time).ok_or_else(|| {
-            ConnectorError::provider_changed(
-                USAGE,
-                format!("data[{i}].end_time"),
-                "timestamp out of range",
-            )
-        })?;
+        let start = bucket_time(bucket.start_time, i, "start_time")?;
+        let end = bucket_time(bucket.end_time, i, "end_time")?;
         let complete = bucket.end_time <= raw.fetched_at;
         for r in bucket.results.iter().flatten() {
             out.push(usage_record(
@@ -264,6 +246,16 @@ fn usage(raw: &RawPage, settings: &Settings) -> Result<Vec<NormalizedRecord>, Co
         }
     }
     Ok(out)
+}
+
+fn bucket_time(t: i64, i: usize, field: &str) -> Result<String, ConnectorError> {
+    rfc3339(t).ok_or_else(|| {
+        ConnectorError::provider_changed(
+            USAGE,
+            format!("data[{i}].{field}"),
+            "timestamp out of range",
+        )
+    })
 }
 
 fn usage_record(
@@ -275,51 +267,40 @@ fn usage_record(
     settings: &Settings,
 ) -> NormalizedRecord {
     let (is_codex, rule) = codex_rule(r, settings);
-    fn s(v: &Option<String>) -> &str {
-        v.as_deref().unwrap_or("")
-    }
-    let key = format!(
-        "{start}|{width}|{}|{}|{}|{}|{}|{}",
-        s(&r.user_id),
-        s(&r.api_key_id),
-        s(&r.project_id),
-        s(&r.model),
+    let s = |i: usize| r.text[i].as_deref().unwrap_or("");
+    let mut key = String::with_capacity(128);
+    for part in [
+        start,
+        width,
+        s(USER_ID),
+        s(API_KEY_ID),
+        s(PROJECT_ID),
+        s(MODEL),
         r.batch.map_or("", |b| if b { "batch" } else { "sync" }),
-        s(&r.service_tier),
-    );
-    let mut p = JsonObject::with_capacity(768);
+    ] {
+        key.push_str(part);
+        key.push('|');
+    }
+    key.push_str(s(SERVICE_TIER));
+    let mut p = Object::with_capacity(768);
     p.str("bucket_start", start);
     p.str("bucket_end", end);
     p.str("bucket_width", width);
     p.bool("bucket_complete", complete);
-    p.opt_str("user_id", &r.user_id);
-    p.opt_str("api_key_id", &r.api_key_id);
-    p.opt_str("project_id", &r.project_id);
-    p.opt_str("model", &r.model);
+    for i in [USER_ID, API_KEY_ID, PROJECT_ID, MODEL] {
+        p.opt_str(RESULT_FIELDS[i], &r.text[i]);
+    }
     match r.batch {
         Some(b) => p.bool("batch", b),
         None => p.null("batch"),
     }
-    p.opt_str("service_tier", &r.service_tier);
-    p.num("input_tokens", r.input_tokens.unwrap_or(0));
-    p.num("cached_input_tokens", r.input_cached_tokens.unwrap_or(0));
-    p.num("output_tokens", r.output_tokens.unwrap_or(0));
-    p.num("requests", r.num_model_requests.unwrap_or(0));
-    for (name, v) in [
-        ("input_audio_tokens", r.input_audio_tokens),
-        ("output_audio_tokens", r.output_audio_tokens),
-        ("input_cache_write_tokens", r.input_cache_write_tokens),
-        ("input_uncached_tokens", r.input_uncached_tokens),
-        ("input_text_tokens", r.input_text_tokens),
-        ("output_text_tokens", r.output_text_tokens),
-        ("input_cached_text_tokens", r.input_cached_text_tokens),
-        ("input_cached_audio_tokens", r.input_cached_audio_tokens),
-        ("input_image_tokens", r.input_image_tokens),
-        ("input_cached_image_tokens", r.input_cached_image_tokens),
-        ("output_image_tokens", r.output_image_tokens),
-    ] {
+    p.opt_str("service_tier", &r.text[SERVICE_TIER]);
+    for (name, v) in BASE_COUNTS.iter().zip(&r.counts) {
+        p.num(name, v.unwrap_or(0));
+    }
+    for (name, v) in RESULT_FIELDS[BATCH + 5..].iter().zip(&r.counts[4..]) {
         if let Some(v) = v {
-            p.num(name, v);
+            p.num(name, *v);
         }
     }
     p.bool("is_codex", is_codex);
@@ -339,17 +320,17 @@ fn usage_record(
 /// Decide whether a usage line is Codex traffic, and by which rule. Declared keys and
 /// projects win over the model name, since they are the admin's explicit statement.
 fn codex_rule(r: &UsageResult, settings: &Settings) -> (bool, Option<&'static str>) {
-    if let Some(k) = &r.api_key_id {
+    if let Some(k) = &r.text[API_KEY_ID] {
         if settings.codex_api_key_ids.binary_search(k).is_ok() {
             return (true, Some("declared_api_key"));
         }
     }
-    if let Some(p) = &r.project_id {
+    if let Some(p) = &r.text[PROJECT_ID] {
         if settings.codex_project_ids.binary_search(p).is_ok() {
             return (true, Some("declared_project"));
         }
     }
-    if let Some(m) = &r.model {
+    if let Some(m) = &r.text[MODEL] {
         if settings.codex_model_pattern.matches(m) {
             return (true, Some("model_pattern"));
         }
@@ -359,158 +340,164 @@ fn codex_rule(r: &UsageResult, settings: &Settings) -> (bool, Option<&'static st
 
 // ---------------------------------------------------------------------------------------
 // Directory streams
+//
+// Each directory item has a required string `id`, optional text fields and optional Unix
+// timestamps; an API key also has an optional `owner`.
 
-#[derive(Deserialize)]
-struct User {
+/// One directory item: `id`, then its optional `text` and `times` in the order of the
+/// field list it was read with.
+struct Item {
     id: String,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    role: Option<String>,
-    #[serde(default)]
-    added_at: Option<i64>,
+    text: [Option<String>; 3],
+    times: [Option<i64>; 2],
+    /// API keys: owner type, user id, email, name, role, service account id, name.
+    owner: [Option<String>; 7],
+}
+
+/// Read the items of a directory page. `fields` lists `id`, the text fields, then the
+/// timestamp fields (`n_text` of the former); `owner` is read for API keys.
+fn read_items(
+    stream: &str,
+    body: &str,
+    fields: &[&str],
+    n_text: usize,
+) -> Result<Vec<Item>, ConnectorError> {
+    parse_body(stream, body, |p| {
+        let mut items = Vec::new();
+        read_envelope(p, "last_id", &mut |p, _| {
+            let mut it = Item {
+                id: String::new(),
+                text: Default::default(),
+                times: [None; 2],
+                owner: Default::default(),
+            };
+            let seen = p.fields(fields, &mut |p, i| {
+                match i {
+                    0 => it.id = p.string()?,
+                    _ if i <= n_text => it.text[i - 1] = p.opt_string()?,
+                    _ if fields[i] == "owner" => read_owner(p, &mut it.owner)?,
+                    _ => it.times[i - 1 - n_text] = p.opt_i64()?,
+                }
+                Ok(())
+            })?;
+            p.require(seen, fields, 1)?;
+            items.push(it);
+            Ok(())
+        })?;
+        Ok(items)
+    })
+}
+
+/// `owner`: `{"type":…,"user":{"id","email","name","role"},"service_account":{"id","name"}}`,
+/// every part optional.
+fn read_owner(p: &mut Parser, out: &mut [Option<String>; 7]) -> Result<(), json::Error> {
+    if p.null()? {
+        return Ok(());
+    }
+    p.fields(&["type", "user", "service_account"], &mut |p, i| {
+        let (names, at): (&[&str], usize) = match i {
+            0 => {
+                out[0] = p.opt_string()?;
+                return Ok(());
+            }
+            1 => (&["id", "email", "name", "role"], 1),
+            _ => (&["id", "name"], 5),
+        };
+        if !p.null()? {
+            p.fields(names, &mut |p, j| {
+                out[at + j] = p.opt_string()?;
+                Ok(())
+            })?;
+        }
+        Ok(())
+    })?;
+    Ok(())
 }
 
 fn users(raw: &RawPage) -> Result<Vec<NormalizedRecord>, ConnectorError> {
-    let page: ListPage<User> = parse_body(USERS, &raw.body)?;
-    page.data
-        .iter()
+    const FIELDS: [&str; 5] = ["id", "name", "email", "role", "added_at"];
+    read_items(USERS, &raw.body, &FIELDS, 3)?
+        .into_iter()
         .enumerate()
         .map(|(i, u)| {
-            let mut p = JsonObject::with_capacity(256);
+            let [name, email, role] = &u.text;
+            let mut p = Object::with_capacity(256);
             p.str("user_id", &u.id);
-            p.opt_str("email", &u.email);
-            p.opt_str("name", &u.name);
-            p.opt_str("role", &u.role);
-            p.opt_time("added_at", u.added_at, USERS, || {
-                format!("data[{i}].added_at")
-            })?;
+            p.opt_str("email", email);
+            p.opt_str("name", name);
+            p.opt_str("role", role);
+            opt_time(&mut p, "added_at", u.times[0], USERS, i)?;
             p.num("schema_version", SCHEMA_VERSION as u64);
-            Ok(record(USERS, u.id.clone(), p))
+            Ok(record(USERS, u.id, p))
         })
         .collect()
 }
 
-#[derive(Deserialize)]
-struct Project {
-    id: String,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    created_at: Option<i64>,
-    #[serde(default)]
-    archived_at: Option<i64>,
-}
-
 fn projects(raw: &RawPage, settings: &Settings) -> Result<Vec<NormalizedRecord>, ConnectorError> {
-    let page: ListPage<Project> = parse_body(PROJECTS, &raw.body)?;
-    page.data
-        .iter()
+    const FIELDS: [&str; 5] = ["id", "name", "status", "created_at", "archived_at"];
+    read_items(PROJECTS, &raw.body, &FIELDS, 2)?
+        .into_iter()
         .enumerate()
         .map(|(i, pr)| {
-            let mut p = JsonObject::with_capacity(256);
+            let mut p = Object::with_capacity(256);
             p.str("project_id", &pr.id);
-            p.opt_str("name", &pr.name);
-            p.opt_str("status", &pr.status);
-            p.opt_time("created_at", pr.created_at, PROJECTS, || {
-                format!("data[{i}].created_at")
-            })?;
-            p.opt_time("archived_at", pr.archived_at, PROJECTS, || {
-                format!("data[{i}].archived_at")
-            })?;
+            p.opt_str("name", &pr.text[0]);
+            p.opt_str("status", &pr.text[1]);
+            opt_time(&mut p, "created_at", pr.times[0], PROJECTS, i)?;
+            opt_time(&mut p, "archived_at", pr.times[1], PROJECTS, i)?;
             p.bool(
                 "is_codex_project",
                 settings.codex_project_ids.binary_search(&pr.id).is_ok(),
             );
             p.num("schema_version", SCHEMA_VERSION as u64);
-            Ok(record(PROJECTS, pr.id.clone(), p))
+            Ok(record(PROJECTS, pr.id, p))
         })
         .collect()
 }
 
-#[derive(Deserialize)]
-struct ApiKey {
-    id: String,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    redacted_value: Option<String>,
-    #[serde(default)]
-    created_at: Option<i64>,
-    #[serde(default)]
-    last_used_at: Option<i64>,
-    #[serde(default)]
-    owner: Option<Owner>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Owner {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    user: Option<OwnerUser>,
-    service_account: Option<OwnerServiceAccount>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct OwnerUser {
-    id: Option<String>,
-    email: Option<String>,
-    name: Option<String>,
-    role: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct OwnerServiceAccount {
-    id: Option<String>,
-    name: Option<String>,
-}
-
 fn api_keys(raw: &RawPage, settings: &Settings) -> Result<Vec<NormalizedRecord>, ConnectorError> {
-    let page: ListPage<ApiKey> = parse_body(API_KEYS, &raw.body)?;
-    let project_id = raw.scope.clone();
-    page.data
-        .iter()
+    const FIELDS: [&str; 6] = [
+        "id",
+        "name",
+        "redacted_value",
+        "created_at",
+        "last_used_at",
+        "owner",
+    ];
+    const OWNER: [&str; 7] = [
+        "owner_type",
+        "owner_user_id",
+        "owner_email",
+        "owner_name",
+        "owner_role",
+        "service_account_id",
+        "service_account_name",
+    ];
+    read_items(API_KEYS, &raw.body, &FIELDS, 2)?
+        .into_iter()
         .enumerate()
         .map(|(i, k)| {
-            let owner = k.owner.as_ref();
-            let user = owner.and_then(|o| o.user.as_ref());
-            let svc = owner.and_then(|o| o.service_account.as_ref());
-            let mut p = JsonObject::with_capacity(384);
+            let mut p = Object::with_capacity(384);
             p.str("api_key_id", &k.id);
-            p.opt_str("project_id", &project_id);
-            p.opt_str("name", &k.name);
-            p.opt_str("redacted_value", &k.redacted_value);
-            p.opt_time("created_at", k.created_at, API_KEYS, || {
-                format!("data[{i}].created_at")
-            })?;
-            p.opt_time("last_used_at", k.last_used_at, API_KEYS, || {
-                format!("data[{i}].last_used_at")
-            })?;
-            p.opt_str("owner_type", &owner.and_then(|o| o.kind.clone()));
-            p.opt_str("owner_user_id", &user.and_then(|u| u.id.clone()));
-            p.opt_str("owner_email", &user.and_then(|u| u.email.clone()));
-            p.opt_str("owner_name", &user.and_then(|u| u.name.clone()));
-            p.opt_str("owner_role", &user.and_then(|u| u.role.clone()));
-            p.opt_str("service_account_id", &svc.and_then(|s| s.id.clone()));
-            p.opt_str("service_account_name", &svc.and_then(|s| s.name.clone()));
+            p.opt_str("project_id", &raw.scope);
+            p.opt_str("name", &k.text[0]);
+            p.opt_str("redacted_value", &k.text[1]);
+            opt_time(&mut p, "created_at", k.times[0], API_KEYS, i)?;
+            opt_time(&mut p, "last_used_at", k.times[1], API_KEYS, i)?;
+            for (name, v) in OWNER.iter().zip(&k.owner) {
+                p.opt_str(name, v);
+            }
             p.bool(
                 "is_codex_key",
                 settings.codex_api_key_ids.binary_search(&k.id).is_ok(),
             );
             p.num("schema_version", SCHEMA_VERSION as u64);
-            Ok(record(API_KEYS, k.id.clone(), p))
+            Ok(record(API_KEYS, k.id, p))
         })
         .collect()
 }
 
-fn record(stream: &str, key: String, p: JsonObject) -> NormalizedRecord {
+fn record(stream: &str, key: String, p: Object) -> NormalizedRecord {
     NormalizedRecord {
         stream: stream.to_string(),
         key,
@@ -519,109 +506,60 @@ fn record(stream: &str, key: String, p: JsonObject) -> NormalizedRecord {
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// A tiny JSON object writer: payloads have a fixed, flat shape, and writing them directly
-// is several times faster than building a serde_json::Value per record.
-
-struct JsonObject {
-    buf: String,
-}
-
-impl JsonObject {
-    fn with_capacity(n: usize) -> Self {
-        let mut buf = String::with_capacity(n);
-        buf.push('{');
-        JsonObject { buf }
-    }
-    fn key(&mut self, k: &str) {
-        if self.buf.len() > 1 {
-            self.buf.push(',');
-        }
-        self.buf.push('"');
-        self.buf.push_str(k);
-        self.buf.push_str("\":");
-    }
-    fn str(&mut self, k: &str, v: &str) {
-        self.key(k);
-        escape_into(&mut self.buf, v);
-    }
-    fn opt_str(&mut self, k: &str, v: &Option<String>) {
-        match v {
-            Some(v) => self.str(k, v),
-            None => self.null(k),
-        }
-    }
-    fn num(&mut self, k: &str, v: u64) {
-        use core::fmt::Write;
-        self.key(k);
-        let _ = write!(self.buf, "{v}");
-    }
-    fn bool(&mut self, k: &str, v: bool) {
-        self.key(k);
-        self.buf.push_str(if v { "true" } else { "false" });
-    }
-    fn null(&mut self, k: &str) {
-        self.key(k);
-        self.buf.push_str("null");
-    }
-    fn opt_time(
-        &mut self,
-        k: &str,
-        v: Option<i64>,
-        stream: &str,
-        field: impl FnOnce() -> String,
-    ) -> Result<(), ConnectorError> {
-        match v {
-            None => self.null(k),
-            Some(t) => match rfc3339(t) {
-                Some(s) => self.str(k, &s),
-                None => {
-                    return Err(ConnectorError::provider_changed(
-                        stream,
-                        field(),
-                        "timestamp out of range",
-                    ))
-                }
-            },
-        }
-        Ok(())
-    }
-    fn finish(mut self) -> String {
-        self.buf.push('}');
-        self.buf
-    }
-}
-
-/// JSON string escaping (RFC 8259): quotes, backslash and control characters.
-fn escape_into(out: &mut String, s: &str) {
-    out.push('"');
-    let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let esc: Option<&str> = match b {
-            b'"' => Some("\\\""),
-            b'\\' => Some("\\\\"),
-            b'\n' => Some("\\n"),
-            b'\r' => Some("\\r"),
-            b'\t' => Some("\\t"),
-            0..=0x1f => None,
-            _ => continue,
-        };
-        out.push_str(&s[start..i]);
-        match esc {
-            Some(e) => out.push_str(e),
+/// An optional Unix timestamp as RFC 3339, or `null`; item `i`'s `k` out of range is an error.
+fn opt_time(
+    p: &mut Object,
+    k: &str,
+    v: Option<i64>,
+    stream: &str,
+    i: usize,
+) -> Result<(), ConnectorError> {
+    match v {
+        None => p.null(k),
+        Some(t) => match rfc3339(t) {
+            Some(s) => p.str(k, &s),
             None => {
-                use core::fmt::Write;
-                let _ = write!(out, "\\u{:04x}", b);
+                return Err(ConnectorError::provider_changed(
+                    stream,
+                    format!("data[{i}].{k}"),
+                    "timestamp out of range",
+                ))
             }
-        }
-        start = i + 1;
+        },
     }
-    out.push_str(&s[start..]);
-    out.push('"');
+    Ok(())
 }
 
 pub(crate) fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
+}
+
+/// `s` in double quotes, with quotes, backslashes and control characters escaped, for
+/// quoting input in messages.
+pub(crate) fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            // control characters are U+0000..=U+001F and U+007F..=U+009F
+            c if c.is_control() => {
+                let n = c as u32;
+                out.push_str("\\u{");
+                if n >= 16 {
+                    out.push(char::from_digit(n >> 4, 16).unwrap_or('?'));
+                }
+                out.push(char::from_digit(n & 15, 16).unwrap_or('?'));
+                out.push('}');
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]

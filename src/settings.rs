@@ -2,6 +2,7 @@
 //! `configure` runs. Every field is checked and all problems are reported at once.
 
 use crate::model::{FieldError, SettingValue};
+use crate::normalize::quote;
 
 pub const API_TOKEN: &str = "api_token";
 pub const BACKFILL_DAYS: &str = "backfill_days";
@@ -116,8 +117,8 @@ impl ModelPattern {
             .find(|g| !g.iter().all(|b| b.is_ascii_graphic() && *b != b'|'))
         {
             return Err(format!(
-                "Pattern {:?} may only use printable ASCII letters, digits, punctuation, * and ?.",
-                String::from_utf8_lossy(bad)
+                "Pattern {} may only use printable ASCII letters, digits, punctuation, * and ?.",
+                quote(&String::from_utf8_lossy(bad))
             ));
         }
         Ok(ModelPattern {
@@ -192,7 +193,8 @@ pub fn parse(input: &[(String, SettingValue)]) -> Result<Accepted, Vec<FieldErro
                     .collect::<String>()
                     .as_str(),
                 format!(
-                    "Unknown setting {shown:?}. Known settings: {}.",
+                    "Unknown setting {}. Known settings: {}.",
+                    quote(&shown),
                     KNOWN_KEYS.join(", ")
                 ),
             );
@@ -258,7 +260,7 @@ pub fn parse(input: &[(String, SettingValue)]) -> Result<Accepted, Vec<FieldErro
             None => {
                 err(
                     BUCKET_WIDTH,
-                    format!("Bucket width must be 1d or 1h, not {:?}.", clip(s)),
+                    format!("Bucket width must be 1d or 1h, not {}.", quote(&clip(s))),
                 );
                 BucketWidth::Day
             }
@@ -416,8 +418,8 @@ fn number(
                 err(
                     field,
                     format!(
-                        "Must be a whole number from {min} to {max}, not {:?}.",
-                        clip(s)
+                        "Must be a whole number from {min} to {max}, not {}.",
+                        quote(&clip(s))
                     ),
                 );
                 return default;

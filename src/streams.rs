@@ -4,11 +4,10 @@
 //! Cursors and checkpoints are opaque JSON to the host. A cursor lives only within one run;
 //! a checkpoint is committed with the page it came with and starts the next run.
 
-use serde::{Deserialize, Serialize};
-
 use crate::client::{classify, encode, Capability, HttpResponse, Transport};
+use crate::json::{self, Object, Parser};
 use crate::model::{ConnectorError, Page, RawPage};
-use crate::normalize::{parse_body, ListPage, UsagePage, API_KEYS, PROJECTS, USAGE, USERS};
+use crate::normalize::{parse_body, quote, read_envelope, API_KEYS, PROJECTS, USAGE, USERS};
 use crate::settings::Settings;
 use crate::time::align_down;
 
@@ -46,26 +45,32 @@ pub fn pull_page(
         ),
         API_KEYS => api_keys_page(t, cursor),
         other => Err(ConnectorError::Internal(format!(
-            "unknown stream {:?}; this connector offers {}",
-            crate::normalize::truncate(other, 40),
+            "unknown stream {}; this connector offers {}",
+            quote(&crate::normalize::truncate(other, 40)),
             STREAMS.join(", ")
         ))),
     }
 }
 
-fn parse_cursor<T: for<'de> Deserialize<'de>>(
-    stream: &str,
-    cursor: &str,
-) -> Result<T, ConnectorError> {
-    serde_json::from_str(cursor).map_err(|_| {
+/// Cursors and checkpoints: JSON objects read and written field by field, with the rules
+/// of a serde-derived struct (unknown fields ignored, `Option` fields may be absent).
+trait Json: Sized {
+    fn read(p: &mut Parser) -> Result<Self, json::Error>;
+    fn write(&self, o: &mut Object);
+}
+
+fn parse_cursor<T: Json>(stream: &str, cursor: &str) -> Result<T, ConnectorError> {
+    json::parse(cursor, T::read).map_err(|_| {
         ConnectorError::Internal(format!(
             "the {stream} cursor handed back by the host is not one this connector made"
         ))
     })
 }
 
-fn to_json<T: Serialize>(v: &T) -> String {
-    serde_json::to_string(v).expect("cursor types always serialize")
+fn to_json<T: Json>(v: &T) -> String {
+    let mut o = Object::with_capacity(128);
+    v.write(&mut o);
+    o.finish()
 }
 
 fn get(
@@ -81,19 +86,72 @@ fn get(
 // ---------------------------------------------------------------------------------------
 // usage: incremental by bucket time with a lookback window
 
-#[derive(Serialize, Deserialize, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 struct UsageCursor {
     start: i64,
     end: i64,
     page: Option<String>,
 }
 
+impl Json for UsageCursor {
+    fn read(p: &mut Parser) -> Result<Self, json::Error> {
+        const FIELDS: [&str; 3] = ["start", "end", "page"];
+        let mut c = UsageCursor {
+            start: 0,
+            end: 0,
+            page: None,
+        };
+        let seen = p.fields(&FIELDS, &mut |p, i| {
+            match i {
+                0 => c.start = p.i64()?,
+                1 => c.end = p.i64()?,
+                _ => c.page = p.opt_string()?,
+            }
+            Ok(())
+        })?;
+        p.require(seen, &FIELDS, 0b11)?;
+        Ok(c)
+    }
+    fn write(&self, o: &mut Object) {
+        o.int("start", self.start);
+        o.int("end", self.end);
+        o.opt_str("page", &self.page);
+    }
+}
+
 /// The usage checkpoint: everything before `through` has been read at least once.
-#[derive(Serialize, Deserialize, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct UsageCheckpoint {
     pub v: u32,
     pub width: String,
     pub through: i64,
+}
+
+impl Json for UsageCheckpoint {
+    fn read(p: &mut Parser) -> Result<Self, json::Error> {
+        const FIELDS: [&str; 3] = ["v", "width", "through"];
+        let mut c = UsageCheckpoint {
+            v: 0,
+            width: String::new(),
+            through: 0,
+        };
+        let seen = p.fields(&FIELDS, &mut |p, i| {
+            match i {
+                0 => c.v = p.u32()?,
+                1 => c.width = p.string()?,
+                _ => c.through = p.i64()?,
+            }
+            Ok(())
+        })?;
+        p.require(seen, &FIELDS, 0b111)?;
+        Ok(c)
+    }
+    fn write(&self, o: &mut Object) {
+        o.int("v", self.v as i64);
+        o.str("width", &self.width);
+        o.int("through", self.through);
+    }
 }
 
 /// The `[start, end)` window the next usage run reads: from the checkpoint minus the
@@ -104,7 +162,7 @@ pub fn usage_window(settings: &Settings, checkpoint: Option<&str>, now: i64) -> 
     let current = align_down(now, width);
     let horizon = current - settings.backfill_days as i64 * 86_400 + width;
     let resume = checkpoint
-        .and_then(|c| serde_json::from_str::<UsageCheckpoint>(c).ok())
+        .and_then(|c| json::parse(c, UsageCheckpoint::read).ok())
         .filter(|c| c.v == 1 && c.width == settings.bucket_width.as_str())
         .map(|c| {
             align_down(c.through.min(now), width) - (settings.lookback_buckets as i64 - 1) * width
@@ -145,13 +203,22 @@ fn usage_page(
     }
     let resp = get(t, &path, Capability::UsageRead)?;
 
-    #[derive(Deserialize)]
-    struct BucketTimes {
-        end_time: i64,
-    }
-    let env: UsagePage<BucketTimes> = parse_body(USAGE, &resp.body)?;
+    // Paging needs only each bucket's end
+    let mut ends: Vec<i64> = Vec::new();
+    let env = parse_body(USAGE, &resp.body, |p| {
+        read_envelope(p, "next_page", &mut |p, _| {
+            let mut end = 0;
+            let seen = p.fields(&["end_time"], &mut |p, _| {
+                end = p.i64()?;
+                Ok(())
+            })?;
+            p.require(seen, &["end_time"], 1)?;
+            ends.push(end);
+            Ok(())
+        })
+    })?;
     let has_more = env.has_more.unwrap_or(false);
-    let next_cursor = match (has_more, env.next_page) {
+    let next_cursor = match (has_more, env.next) {
         (false, _) => None,
         (true, Some(p)) if !p.is_empty() && Some(&p) != cur.page.as_ref() => {
             Some(to_json(&UsageCursor {
@@ -168,7 +235,7 @@ fn usage_page(
             ))
         }
     };
-    let through = match env.data.iter().map(|b| b.end_time).max() {
+    let through = match ends.iter().copied().max() {
         Some(t_end) => Some(t_end.min(now)),
         None if !has_more => Some(cur.end.min(now)),
         None => None,
@@ -196,25 +263,46 @@ fn usage_page(
 // ---------------------------------------------------------------------------------------
 // users, projects: full refresh, `after` paging
 
-#[derive(Serialize, Deserialize, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 struct AfterCursor {
     after: String,
 }
 
-#[derive(Deserialize)]
-struct IdOnly {
-    id: String,
+impl Json for AfterCursor {
+    fn read(p: &mut Parser) -> Result<Self, json::Error> {
+        let mut after = String::new();
+        let seen = p.fields(&["after"], &mut |p, _| {
+            after = p.string()?;
+            Ok(())
+        })?;
+        p.require(seen, &["after"], 1)?;
+        Ok(AfterCursor { after })
+    }
+    fn write(&self, o: &mut Object) {
+        o.str("after", &self.after);
+    }
 }
 
 /// Read a list envelope for paging: returns the ids on the page and the `after` value for
 /// the next page (`None` when done).
 fn list_paging(stream: &str, body: &str) -> Result<(Vec<String>, Option<String>), ConnectorError> {
-    let env: ListPage<IdOnly> = parse_body(stream, body)?;
-    let ids: Vec<String> = env.data.into_iter().map(|i| i.id).collect();
+    let mut ids: Vec<String> = Vec::new();
+    let env = parse_body(stream, body, |p| {
+        read_envelope(p, "last_id", &mut |p, _| {
+            let mut id = String::new();
+            let seen = p.fields(&["id"], &mut |p, _| {
+                id = p.string()?;
+                Ok(())
+            })?;
+            p.require(seen, &["id"], 1)?;
+            ids.push(id);
+            Ok(())
+        })
+    })?;
     if !env.has_more.unwrap_or(false) {
         return Ok((ids, None));
     }
-    match env.last_id.or_else(|| ids.last().cloned()) {
+    match env.next.or_else(|| ids.last().cloned()) {
         Some(last) if !last.is_empty() => Ok((ids, Some(last))),
         _ => Err(ConnectorError::provider_changed(
             stream,
@@ -267,7 +355,7 @@ fn directory_page(
 // api_keys: every project's keys. The cursor carries the projects still to visit (at most
 // one projects page of them) and where the project list itself continues.
 
-#[derive(Serialize, Deserialize, Debug, Default, PartialEq)]
+#[derive(Debug, Default, PartialEq)]
 struct KeysCursor {
     /// Projects whose keys are still to be read; the first is in progress.
     pending: Vec<String>,
@@ -276,6 +364,38 @@ struct KeysCursor {
     projects_done: bool,
     /// `after` within the first pending project's keys.
     keys_after: Option<String>,
+}
+
+impl Json for KeysCursor {
+    fn read(p: &mut Parser) -> Result<Self, json::Error> {
+        const FIELDS: [&str; 4] = ["pending", "projects_after", "projects_done", "keys_after"];
+        let mut c = KeysCursor::default();
+        let seen = p.fields(&FIELDS, &mut |p, i| {
+            match i {
+                0 => c.pending = p.strings()?,
+                1 => c.projects_after = p.opt_string()?,
+                2 => c.projects_done = p.bool()?,
+                _ => c.keys_after = p.opt_string()?,
+            }
+            Ok(())
+        })?;
+        p.require(seen, &FIELDS, 0b101)?;
+        Ok(c)
+    }
+    fn write(&self, o: &mut Object) {
+        let buf = o.key("pending");
+        buf.push('[');
+        for (i, id) in self.pending.iter().enumerate() {
+            if i > 0 {
+                buf.push(',');
+            }
+            json::escape_into(buf, id);
+        }
+        buf.push(']');
+        o.opt_str("projects_after", &self.projects_after);
+        o.bool("projects_done", self.projects_done);
+        o.opt_str("keys_after", &self.keys_after);
+    }
 }
 
 const EMPTY_LIST: &str = r#"{"object":"list","data":[],"has_more":false}"#;
@@ -426,7 +546,8 @@ pub fn validate(t: &mut dyn Transport) -> Result<crate::model::CredentialReport,
                     ConnectorError::Unauthorized(m)
                     | ConnectorError::NotAdmin(m)
                     | ConnectorError::Internal(m) => m,
-                    other => format!("{other:?}"),
+                    // classify gives no other kind here
+                    other => other.class().into(),
                 },
             }),
         }

@@ -73,59 +73,21 @@ mod tests {
         assert_eq!(align_down(-1, 3_600), -3_600);
     }
 
+    /// Values chrono 0.4 (which this replaces) renders, including the range ends.
     #[test]
-    fn matches_chrono() {
-        use chrono::{DateTime, SecondsFormat};
-        let chrono = |unix: i64| {
-            DateTime::from_timestamp(unix, 0).map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
-        };
-        let mut samples: Vec<i64> = vec![i64::MIN, i64::MAX, 0, -1, 1, 951_782_400, 4_107_542_399];
-        for edge in [
-            -8_334_601_228_800i64,
-            8_210_266_876_799,
-            -62_167_219_200,
-            253_402_300_799,
+    fn matches_chrono_at_the_edges() {
+        for (unix, want) in [
+            (-8_334_601_228_800, Some("-262143-01-01T00:00:00Z")),
+            (-8_334_601_228_801, None),
+            (8_210_266_876_799, Some("+262142-12-31T23:59:59Z")),
+            (8_210_266_876_800, None),
+            (-62_167_219_201, Some("-0001-12-31T23:59:59Z")),
+            (253_402_300_800, Some("+10000-01-01T00:00:00Z")),
+            (951_782_400, Some("2000-02-29T00:00:00Z")),
+            (-1, Some("1969-12-31T23:59:59Z")),
+            (i64::MIN, None),
         ] {
-            for d in -100_000..100_000 {
-                samples.push(edge + d);
-            }
-        }
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        for _ in 0..2_000_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            samples.push((x as i64) % 9_000_000_000_000);
-            samples.push((x as i64) % 300_000_000_000);
-        }
-        for d in -800_000..800_000i64 {
-            samples.push(d * 86_400 + 43_199);
-        }
-        for s in samples {
-            assert_eq!(rfc3339(s), chrono(s), "{s}");
-        }
-    }
-}
-#[cfg(test)]
-mod dump {
-    #[test]
-    fn dump() {
-        use chrono::{DateTime, SecondsFormat};
-        for s in [
-            -8_334_601_228_800i64,
-            -8_334_601_228_801,
-            8_210_266_876_799,
-            8_210_266_876_800,
-            -62_167_219_201,
-            253_402_300_800,
-            951_782_400,
-            -1,
-        ] {
-            eprintln!(
-                "{s} {:?}",
-                DateTime::from_timestamp(s, 0)
-                    .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
-            );
+            assert_eq!(rfc3339(unix).as_deref(), want, "{unix}");
         }
     }
 }

@@ -277,12 +277,12 @@ async fn describe(g: &Global) -> Result<(), HostError> {
                 "id": info.id, "name": info.name, "version": info.version, "description": info.description,
                 "hosts": info.hosts, "notes": info.notes,
                 "settings": info.settings.iter().map(|f| json!({
-                    "key": f.key, "label": f.label, "kind": format!("{:?}", f.kind).to_lowercase(), "required": f.required,
+                    "key": f.key, "label": f.label, "kind": kind_name(f.kind), "required": f.required,
                     "help": f.help, "default": f.default_value, "choices": f.choices, "min": f.min, "max": f.max, "max_length": f.max_length,
                 })).collect::<Vec<_>>(),
                 "streams": info.streams.iter().map(|s| json!({
                     "name": s.name, "description": s.description, "primary_key": s.primary_key,
-                    "mode": format!("{:?}", s.mode).to_lowercase(), "schema_version": s.schema_version,
+                    "mode": mode_name(s.mode), "schema_version": s.schema_version,
                     "json_schema": serde_json::from_str::<Value>(&s.json_schema).unwrap_or(Value::Null),
                 })).collect::<Vec<_>>(),
                 "component": { "imports": imports, "exports": exports },
@@ -309,7 +309,7 @@ async fn describe(g: &Global) -> Result<(), HostError> {
         println!(
             "  {:<22} {:<8} {}{}{}",
             f.key,
-            format!("{:?}", f.kind).to_lowercase(),
+            kind_name(f.kind),
             f.label,
             if f.required { " (required)" } else { "" },
             f.default_value
@@ -324,7 +324,7 @@ async fn describe(g: &Global) -> Result<(), HostError> {
         println!(
             "  {:<10} {:<13} key ({})  {}",
             s.name,
-            format!("{:?}", s.mode).to_lowercase(),
+            mode_name(s.mode),
             s.primary_key.join(", "),
             s.description
         );
@@ -333,6 +333,24 @@ async fn describe(g: &Global) -> Result<(), HostError> {
         println!("\nNote: {n}");
     }
     Ok(())
+}
+
+fn kind_name(k: wit::SettingKind) -> &'static str {
+    match k {
+        wit::SettingKind::Text => "text",
+        wit::SettingKind::Secret => "secret",
+        wit::SettingKind::Number => "number",
+        wit::SettingKind::Choice => "choice",
+        wit::SettingKind::List => "list",
+        wit::SettingKind::Boolean => "boolean",
+    }
+}
+
+fn mode_name(m: wit::SyncMode) -> &'static str {
+    match m {
+        wit::SyncMode::FullRefresh => "full-refresh",
+        wit::SyncMode::Incremental => "incremental",
+    }
 }
 
 fn read_token(args: &ConfigureArgs) -> Result<String, HostError> {
