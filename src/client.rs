@@ -86,10 +86,8 @@ pub fn classify(resp: &HttpResponse, capability: Capability) -> Result<(), Conne
         .map(|id| format!(" (request {id})"))
         .unwrap_or_default();
     let insufficient = kind.as_deref() == Some("insufficient_permissions")
-        || message
-            .to_ascii_lowercase()
-            .contains("insufficient permissions")
-        || message.contains("Missing scopes");
+        || find(&message.to_ascii_lowercase(), "insufficient permissions").is_some()
+        || find(&message, "Missing scopes").is_some();
     match status {
         401 if !insufficient => Err(ConnectorError::Unauthorized(format!(
             "OpenAI rejected the API Token: it is unknown, revoked or mistyped.{said}{request} {ADMIN_KEY_HELP}"
@@ -115,11 +113,19 @@ pub fn classify(resp: &HttpResponse, capability: Capability) -> Result<(), Conne
 /// `Retry-After` as integer or fractional seconds → milliseconds (HTTP dates are ignored:
 /// the caller then backs off on its own schedule).
 pub fn parse_retry_after_ms(v: &str) -> Option<u64> {
-    let secs: f64 = v.trim().parse().ok()?;
+    let secs = crate::json::parse_f64(v.trim())?;
     if !secs.is_finite() || secs < 0.0 {
         return None;
     }
     Some((secs * 1000.0).min(86_400_000.0) as u64)
+}
+
+/// Byte offset of the first `needle` in `hay` (a plain loop: the standard library's
+/// two-way searcher is kilobytes of component for these short needles).
+fn find(hay: &str, needle: &str) -> Option<usize> {
+    hay.as_bytes()
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())
 }
 
 /// The provider's error message and type, from either body shape:
@@ -165,7 +171,7 @@ fn provider_error(body: &str) -> (String, Option<String>) {
 pub fn redact_keys(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
-    while let Some(i) = rest.find("sk-") {
+    while let Some(i) = find(rest, "sk-") {
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
         let end = tail
@@ -180,7 +186,7 @@ pub fn redact_keys(s: &str) -> String {
 }
 
 fn truncate_chars(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
+    if s.chars().nth(max).is_none() {
         return s.to_string();
     }
     let mut t: String = s.chars().take(max).collect();
@@ -293,5 +299,94 @@ mod tests {
             "key [redacted key], and '[redacted key]'."
         );
         assert_eq!(encode("a b/c+d"), "a%20b%2Fc%2Bd");
+    }
+}
+
+#[cfg(test)]
+mod float_tests {
+    use super::*;
+
+    /// The replaced implementation, as the oracle.
+    fn with_std(v: &str) -> Option<u64> {
+        let secs: f64 = v.trim().parse().ok()?;
+        if !secs.is_finite() || secs < 0.0 {
+            return None;
+        }
+        Some((secs * 1000.0).min(86_400_000.0) as u64)
+    }
+
+    #[test]
+    fn retry_after_matches_std_parse() {
+        let mut cases: Vec<String> = [
+            "0",
+            "-0",
+            "+2",
+            "2",
+            "0.5",
+            ".5",
+            "5.",
+            ".",
+            "",
+            "-",
+            "+",
+            "e5",
+            "1e",
+            "1e+",
+            "1e-3",
+            "1E3",
+            "1.5e2",
+            "-1",
+            "-0.0",
+            "inf",
+            "-inf",
+            "NaN",
+            "infinity",
+            "1e308",
+            "1e309",
+            "1.7976931348623157e308",
+            "1e-400",
+            "0e999",
+            "86400",
+            "86400.0001",
+            "86399.9999",
+            "1_000",
+            "0x10",
+            " 3 ",
+            "3 s",
+            "1..2",
+            "1.2.3",
+            "00012.50",
+            "1.005",
+            "0.001",
+            "0.0015",
+            "123456789012345",
+            "0.000000000000000000000000001e30",
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut x: u64 = 0x243F_6A88_85A3_08D3;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let int = x % 100_000;
+            let frac_digits = (x >> 20) % 8;
+            let frac = (x >> 32) % 10u64.pow(frac_digits as u32);
+            cases.push(if frac_digits == 0 {
+                format!("{int}")
+            } else {
+                format!("{int}.{frac:0w$}", w = frac_digits as usize)
+            });
+            cases.push(format!(
+                "{}e{}",
+                (x >> 8) % 1_000_000,
+                ((x >> 40) % 45) as i64 - 22
+            ));
+        }
+        for c in &cases {
+            assert_eq!(parse_retry_after_ms(c), with_std(c), "{c:?}");
+        }
     }
 }

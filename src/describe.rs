@@ -87,16 +87,15 @@ fn schema(fields: &[(&str, &str)]) -> String {
     let mut props = String::new();
     let mut required = String::new();
     for (name, ty) in fields.iter().chain([("schema_version", "integer")].iter()) {
-        let types: Vec<String> = ty
-            .split('|')
-            .map(|t| {
-                if t == "date-time" {
-                    "\"string\"".to_string()
-                } else {
-                    format!("\"{t}\"")
-                }
-            })
-            .collect();
+        let mut types = String::new();
+        for t in ty.split('|') {
+            if !types.is_empty() {
+                types.push(',');
+            }
+            types.push('"');
+            types.push_str(if t == "date-time" { "string" } else { t });
+            types.push('"');
+        }
         let format = if ty.starts_with("date-time") {
             ",\"format\":\"date-time\""
         } else {
@@ -106,10 +105,7 @@ fn schema(fields: &[(&str, &str)]) -> String {
             props.push(',');
             required.push(',');
         }
-        props.push_str(&format!(
-            "\"{name}\":{{\"type\":[{}]{format}}}",
-            types.join(",")
-        ));
+        props.push_str(&format!("\"{name}\":{{\"type\":[{types}]{format}}}"));
         required.push_str(&format!("\"{name}\""));
     }
     format!(

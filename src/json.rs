@@ -11,6 +11,10 @@
 
 use std::borrow::Cow;
 
+/// Set in the mask `fields` returns when the struct came as an array, where serde requires
+/// every field without a default, `Option`s included.
+pub const SEQ: u64 = 1 << 63;
+
 /// Deepest nesting a strict parse accepts (as `serde_json::Value`).
 const MAX_DEPTH: usize = 128;
 
@@ -66,7 +70,7 @@ impl Error {
                 }
                 Seg::Index(i) => {
                     out.push('[');
-                    push_int(&mut out, *i as i64);
+                    push_uint(&mut out, *i as u64);
                     out.push(']');
                 }
             }
@@ -75,6 +79,16 @@ impl Error {
             out.push('$');
         }
         out
+    }
+
+    /// Name the innermost key `to` if it is `from` (an alias reported under its field).
+    pub fn rename_key(mut self, from: &str, to: &str) -> Self {
+        if let Some(Seg::Key(k)) = self.path.last_mut() {
+            if k == from {
+                *k = to.into();
+            }
+        }
+        self
     }
 
     /// What is wrong, in words; syntax errors say where in `doc` (the parsed text).
@@ -90,14 +104,24 @@ impl Error {
                     "syntax error"
                 });
                 m.push_str(" at line ");
-                push_int(&mut m, line as i64);
+                push_uint(&mut m, line as u64);
                 m.push_str(" column ");
-                push_int(&mut m, (upto.len() - line_start) as i64);
+                push_uint(&mut m, (upto.len() - line_start) as u64);
                 return m;
             }
             Kind::Type { expected, found } => (expected, found),
-            Kind::Missing => return "missing field".into(),
-            Kind::Duplicate => return "duplicate field".into(),
+            Kind::Missing | Kind::Duplicate => {
+                let mut m = String::from(if self.kind == Kind::Missing {
+                    "missing field `"
+                } else {
+                    "duplicate field `"
+                });
+                if let Some(Seg::Key(k)) = self.path.first() {
+                    m.push_str(k);
+                }
+                m.push('`');
+                return m;
+            }
         };
         let mut m = String::from("invalid type: ");
         m.push_str(found);
@@ -497,14 +521,37 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// An object with known `fields`: `f(p, i)` reads the value of `fields[i]`, other
-    /// members are skipped, a repeated field is an error. Returns the mask of fields seen.
+    /// A struct with known `fields` (in declaration order): `f(p, i)` reads the value of
+    /// `fields[i]`. Returns the mask of fields seen, with `SEQ` set for the array form.
+    /// See `record`.
     pub fn fields(
         &mut self,
         fields: &[&str],
         f: &mut dyn FnMut(&mut Parser<'a>, usize) -> Result<(), Error>,
     ) -> Result<u64, Error> {
+        self.record(fields, fields.len(), f)
+    }
+
+    /// A struct as serde derives it: an object whose members are `fields` (unknown members
+    /// are skipped, a repeated one is an error), or an array of the first `positional`
+    /// fields in order (the rest being aliases); a longer array is an error.
+    pub fn record(
+        &mut self,
+        fields: &[&str],
+        positional: usize,
+        f: &mut dyn FnMut(&mut Parser<'a>, usize) -> Result<(), Error>,
+    ) -> Result<u64, Error> {
         let mut seen = 0u64;
+        if self.peek() == Some(b'[') {
+            self.array(&mut |p, i| {
+                if i >= positional {
+                    return Err(p.fail(Kind::Syntax));
+                }
+                seen |= 1 << i;
+                f(p, i)
+            })?;
+            return Ok(seen | SEQ);
+        }
         self.object(&mut |p, k| match fields.iter().position(|n| *n == k) {
             Some(i) => {
                 if seen & (1 << i) != 0 {
@@ -614,7 +661,16 @@ impl<'a> Parser<'a> {
                 Some(b'f') => self.word(b"false")?,
                 Some(b'n') => self.word(b"null")?,
                 Some(b'-' | b'0'..=b'9') => {
-                    self.number()?;
+                    let start = self.pos;
+                    let (_, int) = self.number()?;
+                    // not a u64: a float to `serde_json::Value`, which refuses infinities
+                    if self.strict
+                        && int.is_none()
+                        && !parse_f64(&self.s[start..self.pos]).is_some_and(f64::is_finite)
+                    {
+                        self.pos = start;
+                        return Err(self.fail(Kind::Syntax));
+                    }
                 }
                 _ => return Err(self.bad()),
             }
@@ -645,12 +701,92 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// A decimal number in the syntax of `str::parse::<f64>` (`[+-]` digits, optional `.` and
+/// fraction, optional exponent; a superset of JSON numbers). `inf` and `nan` give `None`,
+/// where `str::parse` gives non-finite values. Exactly `str::parse` (Clinger's fast path:
+/// one correctly rounded operation on exact operands) for up to 15 significant digits and
+/// exponents within ±22, which covers any sensible Retry-After value; within an ulp beyond.
+/// It spares the component the standard library's general float parser and its tables.
+pub fn parse_f64(s: &str) -> Option<f64> {
+    let b = s.as_bytes();
+    let (neg, b) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let (mut m, mut exp, mut any, mut i) = (0u64, 0i64, false, 0);
+    let mut frac = false;
+    while i < b.len() {
+        match b[i] {
+            c @ b'0'..=b'9' => {
+                any = true;
+                if m < 1_000_000_000_000_000_000 {
+                    m = m * 10 + (c - b'0') as u64;
+                    exp -= frac as i64;
+                } else {
+                    exp += !frac as i64;
+                }
+            }
+            b'.' if !frac => frac = true,
+            _ => break,
+        }
+        i += 1;
+    }
+    if !any {
+        return None;
+    }
+    if i < b.len() {
+        if b[i] | 0x20 != b'e' {
+            return None;
+        }
+        i += 1;
+        let eneg = b.get(i) == Some(&b'-');
+        if matches!(b.get(i), Some(b'-' | b'+')) {
+            i += 1;
+        }
+        if i == b.len() {
+            return None;
+        }
+        let mut e = 0i64;
+        for &c in &b[i..] {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            e = (e * 10 + (c - b'0') as i64).min(1_000_000);
+        }
+        exp += if eneg { -e } else { e };
+    }
+    let mut x = m as f64;
+    if m != 0 {
+        // 10^k is exact in an f64 for k <= 22
+        let pow10 = |k: i64| (0..k).fold(1.0f64, |p, _| p * 10.0);
+        while exp > 22 {
+            x *= 1e22;
+            exp -= 22;
+        }
+        while exp < -22 {
+            x /= 1e22;
+            exp += 22;
+        }
+        x = if exp < 0 {
+            x / pow10(-exp)
+        } else {
+            x * pow10(exp)
+        };
+    }
+    Some(if neg { -x } else { x })
+}
+
 /// Append the decimal form of `v`.
 pub fn push_int(out: &mut String, v: i64) {
     if v < 0 {
         out.push('-');
     }
-    let mut n = v.unsigned_abs();
+    push_uint(out, v.unsigned_abs());
+}
+
+/// Append the decimal form of `n`.
+pub fn push_uint(out: &mut String, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {
@@ -726,8 +862,7 @@ impl Object {
         }
     }
     pub fn num(&mut self, k: &str, v: u64) {
-        // every count we write fits: token counts are far below 2^63
-        self.int(k, v as i64)
+        push_uint(self.key(k), v);
     }
     pub fn int(&mut self, k: &str, v: i64) {
         push_int(self.key(k), v);

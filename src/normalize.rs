@@ -35,8 +35,8 @@ pub fn normalize(
         PROJECTS => projects(raw, settings),
         API_KEYS => api_keys(raw, settings),
         other => Err(ConnectorError::Internal(format!(
-            "unknown stream {}",
-            quote(&truncate(other, 40))
+            "unknown stream {:?}",
+            truncate(other, 40)
         ))),
     }
 }
@@ -117,7 +117,7 @@ fn read_bucket(p: &mut Parser) -> Result<Bucket, json::Error> {
         results: None,
     };
     let mut have_results = false;
-    let seen = p.fields(&FIELDS, &mut |p, i| {
+    let read = p.record(&FIELDS, 3, &mut |p, i| {
         match i {
             0 => b.start_time = p.i64()?,
             1 => b.end_time = p.i64()?,
@@ -138,32 +138,34 @@ fn read_bucket(p: &mut Parser) -> Result<Bucket, json::Error> {
             }
         }
         Ok(())
-    })?;
+    });
+    let seen = read.map_err(|e| e.rename_key("result", "results"))?;
     p.require(seen, &FIELDS, 0b11)?;
     Ok(b)
 }
 
-/// Text fields of a usage line, in key and payload order.
-const USER_ID: usize = 0;
-const API_KEY_ID: usize = 1;
-const PROJECT_ID: usize = 2;
+/// The fields of a usage line (in the order serde's array form takes them), and the index
+/// of each: text fields, `batch`, then counts.
+const PROJECT_ID: usize = 0;
+const USER_ID: usize = 1;
+const API_KEY_ID: usize = 2;
 const MODEL: usize = 3;
-const SERVICE_TIER: usize = 4;
-/// Index of `batch` in `RESULT_FIELDS`; the counts follow it.
-const BATCH: usize = 5;
+const BATCH: usize = 4;
+const SERVICE_TIER: usize = 5;
+const COUNTS: usize = 6;
 const RESULT_FIELDS: [&str; 21] = [
+    "project_id",
     "user_id",
     "api_key_id",
-    "project_id",
     "model",
-    "service_tier",
     "batch",
+    "service_tier",
     // counts always in the payload, under the names in `BASE_COUNTS`
-    "input_tokens",
-    "input_cached_tokens",
-    "output_tokens",
     "num_model_requests",
-    // counts in the payload when the provider sent them
+    "input_tokens",
+    "output_tokens",
+    "input_cached_tokens",
+    // counts in the payload when the provider sent them, under their own names
     "input_audio_tokens",
     "output_audio_tokens",
     "input_cache_write_tokens",
@@ -176,18 +178,20 @@ const RESULT_FIELDS: [&str; 21] = [
     "input_cached_image_tokens",
     "output_image_tokens",
 ];
-const BASE_COUNTS: [&str; 4] = [
-    "input_tokens",
-    "cached_input_tokens",
-    "output_tokens",
-    "requests",
+/// Payload name and index in `UsageResult::counts` of the counts always written.
+const BASE_COUNTS: [(&str, usize); 4] = [
+    ("input_tokens", 1),
+    ("cached_input_tokens", 3),
+    ("output_tokens", 2),
+    ("requests", 0),
 ];
 
 /// One usage line. Every field is optional: token meanings have shifted over time, so we
 /// carry exactly what the provider sent.
 #[derive(Default)]
 struct UsageResult {
-    text: [Option<String>; 5],
+    /// Indexed like `RESULT_FIELDS` (`text[BATCH]` is unused).
+    text: [Option<String>; COUNTS],
     batch: Option<bool>,
     counts: [Option<u64>; 15],
 }
@@ -196,9 +200,9 @@ fn read_result(p: &mut Parser) -> Result<UsageResult, json::Error> {
     let mut r = UsageResult::default();
     p.fields(&RESULT_FIELDS, &mut |p, i| {
         match i {
-            0..BATCH => r.text[i] = p.opt_string()?,
             BATCH => r.batch = p.opt_bool()?,
-            _ => r.counts[i - BATCH - 1] = p.opt_u64()?,
+            0..COUNTS => r.text[i] = p.opt_string()?,
+            _ => r.counts[i - COUNTS] = p.opt_u64()?,
         }
         Ok(())
     })?;
@@ -295,10 +299,10 @@ fn usage_record(
         None => p.null("batch"),
     }
     p.opt_str("service_tier", &r.text[SERVICE_TIER]);
-    for (name, v) in BASE_COUNTS.iter().zip(&r.counts) {
-        p.num(name, v.unwrap_or(0));
+    for (name, i) in BASE_COUNTS {
+        p.num(name, r.counts[i].unwrap_or(0));
     }
-    for (name, v) in RESULT_FIELDS[BATCH + 5..].iter().zip(&r.counts[4..]) {
+    for (name, v) in RESULT_FIELDS[COUNTS + 4..].iter().zip(&r.counts[4..]) {
         if let Some(v) = v {
             p.num(name, *v);
         }
@@ -532,34 +536,6 @@ fn opt_time(
 
 pub(crate) fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
-}
-
-/// `s` in double quotes, with quotes, backslashes and control characters escaped, for
-/// quoting input in messages.
-pub(crate) fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            // control characters are U+0000..=U+001F and U+007F..=U+009F
-            c if c.is_control() => {
-                let n = c as u32;
-                out.push_str("\\u{");
-                if n >= 16 {
-                    out.push(char::from_digit(n >> 4, 16).unwrap_or('?'));
-                }
-                out.push(char::from_digit(n & 15, 16).unwrap_or('?'));
-                out.push('}');
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! `configure` runs. Every field is checked and all problems are reported at once.
 
 use crate::model::{FieldError, SettingValue};
-use crate::normalize::quote;
 
 pub const API_TOKEN: &str = "api_token";
 pub const BACKFILL_DAYS: &str = "backfill_days";
@@ -117,14 +116,24 @@ impl ModelPattern {
             .find(|g| !g.iter().all(|b| b.is_ascii_graphic() && *b != b'|'))
         {
             return Err(format!(
-                "Pattern {} may only use printable ASCII letters, digits, punctuation, * and ?.",
-                quote(&String::from_utf8_lossy(bad))
+                "Pattern {:?} may only use printable ASCII letters, digits, punctuation, * and ?.",
+                // globs are lowercased `str` pieces: always UTF-8
+                std::str::from_utf8(bad).unwrap_or_default()
             ));
         }
         Ok(ModelPattern {
             source: source.trim().to_string(),
             globs,
         })
+    }
+
+    /// `ModelPattern::parse(DEFAULT_MODEL_PATTERN)`, built directly: unwrapping the parse
+    /// would link the `Debug` formatting of its error into the component.
+    pub fn default_codex() -> ModelPattern {
+        ModelPattern {
+            source: DEFAULT_MODEL_PATTERN.into(),
+            globs: vec![DEFAULT_MODEL_PATTERN.as_bytes().to_vec()],
+        }
     }
 
     pub fn source(&self) -> &str {
@@ -193,8 +202,7 @@ pub fn parse(input: &[(String, SettingValue)]) -> Result<Accepted, Vec<FieldErro
                     .collect::<String>()
                     .as_str(),
                 format!(
-                    "Unknown setting {}. Known settings: {}.",
-                    quote(&shown),
+                    "Unknown setting {shown:?}. Known settings: {}.",
                     KNOWN_KEYS.join(", ")
                 ),
             );
@@ -260,7 +268,7 @@ pub fn parse(input: &[(String, SettingValue)]) -> Result<Accepted, Vec<FieldErro
             None => {
                 err(
                     BUCKET_WIDTH,
-                    format!("Bucket width must be 1d or 1h, not {}.", quote(&clip(s))),
+                    format!("Bucket width must be 1d or 1h, not {:?}.", clip(s)),
                 );
                 BucketWidth::Day
             }
@@ -275,24 +283,24 @@ pub fn parse(input: &[(String, SettingValue)]) -> Result<Accepted, Vec<FieldErro
     };
 
     let codex_model_pattern = match get(CODEX_MODEL_PATTERN) {
-        None => ModelPattern::parse(DEFAULT_MODEL_PATTERN).expect("default pattern is valid"),
+        None => ModelPattern::default_codex(),
         Some(SettingValue::Text(s)) if s.len() > MAX_PATTERN_LEN => {
             err(
                 CODEX_MODEL_PATTERN,
                 format!("The model pattern is longer than {MAX_PATTERN_LEN} characters."),
             );
-            ModelPattern::parse(DEFAULT_MODEL_PATTERN).expect("default pattern is valid")
+            ModelPattern::default_codex()
         }
         Some(SettingValue::Text(s)) => ModelPattern::parse(s).unwrap_or_else(|m| {
             err(CODEX_MODEL_PATTERN, m);
-            ModelPattern::parse(DEFAULT_MODEL_PATTERN).expect("default pattern is valid")
+            ModelPattern::default_codex()
         }),
         Some(_) => {
             err(
                 CODEX_MODEL_PATTERN,
                 "The model pattern must be text, e.g. *codex*.".into(),
             );
-            ModelPattern::parse(DEFAULT_MODEL_PATTERN).expect("default pattern is valid")
+            ModelPattern::default_codex()
         }
     };
 
@@ -356,7 +364,7 @@ const KNOWN_KEYS: &[&str] = &[
 /// that cannot read organization data. Messages never repeat the token.
 /// Returns the token and whether surrounding whitespace was trimmed.
 pub fn check_token(raw: &str) -> Result<(String, bool), String> {
-    let token = raw.trim_matches(|c: char| c.is_whitespace());
+    let token = raw.trim();
     let trimmed = token.len() != raw.len();
     if token.is_empty() {
         return Err(format!("The API Token is empty. {ADMIN_KEY_HELP}"));
@@ -418,8 +426,8 @@ fn number(
                 err(
                     field,
                     format!(
-                        "Must be a whole number from {min} to {max}, not {}.",
-                        quote(&clip(s))
+                        "Must be a whole number from {min} to {max}, not {:?}.",
+                        clip(s)
                     ),
                 );
                 return default;
@@ -466,26 +474,35 @@ fn id_list(
         );
         return Vec::new();
     }
-    let bad: Vec<String> = items
+    let mut bad = String::new();
+    for s in items
         .iter()
         .filter(|s| s.len() > MAX_ID_LEN || !s.starts_with(prefix) || !s.bytes().all(is_id_byte))
-        .map(|s| clip(s))
         .take(3)
-        .collect();
+    {
+        if !bad.is_empty() {
+            bad.push_str(", ");
+        }
+        bad.push_str(&clip(s));
+    }
     if !bad.is_empty() {
         err(
             field,
             format!(
-                "Ids look like {prefix}… (letters, digits, - and _ only); these do not: {}.",
-                bad.join(", ")
+                "Ids look like {prefix}… (letters, digits, - and _ only); these do not: {bad}."
             ),
         );
         return Vec::new();
     }
-    let mut items = items;
-    items.sort();
-    items.dedup();
-    items
+    // sorted and deduplicated; inserting in order links less code than `sort` + `dedup`,
+    // and lists are short (at most MAX_IDS)
+    let mut sorted: Vec<String> = Vec::with_capacity(items.len());
+    for s in items {
+        if let Err(i) = sorted.binary_search(&s) {
+            sorted.insert(i, s);
+        }
+    }
+    sorted
 }
 
 fn is_id_byte(b: u8) -> bool {
@@ -495,7 +512,7 @@ fn is_id_byte(b: u8) -> bool {
 /// A short, printable excerpt of bad input for an error message (never used on tokens).
 fn clip(s: &str) -> String {
     let printable: String = s.chars().filter(|c| !c.is_control()).take(40).collect();
-    if s.chars().count() > 40 {
+    if s.chars().nth(40).is_some() {
         format!("{printable}…")
     } else {
         printable

@@ -7,7 +7,7 @@
 use crate::client::{classify, encode, Capability, HttpResponse, Transport};
 use crate::json::{self, Object, Parser};
 use crate::model::{ConnectorError, Page, RawPage};
-use crate::normalize::{parse_body, quote, read_envelope, API_KEYS, PROJECTS, USAGE, USERS};
+use crate::normalize::{parse_body, read_envelope, API_KEYS, PROJECTS, USAGE, USERS};
 use crate::settings::Settings;
 use crate::time::align_down;
 
@@ -45,8 +45,8 @@ pub fn pull_page(
         ),
         API_KEYS => api_keys_page(t, cursor),
         other => Err(ConnectorError::Internal(format!(
-            "unknown stream {}; this connector offers {}",
-            quote(&crate::normalize::truncate(other, 40)),
+            "unknown stream {:?}; this connector offers {}",
+            crate::normalize::truncate(other, 40),
             STREAMS.join(", ")
         ))),
     }
@@ -109,7 +109,12 @@ impl Json for UsageCursor {
             }
             Ok(())
         })?;
-        p.require(seen, &FIELDS, 0b11)?;
+        // `page` may only be absent from the object form
+        p.require(
+            seen,
+            &FIELDS,
+            if seen & json::SEQ != 0 { 0b111 } else { 0b011 },
+        )?;
         Ok(c)
     }
     fn write(&self, o: &mut Object) {
@@ -379,7 +384,16 @@ impl Json for KeysCursor {
             }
             Ok(())
         })?;
-        p.require(seen, &FIELDS, 0b101)?;
+        // the `Option`s may only be absent from the object form
+        p.require(
+            seen,
+            &FIELDS,
+            if seen & json::SEQ != 0 {
+                0b1111
+            } else {
+                0b0101
+            },
+        )?;
         Ok(c)
     }
     fn write(&self, o: &mut Object) {

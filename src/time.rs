@@ -38,7 +38,7 @@ pub fn rfc3339(unix: i64) -> Option<String> {
     }
     let y = year.unsigned_abs() as u32;
     if y >= 10_000 {
-        crate::json::push_int(&mut out, (y / 10_000) as i64);
+        crate::json::push_uint(&mut out, (y / 10_000) as u64);
     }
     push2(&mut out, y / 100 % 100);
     push2(&mut out, y % 100);

@@ -54,7 +54,18 @@ pub struct Policy {
     pub max_memory_bytes: usize,
     /// Wall-clock limit of one export call (a `pull-page` includes its HTTP request).
     pub call_timeout: Duration,
+    /// CPU time one export call may spend executing WebAssembly (measured in epoch ticks
+    /// of `EPOCH_TICK`; time spent waiting on the network does not count).
+    pub cpu_budget: Duration,
+    /// Largest raw page body the host accepts from `pull-page`.
+    pub max_page_bytes: usize,
+    /// Most records, and largest record payload, the host accepts from one `normalize`.
+    pub max_records_per_page: usize,
+    pub max_record_bytes: usize,
 }
+
+/// How often the engine's epoch advances; the CPU budget is counted in these ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 impl Default for Policy {
     fn default() -> Self {
@@ -67,6 +78,10 @@ impl Default for Policy {
             max_body_bytes: 192 * 1024 * 1024,
             max_memory_bytes: 1024 * 1024 * 1024,
             call_timeout: Duration::from_secs(180),
+            cpu_budget: Duration::from_secs(60),
+            max_page_bytes: 192 * 1024 * 1024,
+            max_records_per_page: 1_000_000,
+            max_record_bytes: 1024 * 1024,
         }
     }
 }
@@ -138,6 +153,8 @@ pub struct HostState {
     limits: StoreLimits,
     logs: Arc<Mutex<Vec<LogLine>>>,
     redactor: Redactor,
+    /// Epoch ticks the current call has spent executing WebAssembly.
+    cpu_ticks: u64,
 }
 
 impl WasiView for HostState {
@@ -296,7 +313,7 @@ fn engine() -> anyhow::Result<Engine> {
     std::thread::Builder::new()
         .name("epoch-ticker".into())
         .spawn(move || loop {
-            std::thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(EPOCH_TICK);
             ticker.increment_epoch();
         })?;
     Ok(ENGINE.get_or_init(|| engine).clone())
@@ -375,12 +392,24 @@ impl Sandbox {
                 .build(),
             logs: logs.clone(),
             redactor,
+            cpu_ticks: 0,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        // Yield to the executor every epoch tick so a wall-clock timeout can stop a guest
-        // that never returns.
-        store.epoch_deadline_async_yield_and_update(1);
+        // Every epoch tick spent in WebAssembly lands here: count it against the call's CPU
+        // budget, and yield to the executor so other runs progress and a wall-clock
+        // timeout can stop a guest that never returns.
+        let max_ticks = (policy.cpu_budget.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |mut ctx| {
+            let state = ctx.data_mut();
+            state.cpu_ticks += 1;
+            if state.cpu_ticks > max_ticks {
+                Ok(wasmtime::UpdateDeadline::Interrupt)
+            } else {
+                Ok(wasmtime::UpdateDeadline::Yield(1))
+            }
+        });
         let plugin = self
             .pre
             .instantiate_async(&mut store)
@@ -393,6 +422,7 @@ impl Sandbox {
             policy,
             stats,
             logs,
+            poisoned: false,
         })
     }
 }
@@ -400,10 +430,35 @@ impl Sandbox {
 /// Why a call into the component did not return a value.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
-    #[error("the component did not return within {0:?}")]
+    #[error("the component did not return within the wall-clock limit of {0:?}")]
     Timeout(Duration),
+    #[error("the component used up its CPU budget of {0:?} for one call")]
+    CpuBudget(Duration),
+    #[error("the component exceeded its memory limit of {} MiB", .0 / (1024 * 1024))]
+    Memory(usize),
     #[error("the component trapped: {0}")]
     Trap(String),
+    #[error("the component broke a host limit: {0}")]
+    Limit(String),
+}
+
+impl CallError {
+    fn from_trap(e: wasmtime::Error, policy: &Policy) -> CallError {
+        if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
+            return CallError::CpuBudget(policy.cpu_budget);
+        }
+        let text = format!("{e:?}");
+        if text.contains("growing memory") || text.contains("memory limit") {
+            return CallError::Memory(policy.max_memory_bytes);
+        }
+        // Name the trap itself; the wasm backtrace is for developers (debug log).
+        tracing::debug!("component trap: {e:?}");
+        let what = match e.downcast_ref::<wasmtime::Trap>() {
+            Some(trap) => trap.to_string(),
+            None => e.root_cause().to_string(),
+        };
+        CallError::Trap(what.chars().take(500).collect())
+    }
 }
 
 /// One instance of the component, for one run.
@@ -413,17 +468,26 @@ pub struct Session {
     policy: Arc<Policy>,
     pub stats: Arc<HttpStats>,
     pub logs: Arc<Mutex<Vec<LogLine>>>,
+    poisoned: bool,
 }
 
+/// Call an export under the wall-clock limit and a fresh CPU budget. After any error
+/// the instance is poisoned: the session must be dropped.
 macro_rules! guarded {
     ($self:ident, $call:ident ( $($arg:expr),* )) => {{
-        let limit = $self.policy.call_timeout;
-        let api = $self.plugin.analytics_connector_connector();
-        match tokio::time::timeout(limit, api.$call(&mut $self.store $(, $arg)*)).await {
-            Err(_) => Err(CallError::Timeout(limit)),
-            Ok(Err(trap)) => Err(CallError::Trap(format!("{trap:#}"))),
-            Ok(Ok(v)) => Ok(v),
+        if $self.poisoned {
+            return Err(CallError::Trap("this instance already failed; start a new session".into()));
         }
+        let limit = $self.policy.call_timeout;
+        $self.store.data_mut().cpu_ticks = 0;
+        let api = $self.plugin.analytics_connector_connector();
+        let r = match tokio::time::timeout(limit, api.$call(&mut $self.store $(, $arg)*)).await {
+            Err(_) => Err(CallError::Timeout(limit)),
+            Ok(Err(trap)) => Err(CallError::from_trap(trap, &$self.policy)),
+            Ok(Ok(v)) => Ok(v),
+        };
+        $self.poisoned = r.is_err();
+        r
     }};
 }
 
@@ -448,13 +512,59 @@ impl Session {
         checkpoint: Option<&str>,
         cursor: Option<&str>,
     ) -> Result<Result<wit::Page, wit::ConnectorError>, CallError> {
-        guarded!(self, call_pull_page(stream, checkpoint, cursor))
+        let r = guarded!(self, call_pull_page(stream, checkpoint, cursor))?;
+        if let Ok(page) = &r {
+            let max = self.policy.max_page_bytes;
+            if page.raw.body.len() > max {
+                self.poisoned = true;
+                return Err(CallError::Limit(format!(
+                    "a {} page of {} MiB exceeds the {} MiB page cap",
+                    page.raw.stream,
+                    page.raw.body.len() >> 20,
+                    max >> 20
+                )));
+            }
+            let cursor_len = page.next_cursor.as_ref().map_or(0, |c| c.len())
+                + page.checkpoint.as_ref().map_or(0, |c| c.len());
+            if cursor_len > 1024 * 1024 {
+                self.poisoned = true;
+                return Err(CallError::Limit(
+                    "a cursor or checkpoint larger than 1 MiB".into(),
+                ));
+            }
+        }
+        Ok(r)
     }
     pub async fn normalize(
         &mut self,
         raw: &wit::RawPage,
     ) -> Result<Result<Vec<wit::NormalizedRecord>, wit::ConnectorError>, CallError> {
-        guarded!(self, call_normalize(raw))
+        let r = guarded!(self, call_normalize(raw))?;
+        if let Ok(records) = &r {
+            let (max_n, max_len) = (
+                self.policy.max_records_per_page,
+                self.policy.max_record_bytes,
+            );
+            if records.len() > max_n {
+                self.poisoned = true;
+                return Err(CallError::Limit(format!(
+                    "{} records from one page exceed the cap of {max_n}",
+                    records.len()
+                )));
+            }
+            if let Some(big) = records
+                .iter()
+                .find(|r| r.payload.len() + r.key.len() > max_len)
+            {
+                self.poisoned = true;
+                return Err(CallError::Limit(format!(
+                    "a record of {} KiB exceeds the {} KiB record cap",
+                    (big.payload.len() + big.key.len()) >> 10,
+                    max_len >> 10
+                )));
+            }
+        }
+        Ok(r)
     }
     pub fn requests(&self) -> u64 {
         self.stats.requests.load(Ordering::Relaxed)

@@ -2,12 +2,8 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -22,6 +18,8 @@ const SCOPE_MANAGEMENT: &str = "api.management.read";
 struct ApiError {
     status: StatusCode,
     body: Value,
+    /// An authentication or permission refusal.
+    refused: bool,
 }
 
 fn std_error(
@@ -34,7 +32,13 @@ fn std_error(
     ApiError {
         status,
         body: json!({"error": {"message": message, "type": ty, "param": param, "code": code}}),
+        refused: false,
     }
+}
+
+fn refusal(mut e: ApiError) -> ApiError {
+    e.refused = true;
+    e
 }
 
 fn bad_request(message: String, param: &str) -> ApiError {
@@ -134,47 +138,67 @@ fn route(method: &Method, path: &str) -> Option<(Route, &'static str)> {
     }
 }
 
-pub(crate) async fn handle(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let path = uri.path().to_string();
-    let query = uri.query().unwrap_or("").to_string();
+/// The mock's real answer to one request, before any fault is applied.
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) body: Vec<u8>,
+    /// Refused by the authentication or permission checks (401 / 403): faults never apply.
+    pub(crate) refused: bool,
+    pub(crate) request_id: String,
+}
+
+/// Compute the answer to a request (nothing is recorded).
+pub(crate) fn answer(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+) -> Answer {
     let n = shared.request_counter.fetch_add(1, Ordering::Relaxed);
     let request_id = format!(
         "req_{}",
         SplitMix64::new(mix64(shared.config.seed ^ 0x5EED) ^ n).hex(32)
     );
+    match dispatch(shared, method, path, query, headers) {
+        Ok(body) => Answer {
+            status: StatusCode::OK,
+            body,
+            refused: false,
+            request_id,
+        },
+        Err(e) => Answer {
+            status: e.status,
+            body: serde_json::to_vec(&e.body).expect("serialize error"),
+            refused: e.refused,
+            request_id,
+        },
+    }
+}
 
-    let result = dispatch(&shared, &method, &path, &query, &headers);
-    let (status, body, ok) = match result {
-        Ok(body) => (StatusCode::OK, body, true),
-        Err(e) => (
-            e.status,
-            serde_json::to_vec(&e.body).expect("serialize error"),
-            false,
-        ),
-    };
+/// Append one served request to the log.
+pub(crate) fn record(shared: &Shared, method: &Method, path: &str, query: &str, status: u16) {
     shared
         .requests
         .lock()
         .expect("requests lock")
         .push(RequestRecord {
             method: method.to_string(),
-            path,
-            query,
-            status: status.as_u16(),
+            path: path.to_string(),
+            query: query.to_string(),
+            status,
         });
-    let mut resp = Response::new(Body::from(body));
-    *resp.status_mut() = status;
-    let h = resp.headers_mut();
+}
+
+/// The headers every answer carries: `content-type`, `x-request-id` and, on success,
+/// `openai-organization`.
+pub(crate) fn base_headers(shared: &Shared, request_id: &str, ok: bool) -> HeaderMap {
+    let mut h = HeaderMap::new();
     h.insert(
         axum::http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("x-request-id", v);
     }
     if ok {
@@ -182,7 +206,38 @@ pub(crate) async fn handle(
             h.insert("openai-organization", v);
         }
     }
-    resp
+    h
+}
+
+/// The standard error object body for a fault answering with `status`.
+pub(crate) fn fault_error_body(status: StatusCode) -> Vec<u8> {
+    let (message, ty, code): (String, &str, Option<&str>) = match status.as_u16() {
+        429 => (
+            "Rate limit reached for requests on this organization. Please try again later."
+                .to_string(),
+            "rate_limit_exceeded",
+            Some("rate_limit_exceeded"),
+        ),
+        503 => (
+            "The server is overloaded or not ready yet.".to_string(),
+            "server_error",
+            None,
+        ),
+        s if s >= 500 => (
+            "The server had an error while processing your request. Sorry about that!".to_string(),
+            "server_error",
+            None,
+        ),
+        _ => (
+            format!(
+                "The request failed: {}.",
+                status.canonical_reason().unwrap_or("error")
+            ),
+            "invalid_request_error",
+            None,
+        ),
+    };
+    serde_json::to_vec(&std_error(status, message, ty, None, code).body).expect("serialize error")
 }
 
 fn dispatch(
@@ -195,16 +250,16 @@ fn dispatch(
     let caller = identify(shared, headers);
     let (usage_scope, management_scope) = match caller {
         Caller::Missing => {
-            return Err(std_error(
+            return Err(refusal(std_error(
                 StatusCode::UNAUTHORIZED,
                 "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys.".to_string(),
                 "invalid_request_error",
                 None,
                 None,
-            ))
+            )))
         }
         Caller::Unknown(token) => {
-            return Err(std_error(
+            return Err(refusal(std_error(
                 StatusCode::UNAUTHORIZED,
                 format!(
                     "Incorrect API key provided: {}. You can find your API key at https://platform.openai.com/account/api-keys.",
@@ -213,7 +268,7 @@ fn dispatch(
                 "invalid_request_error",
                 None,
                 Some("invalid_api_key"),
-            ))
+            )))
         }
         Caller::Admin { usage, management } => (usage, management),
         Caller::Project => (false, false),
@@ -236,10 +291,11 @@ fn dispatch(
         let message = format!(
             "You have insufficient permissions for this operation. Missing scopes: {scope}."
         );
-        return Err(match shared.config.permission_error_style {
+        return Err(refusal(match shared.config.permission_error_style {
             PermissionErrorStyle::Bare403 => ApiError {
                 status: StatusCode::FORBIDDEN,
                 body: json!({ "error": message }),
+                refused: true,
             },
             PermissionErrorStyle::Object401 => std_error(
                 StatusCode::UNAUTHORIZED,
@@ -248,7 +304,7 @@ fn dispatch(
                 None,
                 None,
             ),
-        });
+        }));
     }
     let params = Params::parse(query);
     let org = &shared.org;

@@ -6,13 +6,21 @@
 //! The mock serves, under `/v1/organization/`: `usage/completions`, `users`, `projects`,
 //! `projects/{id}/api_keys` and `admin_api_keys`, with the envelopes, pagination, limits,
 //! filters, `group_by` forms and error shapes of the real API. Keys are never logged.
+//!
+//! [`MockServer::inject`] switches on fault modes ([`Fault`]): error statuses with
+//! `Retry-After`, connection resets, truncated or stalled bodies, endless bodies and changed
+//! JSON shapes, each for a budget of matching requests ([`FaultRule`]).
 
 mod api;
 mod data;
+mod fault;
+mod server;
 mod util;
 
+pub use fault::{Fault, FaultRule, ShapeChange};
+
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -145,6 +153,8 @@ pub(crate) struct Shared {
     pub(crate) usage: RwLock<Usage>,
     pub(crate) requests: Mutex<Vec<RequestRecord>>,
     pub(crate) request_counter: AtomicU64,
+    pub(crate) faults: Mutex<fault::Faults>,
+    pub(crate) faults_served: AtomicUsize,
 }
 
 impl Shared {
@@ -183,21 +193,13 @@ impl MockServer {
             usage: RwLock::new(usage),
             requests: Mutex::new(Vec::new()),
             request_counter: AtomicU64::new(0),
+            faults: Mutex::new(fault::Faults::default()),
+            faults_served: AtomicUsize::new(0),
         });
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let app = axum::Router::new()
-            .fallback(api::handle)
-            .with_state(shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = rx.await;
-            });
-            if let Err(e) = server.await {
-                tracing::warn!("openai-mock server error: {e}");
-            }
-        });
+        let task = tokio::spawn(server::serve(listener, shared.clone(), rx));
         let server = MockServer {
             addr,
             shared,
@@ -227,7 +229,26 @@ impl MockServer {
         usage.ground_truth(&self.shared.org)
     }
 
-    /// Every request served, in order.
+    /// Add a fault rule (after the ones already installed). See [`FaultRule`] for how rules
+    /// take requests and [`Fault`] for what each fault does; faults apply after the
+    /// authentication and permission checks.
+    pub fn inject(&self, rule: FaultRule) {
+        self.shared.faults.lock().expect("faults lock").push(rule);
+    }
+
+    /// Remove every fault rule: requests are answered normally again. (The
+    /// [`MockServer::faults_served`] count is kept.)
+    pub fn clear_faults(&self) {
+        self.shared.faults.lock().expect("faults lock").clear();
+    }
+
+    /// How many requests got a fault so far (since start).
+    pub fn faults_served(&self) -> usize {
+        self.shared.faults_served.load(Ordering::Relaxed)
+    }
+
+    /// Every request served, in order; a faulted request carries the status sent (0 when no
+    /// status line was sent).
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.shared.requests.lock().expect("requests lock").clone()
     }
@@ -267,7 +288,8 @@ impl MockServer {
         )
     }
 
-    /// Graceful stop (in-flight requests finish; gives up after 5 s).
+    /// Graceful stop (in-flight requests finish; gives up after 5 s and drops every
+    /// connection).
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
