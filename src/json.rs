@@ -925,7 +925,22 @@ mod tests {
         assert_eq!(kind(parse(r#""\x""#, |p| p.string())), Kind::Syntax);
         // skipped strings only need well-formed escapes, as in serde_json
         assert!(parse(r#"{"x":["\ud83d"]}"#, |p| p.object(&mut |p, _| p.skip())).is_ok());
-        assert!(parse(r#"{"x":["\ud83d"]}"#, |p| p.object(&mut |p, _| p.skip())).is_ok());
+        // a struct may come as an array of its fields, as serde accepts
+        let seen = parse("[1,null]", |p| {
+            p.fields(&["a", "b", "c"], &mut |p, _| p.skip())
+        });
+        assert_eq!(seen.ok(), Some(0b11 | SEQ));
+        assert_eq!(
+            kind(parse("[1,2]", |p| p.record(
+                &["a", "alias"],
+                1,
+                &mut |p, _| p.skip()
+            ))),
+            Kind::Syntax
+        );
+        // numbers a `serde_json::Value` cannot hold make a strict parse fail
+        assert!(Parser::strict("[1e400]").skip().is_err());
+        assert!(Parser::new("[1e400]").skip().is_ok());
         let mut strict = Parser::strict(r#"{"x":["\ud83d"]}"#);
         assert!(strict.object(&mut |p, _| p.skip()).is_err());
     }

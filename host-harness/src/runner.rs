@@ -201,7 +201,7 @@ pub struct Saved {
 
 impl Harness {
     pub async fn load(config: HarnessConfig) -> anyhow::Result<Harness> {
-        let sandbox = Sandbox::load(&config.component)?;
+        let sandbox = Sandbox::load_default(&config.component)?;
         // describe() is static: ask a throw-away instance that may call nowhere.
         let mut probe = sandbox
             .session(config.policy.clone(), Redactor::default())

@@ -2,14 +2,16 @@
 //! place — the outbound allow-list, the `api.openai.com` redirect to a local mock, HTTP
 //! timeouts, a response body cap, a memory cap and a wall-clock limit per call.
 //!
-//! The component is compiled once per process (`Sandbox::load`); every run gets a fresh
-//! instance (`Sandbox::session`) from a pre-linked `InstancePre`, so no state leaks between
-//! runs and a broken instance is simply dropped.
+//! The component is compiled once per process (`Sandbox::load`), or loaded from a
+//! precompiled artifact the host itself wrote earlier (`Sandbox::load_cached`, keyed by the
+//! component's SHA-256 and the engine's compatibility hash); every run gets a fresh
+//! instance (`Sandbox::session`) from a pre-linked `InstancePre` in a pooling allocator, so
+//! no state leaks between runs and a broken instance is simply dropped.
 
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -17,7 +19,10 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use http_body_util::BodyExt;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
+    StoreLimitsBuilder,
+};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{
     RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
@@ -297,41 +302,333 @@ pub struct Sandbox {
     engine: Engine,
     pre: ConnectorPluginPre<HostState>,
     component: Component,
+    origin: LoadOrigin,
 }
 
-/// The process-wide engine: epoch interruption lets the host preempt a spinning guest.
-fn engine() -> anyhow::Result<Engine> {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    if let Some(e) = ENGINE.get() {
+/// How instances get their memories, tables and stacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Allocator {
+    /// Preallocated slots reused across instances (the default: instantiating is a few
+    /// microseconds instead of an mmap per memory and stack).
+    Pooling,
+    /// An mmap per instance (wasmtime's default), kept for comparison in `bench`.
+    OnDemand,
+}
+
+/// Where a [`Sandbox`]'s compiled code came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadOrigin {
+    /// Compiled from the .wasm in this process, no cache involved.
+    Compiled,
+    /// Compiled from the .wasm, and the artifact written to the cache for next time.
+    CompiledAndCached,
+    /// Loaded from a precompiled artifact in the cache.
+    Cached,
+}
+
+/// The process-wide engines: epoch interruption lets the host preempt a spinning guest.
+/// The pooling one is what `Sandbox::load*` use; the on-demand one exists for comparison.
+fn engine_with(allocator: Allocator) -> anyhow::Result<Engine> {
+    static POOLING: OnceLock<Engine> = OnceLock::new();
+    static ON_DEMAND: OnceLock<Engine> = OnceLock::new();
+    let cell = match allocator {
+        Allocator::Pooling => &POOLING,
+        Allocator::OnDemand => &ON_DEMAND,
+    };
+    if let Some(e) = cell.get() {
         return Ok(e.clone());
     }
     let mut config = Config::new();
     config.epoch_interruption(true);
     config.wasm_component_model(true);
+    if allocator == Allocator::Pooling {
+        // Linear memories keep wasmtime's default 4 GiB reservation (bounds checks elided);
+        // the per-instance cap stays the store limiter's (`Policy::max_memory_bytes`).
+        // 200 concurrent instances per process is far more than the runner uses (one per
+        // run) and bounds the address space reserved up front (~0.8 TiB, not resident).
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(200)
+            .total_core_instances(1_000)
+            .total_memories(200)
+            .total_tables(1_000)
+            .total_stacks(200)
+            // Keep a little of each slot's memory resident across reuse: resetting a
+            // slot then needs no page faults for the component's first pages.
+            .linear_memory_keep_resident(1 << 20)
+            .table_keep_resident(64 << 10);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
     let engine = Engine::new(&config)?;
-    let ticker = engine.clone();
-    std::thread::Builder::new()
-        .name("epoch-ticker".into())
-        .spawn(move || loop {
-            std::thread::sleep(EPOCH_TICK);
-            ticker.increment_epoch();
+    let engine = cell.get_or_init(|| engine).clone();
+    static TICKER: OnceLock<()> = OnceLock::new();
+    let mut spawn_err = None;
+    TICKER.get_or_init(|| {
+        if let Err(e) = std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(|| loop {
+                std::thread::sleep(EPOCH_TICK);
+                for e in [&POOLING, &ON_DEMAND].iter().filter_map(|c| c.get()) {
+                    e.increment_epoch();
+                }
+            })
+        {
+            spawn_err = Some(e);
+        }
+    });
+    if let Some(e) = spawn_err {
+        return Err(e.into());
+    }
+    Ok(engine)
+}
+
+/// Where `Sandbox::load_default` keeps precompiled components:
+/// `$HOST_HARNESS_CACHE_DIR` (empty or `off` = no cache), else
+/// `$XDG_CACHE_HOME/host-harness/components`, else `$HOME/.cache/host-harness/components`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("HOST_HARNESS_CACHE_DIR") {
+        if dir.is_empty() || dir == "off" {
+            return None;
+        }
+        return Some(PathBuf::from(dir));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty() && Path::new(d).is_absolute())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|d| !d.is_empty())
+                .map(|h| PathBuf::from(h).join(".cache"))
         })?;
-    Ok(ENGINE.get_or_init(|| engine).clone())
+    Some(base.join("host-harness").join("components"))
+}
+
+/// Feeds `Hash` output into SHA-256, so the engine's compatibility hash is keyed at full
+/// strength (and independently of std's hasher).
+struct ShaHasher(sha2::Sha256);
+
+impl std::hash::Hasher for ShaHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        sha2::Digest::update(&mut self.0, bytes);
+    }
+    fn finish(&self) -> u64 {
+        0
+    }
+}
+
+/// The cache key of `bytes` compiled by `engine`: hex SHA-256 over the component's bytes
+/// and the engine's precompile compatibility hash (wasmtime version, target, settings).
+pub fn cache_key(engine_allocator: Allocator, bytes: &[u8]) -> anyhow::Result<String> {
+    let engine = engine_with(engine_allocator)?;
+    Ok(cache_key_for(&engine, bytes))
+}
+
+fn cache_key_for(engine: &Engine, bytes: &[u8]) -> String {
+    use sha2::Digest;
+    use std::hash::Hash;
+    let mut h = ShaHasher(sha2::Sha256::new());
+    h.0.update(b"host-harness component cache v1\0");
+    h.0.update((bytes.len() as u64).to_le_bytes());
+    h.0.update(bytes);
+    engine.precompile_compatibility_hash().hash(&mut h);
+    h.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Make (or check) the cache directory: it must be ours and writable by nobody else,
+/// because whatever lands in it is later mapped as executable code.
+#[cfg(unix)]
+fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let meta = std::fs::symlink_metadata(dir)?;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if !meta.is_dir() || meta.uid() != me {
+        bail!("{} is not a directory owned by this user", dir.display());
+    }
+    if meta.mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    Ok(())
+}
+
+/// A cached artifact we may map: a regular file owned by this user, not writable by others.
+#[cfg(unix)]
+fn trusted_artifact(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => m.is_file() && m.uid() == me && m.mode() & 0o022 == 0,
+        Err(_) => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn trusted_artifact(path: &Path) -> bool {
+    path.is_file()
+}
+
+/// Write `bytes` to `path` atomically (a private temp file renamed into place), so a
+/// concurrent reader sees either nothing or the whole artifact.
+fn write_artifact(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let tmp = path.with_extension(format!(
+        "tmp.{}.{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let result = (|| -> anyhow::Result<()> {
+        let mut f = opts.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Keep the `keep` most recently used artifacts; remove older ones and stale temp files.
+fn prune_cache(dir: &Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut artifacts = Vec::new();
+    for e in entries.flatten() {
+        let path = e.path();
+        let Ok(meta) = e.metadata() else { continue };
+        let modified = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".cwasm") {
+            artifacts.push((modified, path));
+        } else if name.contains(".tmp.")
+            && modified.elapsed().unwrap_or_default() > Duration::from_secs(3600)
+        {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    if artifacts.len() > keep {
+        artifacts.sort();
+        let excess = artifacts.len() - keep;
+        for (_, p) in artifacts.into_iter().take(excess) {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 impl Sandbox {
-    /// Compile (or deserialize) the component and link it against the host's imports.
+    /// Compile the component and link it against the host's imports.
     pub fn load(path: &Path) -> anyhow::Result<Sandbox> {
-        let engine = engine()?;
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read component {}", path.display()))?;
-        let component = Component::new(&engine, &bytes)
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("{} is not a valid component", path.display()))?;
-        Self::from_component(engine, component)
+        Self::load_with(path, None, Allocator::Pooling)
     }
 
-    fn from_component(engine: Engine, component: Component) -> anyhow::Result<Sandbox> {
+    /// Like [`Sandbox::load`], through the precompiled-artifact cache in
+    /// [`default_cache_dir`] when there is one.
+    pub fn load_default(path: &Path) -> anyhow::Result<Sandbox> {
+        Self::load_with(path, default_cache_dir().as_deref(), Allocator::Pooling)
+    }
+
+    /// Load through the cache in `cache_dir`: on a hit, map the artifact the host wrote
+    /// earlier (no compilation); on a miss, compile and write the artifact for next time.
+    /// A cache that cannot be used (unwritable, foreign-owned, a stale or corrupt
+    /// artifact) only costs a compilation, never the load.
+    pub fn load_cached(path: &Path, cache_dir: &Path) -> anyhow::Result<Sandbox> {
+        Self::load_with(path, Some(cache_dir), Allocator::Pooling)
+    }
+
+    /// The general form: an optional cache and a choice of instance allocator.
+    pub fn load_with(
+        path: &Path,
+        cache_dir: Option<&Path>,
+        allocator: Allocator,
+    ) -> anyhow::Result<Sandbox> {
+        let engine = engine_with(allocator)?;
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read component {}", path.display()))?;
+        let Some(dir) = cache_dir else {
+            let component = Self::compile(&engine, path, &bytes)?;
+            return Self::from_component(engine, component, LoadOrigin::Compiled);
+        };
+        let usable = private_dir(dir)
+            .map_err(|e| tracing::debug!("component cache {} not used: {e:#}", dir.display()))
+            .is_ok();
+        let artifact = dir.join(format!("{}.cwasm", cache_key_for(&engine, &bytes)));
+        if usable && trusted_artifact(&artifact) {
+            // SAFETY: the artifact is a file this host wrote (into a directory only this
+            // user may write) with `Component::serialize` of a component compiled by an
+            // engine with the same compatibility hash, as the file name says; wasmtime
+            // checks the version and settings in its header again and refuses a mismatch.
+            match unsafe { Component::deserialize_file(&engine, &artifact) } {
+                Ok(component) => {
+                    return Self::from_component(engine, component, LoadOrigin::Cached)
+                }
+                Err(e) => {
+                    tracing::debug!("cached artifact {} unusable: {e:#}", artifact.display());
+                    let _ = std::fs::remove_file(&artifact);
+                }
+            }
+        }
+        let component = Self::compile(&engine, path, &bytes)?;
+        let mut origin = LoadOrigin::Compiled;
+        if usable {
+            match component
+                .serialize()
+                .map_err(anyhow::Error::from)
+                .and_then(|art| write_artifact(&artifact, &art))
+            {
+                Ok(()) => {
+                    origin = LoadOrigin::CompiledAndCached;
+                    prune_cache(dir, 16);
+                }
+                Err(e) => tracing::debug!(
+                    "cannot write the component cache {}: {e:#}",
+                    artifact.display()
+                ),
+            }
+        }
+        Self::from_component(engine, component, origin)
+    }
+
+    fn compile(engine: &Engine, path: &Path, bytes: &[u8]) -> anyhow::Result<Component> {
+        Component::new(engine, bytes)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("{} is not a valid component", path.display()))
+    }
+
+    /// Where this sandbox's compiled code came from.
+    pub fn origin(&self) -> LoadOrigin {
+        self.origin
+    }
+
+    /// The engine this sandbox's component was compiled for.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn from_component(
+        engine: Engine,
+        component: Component,
+        origin: LoadOrigin,
+    ) -> anyhow::Result<Sandbox> {
         let mut linker: Linker<HostState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
@@ -347,6 +644,7 @@ impl Sandbox {
             engine,
             pre,
             component,
+            origin,
         })
     }
 

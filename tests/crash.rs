@@ -1,0 +1,173 @@
+//! Crash safety: SIGKILL the harness at random points of a long sync, repeatedly; every
+//! following sync completes, the store equals the ground truth (nothing lost, nothing
+//! duplicated) and the history shows the killed runs as interrupted.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use host_harness::runner::random_unit;
+use host_harness::store::Store;
+use openai_mock::MockServer;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_host-harness");
+
+fn harness_cmd(db: &std::path::Path, base: &str) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--db")
+        .arg(db)
+        .arg("--component")
+        .arg(connector_wasm())
+        .args(["--openai-base", base]);
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .stdin(Stdio::null());
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
+    let keys = keys();
+    let mock = MockServer::start(mock_config(&keys, 600, 90))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crash.db");
+    let base = mock.base_url();
+
+    let ok = harness_cmd(&db, &base)
+        .args([
+            "configure",
+            "--token-env",
+            "CRASH_TEST_TOKEN",
+            "--set",
+            "backfill_days=90",
+        ])
+        .env("CRASH_TEST_TOKEN", &keys.admin)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+
+    // Kill each sync after a random number of committed pages (read from its progress
+    // lines) plus a random delay, so kills land between and inside commits.
+    let kills = 8;
+    let mut killed_while_running = 0;
+    for i in 0..kills {
+        let mut child = harness_cmd(&db, &base)
+            .arg("sync")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let target = (random_unit() * 14.0) as usize;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut committed = 0;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if line.contains("committed") {
+                    committed += 1;
+                    if committed == target {
+                        let _ = tx.send(());
+                    }
+                }
+            }
+        });
+        if target > 0 {
+            let _ = rx.recv_timeout(Duration::from_secs(60));
+        }
+        std::thread::sleep(Duration::from_millis((random_unit() * 40.0) as u64));
+        match child.try_wait().unwrap() {
+            None => {
+                child.kill().unwrap(); // SIGKILL
+                child.wait().unwrap();
+                killed_while_running += 1;
+            }
+            Some(status) => assert!(status.success(), "kill {i}: the sync failed on its own"),
+        }
+    }
+    assert!(
+        killed_while_running >= kills / 2,
+        "only {killed_while_running} of {kills} kills hit a running sync"
+    );
+
+    // A normal run now finishes the job.
+    let status = harness_cmd(&db, &base).arg("sync").status().unwrap();
+    assert!(status.success());
+
+    let store = Store::open(&db).unwrap();
+    let integrity: String = store
+        .conn()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+
+    // Exactly the ground truth: every line once, with the provider's numbers.
+    let mut stored: BTreeMap<String, [u64; 4]> = BTreeMap::new();
+    for r in store.records("usage").unwrap() {
+        let p: Value = serde_json::from_str(&r.payload).unwrap();
+        let key = format!(
+            "{}|{}|{}|{}|{}",
+            &p["bucket_start"].as_str().unwrap()[..10],
+            p["user_id"].as_str().unwrap_or(""),
+            p["api_key_id"].as_str().unwrap(),
+            p["project_id"].as_str().unwrap(),
+            p["model"].as_str().unwrap()
+        );
+        let v = [
+            p["input_tokens"].as_u64().unwrap(),
+            p["cached_input_tokens"].as_u64().unwrap(),
+            p["output_tokens"].as_u64().unwrap(),
+            p["requests"].as_u64().unwrap(),
+        ];
+        assert!(stored.insert(key, v).is_none());
+    }
+    let truth: BTreeMap<String, [u64; 4]> = mock
+        .ground_truth()
+        .rows
+        .into_iter()
+        .map(|r| {
+            (
+                format!(
+                    "{}|{}|{}|{}|{}",
+                    r.day,
+                    r.user_id.unwrap_or_default(),
+                    r.api_key_id,
+                    r.project_id,
+                    r.model
+                ),
+                [
+                    r.input_tokens,
+                    r.cached_input_tokens,
+                    r.output_tokens,
+                    r.requests,
+                ],
+            )
+        })
+        .collect();
+    assert_eq!(stored.len(), truth.len());
+    assert!(stored == truth, "the store differs from the ground truth");
+    assert_eq!(store.record_count("users").unwrap(), 600);
+
+    // History: the killed runs are interrupted, the last one succeeded, none still "running".
+    let runs = store.runs(100).unwrap();
+    assert_eq!(runs[0].status, "succeeded");
+    let interrupted = runs.iter().filter(|r| r.status == "interrupted").count();
+    assert!(interrupted >= 1, "{runs:#?}");
+    assert!(
+        runs.iter()
+            .all(|r| r.status == "succeeded" || r.status == "interrupted"),
+        "{runs:#?}"
+    );
+    assert!(runs
+        .iter()
+        .filter(|r| r.status == "interrupted")
+        .all(|r| r.error_class.as_deref() == Some("interrupted")));
+}
