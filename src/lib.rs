@@ -21,3 +21,7 @@ pub mod time;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
+
+/// Generated and mutated provider bodies for the robustness tests (never in the component).
+#[cfg(not(target_arch = "wasm32"))]
+pub mod fuzzing;

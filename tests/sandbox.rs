@@ -211,3 +211,55 @@ async fn a_file_that_is_not_a_connector_is_refused_cleanly() {
         .unwrap();
     assert!(format!("{missing:#}").contains("cannot read component"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mutated_provider_bodies_never_trap_the_real_component() {
+    use codex_connector::fuzzing::{case, seeds, Rng};
+    use host_harness::sandbox::wit;
+    let iterations: usize = std::env::var("FUZZ_COMPONENT_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000);
+    let h = harness(&connector_wasm(), None).await;
+    let token = host_harness::random_admin_key();
+    let mut session = h.session(Some(&token)).await.unwrap();
+    let settings = vec![
+        wit::Setting {
+            key: "api_token".into(),
+            value: wit::SettingValue::Text(token.clone()),
+        },
+        wit::Setting {
+            key: "codex_project_ids".into(),
+            value: wit::SettingValue::List(vec!["proj_abc".into()]),
+        },
+    ];
+    session.configure(&settings).await.unwrap().unwrap();
+    let seeds = seeds();
+    let mut rng = Rng::new(7);
+    let (mut ok, mut rejected) = (0, 0);
+    for i in 0..iterations {
+        let (stream, body) = case(&mut rng, &seeds);
+        let raw = wit::RawPage {
+            stream: stream.into(),
+            scope: None,
+            fetched_at: 1_730_600_000,
+            body: body.clone(),
+        };
+        match session.normalize(&raw).await {
+            Ok(Ok(_)) => ok += 1,
+            Ok(Err(e)) => {
+                let (class, _) = host_harness::runner::connector_error(&e);
+                assert!(
+                    class == "provider-changed" || class == "internal",
+                    "{class} at {i}"
+                );
+                rejected += 1;
+            }
+            Err(trap) => {
+                panic!("the component trapped at iteration {i} on {stream} {body:?}: {trap}")
+            }
+        }
+    }
+    println!("component fuzz: {iterations} bodies: {ok} normalized, {rejected} rejected, 0 traps");
+    assert!(ok > 0 && rejected > 0);
+}

@@ -8,6 +8,7 @@
 //! - [`report`]: Codex usage per person, as the platform would show it,
 //! - [`redact`]: keeps the token out of everything the host writes.
 
+pub mod bench;
 pub mod redact;
 pub mod report;
 pub mod runner;

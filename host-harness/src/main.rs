@@ -86,6 +86,9 @@ enum Command {
         #[arg(long, default_value_t = 90)]
         days: u32,
     },
+    /// Measure size, load, instantiate, normalize, a full backfill against the mock, its
+    /// requests and the incremental pull; print one table with the targets.
+    Bench(host_harness::bench::BenchOpts),
 }
 
 #[derive(Args)]
@@ -237,6 +240,13 @@ async fn run(cli: Cli) -> Result<(), HostError> {
         }
         Command::MockOpenai(args) => mock(args).await,
         Command::Demo { users, days } => demo(&g, users, days).await,
+        Command::Bench(opts) => {
+            let component = g
+                .component
+                .clone()
+                .unwrap_or_else(host_harness::default_component_path);
+            Ok(host_harness::bench::run(opts, &component).await?)
+        }
     }
 }
 
