@@ -267,6 +267,20 @@ fn transient(what: &str, detail: &str) -> ConnectorError {
     ))
 }
 
+/// A response over the size cap will be as large next time: not worth a retry, and not a
+/// shape this connector can read.
+fn too_large(code: &ErrorCode) -> ConnectorError {
+    let cap = match code {
+        ErrorCode::HttpResponseBodySize(Some(n)) => format!(" of {} MiB", n >> 20),
+        _ => String::new(),
+    };
+    ConnectorError::provider_changed(
+        "http",
+        "$",
+        format!("the response body is larger than the cap{cap}; the read was stopped"),
+    )
+}
+
 /// An HTTP error code as its variant name, with its message where it has one (a derived
 /// `Debug` of the whole variant tree costs kilobytes of component for no more insight).
 fn error_code(e: &ErrorCode) -> String {
@@ -369,6 +383,7 @@ fn send_get(s: &Settings, path_and_query: &str) -> Result<HttpResponse, Connecto
                 "the host denied the request to {API_HOST}"
             )))
         }
+        Some(Ok(Err(e @ ErrorCode::HttpResponseBodySize(_)))) => return Err(too_large(&e)),
         Some(Ok(Err(e))) => return Err(transient("the request to OpenAI failed", &error_code(&e))),
         Some(Err(())) | None => {
             return Err(ConnectorError::Internal(
@@ -406,16 +421,23 @@ fn send_get(s: &Settings, path_and_query: &str) -> Result<HttpResponse, Connecto
         match stream.blocking_read(READ_CHUNK) {
             Ok(chunk) => {
                 if buf.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(ConnectorError::Transient(format!(
-                        "the response body is larger than {} MiB",
-                        MAX_BODY_BYTES / (1024 * 1024)
-                    )));
+                    return Err(too_large(&ErrorCode::HttpResponseBodySize(Some(
+                        MAX_BODY_BYTES as u64,
+                    ))));
                 }
                 buf.extend_from_slice(&chunk);
             }
             Err(StreamError::Closed) => break,
             Err(StreamError::LastOperationFailed(e)) => {
-                return Err(transient("the response was cut off", &e.to_debug_string()));
+                return Err(match wasi::http::types::http_error_code(&e) {
+                    Some(code @ ErrorCode::HttpResponseBodySize(_)) => too_large(&code),
+                    Some(code) => transient("the response was cut off", &error_code(&code)),
+                    // The host's size cap can arrive as a plain stream error.
+                    None if e.to_debug_string().contains("body size") => {
+                        too_large(&ErrorCode::HttpResponseBodySize(None))
+                    }
+                    None => transient("the response was cut off", &e.to_debug_string()),
+                });
             }
         }
     }

@@ -56,6 +56,11 @@ impl Error {
         matches!(self.kind, Kind::Eof | Kind::Syntax)
     }
 
+    /// The input ended inside a value: the body was cut off.
+    pub fn is_eof(&self) -> bool {
+        self.kind == Kind::Eof
+    }
+
     /// The path of the value at fault, e.g. `data[0].results[1].input_tokens`; `$` for the
     /// document itself.
     pub fn path(&self) -> String {

@@ -84,7 +84,13 @@ pub fn parse_body<'a, T>(
     read: impl FnOnce(&mut Parser<'a>) -> Result<T, json::Error>,
 ) -> Result<T, ConnectorError> {
     json::parse(body, read).map_err(|e| {
-        if e.is_syntax() {
+        if e.is_eof() {
+            // Cut off in transit (the framing was intact): asking again may well work.
+            ConnectorError::Transient(format!(
+                "the {stream} response ended early ({})",
+                e.message(body)
+            ))
+        } else if e.is_syntax() {
             ConnectorError::provider_changed(
                 stream,
                 "$",
@@ -620,14 +626,13 @@ mod tests {
 
     #[test]
     fn truncated_and_garbage_bodies_are_errors() {
-        for body in [
-            &USAGE_BODY[..200],
-            "",
-            "[]",
-            "{\"data\":{}}",
-            "null",
-            "{\"data\":[1]}",
-        ] {
+        // Cut off in transit: retryable.
+        for body in [&USAGE_BODY[..200], ""] {
+            let e = normalize(&raw(USAGE, body), &settings()).unwrap_err();
+            assert_eq!(e.class(), "transient", "{body}");
+        }
+        // Complete but not what we read: the provider changed.
+        for body in ["[]", "{\"data\":{}}", "null", "{\"data\":[1]}"] {
             let e = normalize(&raw(USAGE, body), &settings()).unwrap_err();
             assert_eq!(e.class(), "provider-changed", "{body}");
         }

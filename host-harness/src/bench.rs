@@ -589,6 +589,17 @@ async fn suite(opts: &BenchOpts, component: &Path) -> anyhow::Result<()> {
         chosen.len(),
         body_bytes as f64 / 1e6
     ));
+    if std::env::var_os("HH_NORM_ONLY_TMP").is_some() {
+        note("TMP profiling loop start");
+        let t = Instant::now();
+        for _ in 0..20 {
+            for (p, _) in &chosen {
+                let _ = session.normalize(p).await?;
+            }
+        }
+        note(&format!("TMP profiling loop end {:?}", t.elapsed()));
+        std::process::exit(0);
+    }
     let mut native_t = Vec::new();
     let mut inside_t = Vec::new();
     for _ in 0..sizes.normalize_reps {

@@ -339,7 +339,7 @@ fn engine_with(allocator: Allocator) -> anyhow::Result<Engine> {
         return Ok(e.clone());
     }
     let mut config = Config::new();
-    config.epoch_interruption(true);
+    config.epoch_interruption(std::env::var_os("HH_NOEPOCH_TMP").is_none());
     config.wasm_component_model(true);
     if std::env::var_os("HH_PERFMAP_TMP").is_some() {
         config.profiler(wasmtime::ProfilingStrategy::PerfMap);

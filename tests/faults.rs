@@ -1,0 +1,451 @@
+//! Provider faults, end to end: the real component in the harness against the mock's
+//! fault modes. Rate limits and transient failures are retried on the same cursor within
+//! bounds; when the budget runs out the run fails typed and the next run finishes the job;
+//! oversize bodies stop at the cap; shape changes are tolerated or named.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use common::*;
+use host_harness::runner::{Harness, HarnessConfig, HostError, Progress};
+use host_harness::sandbox::Base;
+use host_harness::store::Store;
+use openai_mock::{Fault, FaultRule, MockServer, ShapeChange};
+use serde_json::Value;
+
+const USAGE_PATH: &str = "/usage/completions";
+
+async fn tuned(mock: &MockServer, tune: impl FnOnce(&mut HarnessConfig)) -> Harness {
+    let mut c = HarnessConfig::new(connector_wasm());
+    c.openai_base = Some(Base::parse(&mock.base_url()).unwrap());
+    c.retry.base_delay = Duration::from_millis(20);
+    c.retry.max_delay = Duration::from_secs(5);
+    c.policy.first_byte_timeout = Duration::from_millis(700);
+    c.policy.between_bytes_timeout = Duration::from_millis(700);
+    tune(&mut c);
+    Harness::load(c).await.unwrap()
+}
+
+fn rule(path: Option<&str>, skip: usize, times: usize, fault: Fault) -> FaultRule {
+    FaultRule {
+        path_contains: path.map(str::to_string),
+        skip,
+        times,
+        fault,
+    }
+}
+
+/// Sync, collecting the waits the runner announced.
+async fn sync(
+    h: &Harness,
+    store: &mut Store,
+) -> (
+    Result<host_harness::store::Run, HostError>,
+    Vec<(String, Duration)>,
+) {
+    let mut waits = Vec::new();
+    let r = h
+        .sync(store, None, "test", &mut |p| {
+            if let Progress::Waiting { class, delay, .. } = p {
+                waits.push((class, delay));
+            }
+        })
+        .await;
+    (r, waits)
+}
+
+type Line = (String, String, String, String, String);
+
+fn usage_of(store: &Store) -> BTreeMap<Line, [u64; 4]> {
+    let mut out = BTreeMap::new();
+    for r in store.records("usage").unwrap() {
+        let p: Value = serde_json::from_str(&r.payload).unwrap();
+        let s = |k: &str| p[k].as_str().unwrap_or("").to_string();
+        let key = (
+            s("bucket_start")[..10].to_string(),
+            s("user_id"),
+            s("api_key_id"),
+            s("project_id"),
+            s("model"),
+        );
+        let n = |k: &str| p[k].as_u64().unwrap();
+        assert!(out
+            .insert(
+                key,
+                [
+                    n("input_tokens"),
+                    n("cached_input_tokens"),
+                    n("output_tokens"),
+                    n("requests")
+                ]
+            )
+            .is_none());
+    }
+    out
+}
+
+fn truth_of(mock: &MockServer) -> BTreeMap<Line, [u64; 4]> {
+    mock.ground_truth()
+        .rows
+        .into_iter()
+        .map(|r| {
+            (
+                (
+                    r.day,
+                    r.user_id.unwrap_or_default(),
+                    r.api_key_id,
+                    r.project_id,
+                    r.model,
+                ),
+                [
+                    r.input_tokens,
+                    r.cached_input_tokens,
+                    r.output_tokens,
+                    r.requests,
+                ],
+            )
+        })
+        .collect()
+}
+
+fn secrets_clean(store: &Store, text: &str, token: &str) {
+    assert_no_secret("store", &dump_store_outside_secrets(store), token);
+    assert_no_secret("errors and progress", text, token);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limits_wait_what_retry_after_says_within_bounds() {
+    let keys = keys();
+    let mock = MockServer::start(mock_config(&keys, 30, 40)).await.unwrap();
+    let h = tuned(&mock, |c| c.retry.max_delay = Duration::from_millis(1500)).await;
+    let (_d, mut store) = store();
+    h.configure(
+        &mut store,
+        &[("backfill_days".into(), "40".into())],
+        &keys.admin,
+    )
+    .await
+    .unwrap();
+
+    // Retry-After: 1 → one-second waits; Retry-After: 120 → capped at max_delay.
+    mock.inject(rule(
+        Some(USAGE_PATH),
+        0,
+        2,
+        Fault::Status {
+            status: 429,
+            retry_after: Some("1".into()),
+        },
+    ));
+    mock.inject(rule(
+        Some(USAGE_PATH),
+        0,
+        1,
+        Fault::Status {
+            status: 429,
+            retry_after: Some("120".into()),
+        },
+    ));
+    // No Retry-After → exponential back-off with jitter from base 20 ms.
+    mock.inject(rule(
+        Some("/users"),
+        0,
+        3,
+        Fault::Status {
+            status: 429,
+            retry_after: None,
+        },
+    ));
+    let started = Instant::now();
+    let (run, waits) = sync(&h, &mut store).await;
+    let run = run.unwrap();
+    let rl: Vec<Duration> = waits
+        .iter()
+        .filter(|(c, _)| c == "rate-limited")
+        .map(|w| w.1)
+        .collect();
+    assert_eq!(rl.len(), 6, "{waits:?}");
+    // users first (describe order): 20 ms·2^n·[1, 1.5)
+    for (i, d) in rl[..3].iter().enumerate() {
+        let base = 20u64 << i;
+        assert!(
+            *d >= Duration::from_millis(base) && *d < Duration::from_millis(base * 3 / 2 + 1),
+            "attempt {i}: {d:?}"
+        );
+    }
+    assert_eq!(
+        &rl[3..],
+        &[
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+            Duration::from_millis(1500)
+        ]
+    );
+    assert!(started.elapsed() >= Duration::from_millis(3500));
+    assert_eq!(
+        usage_of(&store),
+        truth_of(&mock),
+        "a burst of 429s still ends with the ground truth"
+    );
+    assert_eq!(run.status, "succeeded");
+    // the same cursor was retried: the three faulted usage requests and the good one are identical
+    let usage: Vec<_> = mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains(USAGE_PATH))
+        .collect();
+    assert_eq!(usage.len(), 5);
+    // (a first page's end_time is "now" at each attempt; the cursor itself is the same)
+    let cursor_of = |q: &str| {
+        q.split('&')
+            .filter(|p| !p.starts_with("end_time="))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    assert!(usage[..4]
+        .iter()
+        .all(|r| cursor_of(&r.query) == cursor_of(&usage[0].query)));
+    assert_eq!(
+        usage[..3].iter().map(|r| r.status).collect::<Vec<_>>(),
+        [429, 429, 429]
+    );
+    secrets_clean(&store, &format!("{waits:?}"), &keys.admin);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transient_errors_resets_truncation_and_stalls_are_retried() {
+    let keys = keys();
+    let mock = MockServer::start(mock_config(&keys, 20, 20)).await.unwrap();
+    let h = tuned(&mock, |_| {}).await;
+    let faults = [
+        Fault::Status {
+            status: 500,
+            retry_after: None,
+        },
+        Fault::Status {
+            status: 502,
+            retry_after: None,
+        },
+        Fault::Status {
+            status: 503,
+            retry_after: None,
+        },
+        Fault::Status {
+            status: 504,
+            retry_after: None,
+        },
+        Fault::ResetBeforeHeaders,
+        Fault::ResetMidBody,
+        Fault::TruncatedJson,
+        Fault::StallBeforeFirstByte(Duration::from_secs(3)),
+        Fault::StallBetweenBytes(Duration::from_secs(3)),
+    ];
+    for fault in faults {
+        let (_d, mut store) = store();
+        h.configure(
+            &mut store,
+            &[("backfill_days".into(), "20".into())],
+            &keys.admin,
+        )
+        .await
+        .unwrap();
+        mock.clear_faults();
+        mock.inject(rule(Some(USAGE_PATH), 0, 1, fault.clone()));
+        let (run, waits) = sync(&h, &mut store).await;
+        assert!(run.is_ok(), "{fault:?}: {run:?}");
+        assert_eq!(waits.len(), 1, "{fault:?}: {waits:?}");
+        assert_eq!(waits[0].0, "transient", "{fault:?}");
+        assert_eq!(usage_of(&store), truth_of(&mock), "{fault:?}");
+        secrets_clean(&store, &format!("{waits:?}"), &keys.admin);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_the_retry_budget_runs_out_the_checkpoint_holds_and_the_next_run_finishes() {
+    let keys = keys();
+    let mock = MockServer::start(mock_config(&keys, 60, 90)).await.unwrap();
+    let h = tuned(&mock, |c| c.retry.max_attempts = 3).await;
+    let (_d, mut store) = store();
+    h.configure(
+        &mut store,
+        &[("backfill_days".into(), "90".into())],
+        &keys.admin,
+    )
+    .await
+    .unwrap();
+    // the first usage page succeeds, every later one fails
+    mock.inject(rule(
+        Some(USAGE_PATH),
+        1,
+        usize::MAX,
+        Fault::Status {
+            status: 503,
+            retry_after: None,
+        },
+    ));
+    let (run, waits) = sync(&h, &mut store).await;
+    let e = run.unwrap_err();
+    assert_eq!(e.class, "transient");
+    assert!(
+        e.message.contains("gave up after 3 attempts"),
+        "{}",
+        e.message
+    );
+    assert_eq!(waits.len(), 2);
+    let failed = &store.runs(1).unwrap()[0];
+    assert_eq!(
+        (failed.status.as_str(), failed.error_class.as_deref()),
+        ("failed", Some("transient"))
+    );
+    assert_eq!(failed.streams["usage"].pages, 1);
+
+    // Committed: exactly the first page's 31 days, with exact numbers; the checkpoint is there.
+    let truth = truth_of(&mock);
+    let partial = usage_of(&store);
+    let days: std::collections::BTreeSet<&String> = partial.keys().map(|k| &k.0).collect();
+    assert_eq!(days.len(), 31);
+    for (k, v) in &partial {
+        assert_eq!(truth.get(k), Some(v));
+    }
+    let checkpoint: Value =
+        serde_json::from_str(&store.checkpoint("usage").unwrap().unwrap()).unwrap();
+    assert!(checkpoint["through"].as_i64().unwrap() > 0);
+
+    mock.clear_faults();
+    let (run, _) = sync(&h, &mut store).await;
+    run.unwrap();
+    assert_eq!(
+        usage_of(&store),
+        truth,
+        "the next run finishes the job with exact totals"
+    );
+    secrets_clean(&store, &e.message, &keys.admin);
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversize_bodies_stop_at_the_cap_with_a_typed_error() {
+    let keys = keys();
+    let mock = MockServer::start(mock_config(&keys, 10, 5)).await.unwrap();
+    let h = tuned(&mock, |c| c.policy.max_body_bytes = 4 << 20).await;
+    for declared in [false, true] {
+        let (_d, mut store) = store();
+        h.configure(&mut store, &[], &keys.admin).await.unwrap();
+        mock.clear_faults();
+        mock.inject(rule(
+            Some("/users"),
+            0,
+            usize::MAX,
+            Fault::HugeBody {
+                bytes: 2 << 30,
+                declared,
+            },
+        ));
+        let before = peak_rss_kib();
+        let started = Instant::now();
+        let (run, waits) = sync(&h, &mut store).await;
+        let e = run.unwrap_err();
+        assert_eq!(e.class, "provider-changed", "declared={declared}: {e:?}");
+        assert!(e.message.contains("larger than the cap"), "{}", e.message);
+        assert!(waits.is_empty(), "an oversize body is not retried");
+        assert!(started.elapsed() < Duration::from_secs(20));
+        // 2 GiB offered; the read stopped at 4 MiB
+        assert!(
+            peak_rss_kib() - before < 1024 * 1024,
+            "peak RSS grew by {} KiB",
+            peak_rss_kib() - before
+        );
+        assert_eq!(store.record_count("users").unwrap(), 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shape_changes_are_tolerated_where_clear_and_named_where_not() {
+    let keys = keys();
+    let mock = MockServer::start(mock_config(&keys, 15, 10)).await.unwrap();
+    let h = tuned(&mock, |_| {}).await;
+
+    for shape in [
+        ShapeChange::UnknownFields,
+        ShapeChange::ResultForResults,
+        ShapeChange::MissingOptional,
+    ] {
+        let (_d, mut store) = store();
+        h.configure(
+            &mut store,
+            &[("backfill_days".into(), "10".into())],
+            &keys.admin,
+        )
+        .await
+        .unwrap();
+        mock.clear_faults();
+        mock.inject(rule(None, 0, usize::MAX, Fault::Shape(shape)));
+        let (run, _) = sync(&h, &mut store).await;
+        run.unwrap_or_else(|e| panic!("{shape:?}: {e:?}"));
+        let (got, truth) = (usage_of(&store), truth_of(&mock));
+        if shape == ShapeChange::MissingOptional {
+            // cached tokens were not sent: carried as 0, everything else exact
+            let strip = |m: &BTreeMap<Line, [u64; 4]>| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), [v[0], v[2], v[3]]))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(strip(&got), strip(&truth));
+            assert!(got.values().all(|v| v[1] == 0));
+        } else {
+            assert_eq!(got, truth, "{shape:?}");
+        }
+        assert_eq!(store.record_count("users").unwrap(), 15, "{shape:?}");
+    }
+
+    for (shape, path, stream, field) in [
+        (
+            ShapeChange::WrongType,
+            USAGE_PATH,
+            "usage",
+            "data[0].results[0].",
+        ),
+        (
+            ShapeChange::WrongType,
+            "/organization/users",
+            "users",
+            "data[0].added_at",
+        ),
+        (ShapeChange::ExtraEnvelope, USAGE_PATH, "usage", "data"),
+    ] {
+        let (_d, mut store) = store();
+        h.configure(
+            &mut store,
+            &[("backfill_days".into(), "10".into())],
+            &keys.admin,
+        )
+        .await
+        .unwrap();
+        mock.clear_faults();
+        mock.inject(rule(Some(path), 0, usize::MAX, Fault::Shape(shape)));
+        let (run, waits) = sync(&h, &mut store).await;
+        let e = run.unwrap_err();
+        assert_eq!(e.class, "provider-changed", "{shape:?}: {e:?}");
+        assert!(
+            e.message
+                .contains(&format!("stream {stream}, field {field}")),
+            "{shape:?}: {}",
+            e.message
+        );
+        assert!(waits.is_empty());
+        // nothing half-written: no records and no checkpoint for the failed stream
+        assert_eq!(store.record_count(stream).unwrap(), 0, "{shape:?}");
+        assert_eq!(store.checkpoint(stream).unwrap(), None);
+        secrets_clean(&store, &e.message, &keys.admin);
+    }
+}
