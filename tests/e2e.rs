@@ -495,6 +495,12 @@ async fn the_token_appears_in_no_log_error_history_or_export() {
             .mode()
             & 0o777;
         assert_eq!(mode, 0o600, "the store holds the token: owner-only");
+        // SQLite's side files hold pages of the secret slot too while the store is open
+        for suffix in ["-wal", "-shm"] {
+            let side = format!("{}{suffix}", store.path().display());
+            let mode = std::fs::metadata(&side).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{side}");
+        }
     }
 }
 
