@@ -7,12 +7,16 @@
 //! - [`runner`]: configure, validate and sync, with retries and history,
 //! - [`report`]: Codex usage per person, as the platform would show it,
 //! - [`redact`]: keeps the token out of everything the host writes.
+//! - [`scheduler`]: scheduled and on-demand syncs, one at a time, stoppable,
+//! - [`serve`]: the settings page (Integrations → OpenAI Codex Settings).
 
 pub mod bench;
 pub mod redact;
 pub mod report;
 pub mod runner;
 pub mod sandbox;
+pub mod scheduler;
+pub mod serve;
 pub mod store;
 
 /// The component built by `cargo build --release --target wasm32-wasip2 -p codex-connector`

@@ -339,11 +339,8 @@ fn engine_with(allocator: Allocator) -> anyhow::Result<Engine> {
         return Ok(e.clone());
     }
     let mut config = Config::new();
-    config.epoch_interruption(std::env::var_os("HH_NOEPOCH_TMP").is_none());
+    config.epoch_interruption(true);
     config.wasm_component_model(true);
-    if std::env::var_os("HH_PERFMAP_TMP").is_some() {
-        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
-    }
     if allocator == Allocator::Pooling {
         // Linear memories keep wasmtime's default 4 GiB reservation (bounds checks elided);
         // the per-instance cap stays the store limiter's (`Policy::max_memory_bytes`).

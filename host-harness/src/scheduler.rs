@@ -1,0 +1,608 @@
+//! The scheduler: runs a sandboxed sync of one connection every `every` (with jitter), one
+//! run at a time, and lets the settings page start one now.
+//!
+//! - A run happens on its own thread with its own single-threaded runtime (a sync future
+//!   borrows the store and a progress callback, so it stays on one thread).
+//! - One at a time: while a run is going, "Sync now" and scheduled ticks are refused
+//!   ([`TriggerError::Busy`]); the next interval is counted from the end of a run.
+//! - A failed run is recorded in the import history by the runner, and the schedule goes on.
+//! - Nothing is scheduled while no API token is stored (the tick is skipped, not recorded).
+//! - [`Scheduler::shutdown`] stops a run between two awaits of the sync: pages commit with
+//!   their records and checkpoint in one transaction, so the store stays consistent; the
+//!   run is marked `interrupted` with what it had committed, and the next run resumes from
+//!   the last committed page.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::runner::{random_unit, Harness, HostError, Progress};
+use crate::store::{Store, StreamCounts};
+
+/// How often, and how irregularly, scheduled runs happen.
+#[derive(Clone, Debug)]
+pub struct ScheduleConfig {
+    pub every: Duration,
+    /// Each interval is `every` × (1 ± `jitter`), drawn per interval (0 ≤ jitter ≤ 0.5).
+    pub jitter: f64,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        ScheduleConfig {
+            every: Duration::from_secs(3600),
+            jitter: 0.1,
+        }
+    }
+}
+
+impl ScheduleConfig {
+    /// The next interval, jittered.
+    pub fn next_delay(&self) -> Duration {
+        let j = self.jitter.clamp(0.0, 0.5);
+        self.every.mul_f64(1.0 + j * (2.0 * random_unit() - 1.0))
+    }
+}
+
+/// `"500ms"`, `"30s"`, `"15m"`, `"1h"`, `"1h30m"`, `"2d"` → a duration (at least 10 ms).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let s = text.trim();
+    let bad = || format!("{text:?} is not a duration; use e.g. 30s, 15m, 1h or 1h30m");
+    if s.is_empty() {
+        return Err(bad());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ms" => Duration::from_millis(1),
+            "s" => Duration::from_secs(1),
+            "m" => Duration::from_secs(60),
+            "h" => Duration::from_secs(3600),
+            "d" => Duration::from_secs(86_400),
+            _ => return Err(bad()),
+        };
+        total = total
+            .checked_add(
+                unit.checked_mul(u32::try_from(n).map_err(|_| bad())?)
+                    .ok_or_else(bad)?,
+            )
+            .ok_or_else(bad)?;
+        rest = &rest[unit_len..];
+    }
+    if total < Duration::from_millis(10) {
+        return Err(format!(
+            "{text:?} is too short; the shortest interval is 10ms"
+        ));
+    }
+    Ok(total)
+}
+
+/// A duration the way [`parse_duration`] reads it: `1h`, `1h30m`, `200ms`.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 {
+        return "0s".into();
+    }
+    if ms % 1000 != 0 {
+        return format!("{ms}ms");
+    }
+    let mut secs = d.as_secs();
+    let mut out = String::new();
+    for (unit, len) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
+        if secs >= len {
+            out.push_str(&format!("{}{unit}", secs / len));
+            secs %= len;
+        }
+    }
+    out
+}
+
+/// The run in progress.
+#[derive(Clone, Debug, Serialize)]
+pub struct LiveRun {
+    pub trigger: String,
+    pub started_at: String,
+    #[serde(skip)]
+    pub started: Instant,
+    /// The stream being pulled.
+    pub stream: Option<String>,
+    /// Per-stream counters of what the run has committed so far.
+    pub streams: BTreeMap<String, StreamCounts>,
+    /// Set while the run waits to retry (rate limit, transient failure).
+    pub waiting: Option<String>,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finished {
+    pub trigger: String,
+    /// The history row (none when the run could not start, e.g. busy elsewhere).
+    pub run_id: Option<i64>,
+    /// `succeeded`, `failed` or `interrupted`.
+    pub status: String,
+    pub error: Option<HostError>,
+    pub finished_at: String,
+}
+
+/// A snapshot for pages and tests.
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    pub running: Option<LiveRun>,
+    /// When the next scheduled run is due (RFC 3339), while the timer waits.
+    pub next_at: Option<String>,
+    pub every: String,
+    pub jitter: f64,
+    /// Runs started and finished by this scheduler.
+    pub started: u64,
+    pub finished: u64,
+    /// Scheduled ticks skipped because a run was going / no token was stored.
+    pub skipped_busy: u64,
+    pub skipped_unconfigured: u64,
+    pub last: Option<Finished>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TriggerError {
+    #[error("a sync is already running (started {0})")]
+    Busy(String),
+    #[error("no API token is saved yet")]
+    NotConfigured,
+    #[error("the server is stopping")]
+    Stopping,
+}
+
+#[derive(Default)]
+struct State {
+    live: Option<LiveRun>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    next_at: Option<String>,
+    started: u64,
+    finished: u64,
+    skipped_busy: u64,
+    skipped_unconfigured: u64,
+    last: Option<Finished>,
+    stopping: bool,
+}
+
+struct Shared {
+    harness: Arc<Harness>,
+    db: PathBuf,
+    config: ScheduleConfig,
+    state: Mutex<State>,
+    /// Bumped on every change of the state (start, progress, finish).
+    changed: watch::Sender<u64>,
+    cancel: watch::Sender<bool>,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn bump(&self) {
+        self.changed.send_modify(|g| *g = g.wrapping_add(1));
+    }
+
+    fn on_progress(&self, p: Progress) {
+        {
+            let mut st = self.state();
+            let Some(live) = st.live.as_mut() else { return };
+            match p {
+                Progress::StreamStarted { stream } => {
+                    live.streams.entry(stream.clone()).or_default();
+                    live.stream = Some(stream);
+                    live.waiting = None;
+                }
+                Progress::PageCommitted { stream, counts, .. }
+                | Progress::StreamDone { stream, counts } => {
+                    live.streams.insert(stream, counts);
+                    live.waiting = None;
+                }
+                Progress::Waiting {
+                    stream,
+                    class,
+                    delay,
+                    attempt,
+                } => {
+                    live.waiting = Some(format!(
+                        "{stream}: {class}; retrying in {:.1}s (attempt {attempt})",
+                        delay.as_secs_f64()
+                    ));
+                }
+            }
+        }
+        self.bump();
+    }
+}
+
+/// Runs syncs of one connection (one store), on a timer and on demand.
+pub struct Scheduler {
+    shared: Arc<Shared>,
+    timer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+impl Scheduler {
+    /// A scheduler without a timer: runs only when triggered.
+    pub fn new(harness: Arc<Harness>, db: PathBuf, config: ScheduleConfig) -> Scheduler {
+        Scheduler {
+            shared: Arc::new(Shared {
+                harness,
+                db,
+                config,
+                state: Mutex::new(State::default()),
+                changed: watch::channel(0).0,
+                cancel: watch::channel(false).0,
+            }),
+            timer: Mutex::new(None),
+        }
+    }
+
+    /// A scheduler whose timer runs a sync every interval (call within a tokio runtime).
+    pub fn start(harness: Arc<Harness>, db: PathBuf, config: ScheduleConfig) -> Scheduler {
+        let s = Scheduler::new(harness, db, config);
+        let shared = s.shared.clone();
+        *s.timer.lock().unwrap_or_else(|p| p.into_inner()) = Some(tokio::spawn(timer(shared)));
+        s
+    }
+
+    pub fn harness(&self) -> &Arc<Harness> {
+        &self.shared.harness
+    }
+
+    pub fn config(&self) -> &ScheduleConfig {
+        &self.shared.config
+    }
+
+    /// Start a run now (in the background). Refused while one is going.
+    pub fn trigger(&self, trigger: &str) -> Result<(), TriggerError> {
+        start_run(&self.shared, trigger)
+    }
+
+    /// Start a run now and wait until it ends.
+    pub async fn run_now(&self, trigger: &str) -> Result<Finished, TriggerError> {
+        let mut rx = self.shared.changed.subscribe();
+        let before = self.shared.state().finished;
+        self.trigger(trigger)?;
+        loop {
+            {
+                let st = self.shared.state();
+                if st.finished > before && st.live.is_none() {
+                    return Ok(st.last.clone().expect("a finished run"));
+                }
+            }
+            if rx.changed().await.is_err() {
+                return Err(TriggerError::Stopping);
+            }
+        }
+    }
+
+    /// Wait until no run is going.
+    pub async fn wait_idle(&self) {
+        let mut rx = self.shared.changed.subscribe();
+        loop {
+            if self.shared.state().live.is_none() {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// A receiver that sees every change of [`Scheduler::status`].
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.shared.changed.subscribe()
+    }
+
+    pub fn status(&self) -> Status {
+        let st = self.shared.state();
+        Status {
+            running: st.live.clone(),
+            next_at: st.next_at.clone(),
+            every: format_duration(self.shared.config.every),
+            jitter: self.shared.config.jitter,
+            started: st.started,
+            finished: st.finished,
+            skipped_busy: st.skipped_busy,
+            skipped_unconfigured: st.skipped_unconfigured,
+            last: st.last.clone(),
+        }
+    }
+
+    /// Stop the timer and any run in progress (which is marked `interrupted`), and wait for
+    /// the run's thread to end. Later triggers are refused.
+    pub async fn shutdown(&self) {
+        self.shared.state().stopping = true;
+        self.shared.cancel.send_replace(true);
+        let timer = self.timer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(t) = timer {
+            t.abort();
+            let _ = t.await;
+        }
+        let thread = self.shared.state().thread.take();
+        if let Some(t) = thread {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+        self.shared.state().next_at = None;
+        self.shared.bump();
+    }
+}
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        self.shared.cancel.send_replace(true);
+        if let Some(t) = self.timer.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            t.abort();
+        }
+    }
+}
+
+fn start_run(shared: &Arc<Shared>, trigger: &str) -> Result<(), TriggerError> {
+    let configured = Store::open(&shared.db)
+        .and_then(|s| s.token())
+        .map(|t| t.is_some())
+        .unwrap_or(true); // an unreadable store: let the run record the error
+    let mut st = shared.state();
+    if st.stopping {
+        return Err(TriggerError::Stopping);
+    }
+    if let Some(live) = &st.live {
+        return Err(TriggerError::Busy(live.started_at.clone()));
+    }
+    if !configured {
+        return Err(TriggerError::NotConfigured);
+    }
+    st.live = Some(LiveRun {
+        trigger: trigger.to_string(),
+        started_at: now_rfc3339(),
+        started: Instant::now(),
+        stream: None,
+        streams: BTreeMap::new(),
+        waiting: None,
+    });
+    st.started += 1;
+    // The previous run's thread has ended (live was None); reap it.
+    if let Some(old) = st.thread.take() {
+        let _ = old.join();
+    }
+    let sh = shared.clone();
+    let trigger = trigger.to_string();
+    let spawned = std::thread::Builder::new()
+        .name("sync-run".into())
+        .spawn(move || run_thread(sh, trigger));
+    match spawned {
+        Ok(handle) => {
+            st.thread = Some(handle);
+            drop(st);
+            shared.bump();
+            Ok(())
+        }
+        Err(e) => {
+            st.live = None;
+            st.finished += 1;
+            st.last = Some(Finished {
+                trigger: trigger.clone(),
+                run_id: None,
+                status: "failed".into(),
+                error: Some(HostError::new(
+                    "internal",
+                    format!("cannot start a thread: {e}"),
+                )),
+                finished_at: now_rfc3339(),
+            });
+            drop(st);
+            shared.bump();
+            Ok(())
+        }
+    }
+}
+
+fn run_thread(shared: Arc<Shared>, trigger: String) {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| HostError::new("internal", format!("cannot start a runtime: {e}")))?;
+        Ok::<Finished, HostError>(rt.block_on(run_once(&shared, &trigger)))
+    }));
+    let finished = match outcome {
+        Ok(Ok(f)) => f,
+        Ok(Err(e)) => failed(&trigger, None, e),
+        Err(_) => failed(
+            &trigger,
+            None,
+            HostError::new("internal", "the sync run panicked"),
+        ),
+    };
+    match &finished.error {
+        Some(e) => {
+            tracing::warn!(trigger = %trigger, status = %finished.status, class = %e.class, "sync run ended: {}", e.message)
+        }
+        None => {
+            tracing::info!(trigger = %trigger, status = %finished.status, run = ?finished.run_id, "sync run ended")
+        }
+    }
+    {
+        let mut st = shared.state();
+        st.live = None;
+        st.finished += 1;
+        st.last = Some(finished);
+    }
+    shared.bump();
+}
+
+fn failed(trigger: &str, run_id: Option<i64>, e: HostError) -> Finished {
+    Finished {
+        trigger: trigger.to_string(),
+        run_id,
+        status: "failed".into(),
+        error: Some(e),
+        finished_at: now_rfc3339(),
+    }
+}
+
+async fn run_once(shared: &Arc<Shared>, trigger: &str) -> Finished {
+    let mut store = match Store::open(&shared.db) {
+        Ok(s) => s,
+        Err(e) => return failed(trigger, None, e.into()),
+    };
+    let newest = |store: &Store| store.runs(1).ok().and_then(|r| r.first().map(|r| r.id));
+    let before = newest(&store).unwrap_or(0);
+    let mut cancel = shared.cancel.subscribe();
+    if *cancel.borrow() {
+        return Finished {
+            trigger: trigger.to_string(),
+            run_id: None,
+            status: "interrupted".into(),
+            error: Some(HostError::new("interrupted", "the server is stopping")),
+            finished_at: now_rfc3339(),
+        };
+    }
+    let sh = shared.clone();
+    let mut progress = move |p: Progress| sh.on_progress(p);
+    let result = tokio::select! {
+        r = shared.harness.sync(&mut store, None, trigger, &mut progress) => Some(r),
+        _ = cancel.wait_for(|stop| *stop) => None,
+    };
+    let started_here = newest(&store).filter(|id| *id > before);
+    match result {
+        Some(Ok(run)) => Finished {
+            trigger: trigger.to_string(),
+            run_id: Some(run.id),
+            status: run.status,
+            error: None,
+            finished_at: now_rfc3339(),
+        },
+        Some(Err(e)) => failed(trigger, started_here, e),
+        None => {
+            // The sync future was dropped between two awaits: every page it committed is
+            // whole. Close its history row with what it had committed.
+            let counts = shared
+                .state()
+                .live
+                .as_ref()
+                .map(|l| l.streams.clone())
+                .unwrap_or_default();
+            let message = "the server stopped during this run; the next run resumes from the last committed page";
+            let marked = store.conn().execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = ?1, streams = ?2, error_class = 'interrupted', error_message = ?3
+                 WHERE id > ?4 AND status = 'running' AND pid = ?5",
+                rusqlite::params![
+                    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    serde_json::to_string(&counts).unwrap_or_else(|_| "{}".into()),
+                    message,
+                    before,
+                    std::process::id()
+                ],
+            );
+            if let Err(e) = marked {
+                tracing::error!("could not mark the stopped run interrupted: {e}");
+            }
+            Finished {
+                trigger: trigger.to_string(),
+                run_id: started_here,
+                status: "interrupted".into(),
+                error: Some(HostError::new("interrupted", message)),
+                finished_at: now_rfc3339(),
+            }
+        }
+    }
+}
+
+async fn timer(shared: Arc<Shared>) {
+    let mut cancel = shared.cancel.subscribe();
+    let mut changed = shared.changed.subscribe();
+    loop {
+        let delay = shared.config.next_delay();
+        shared.state().next_at = Some(
+            (chrono::Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default())
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
+        shared.bump();
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = cancel.wait_for(|stop| *stop) => return,
+        }
+        shared.state().next_at = None;
+        match start_run(&shared, "schedule") {
+            Ok(()) => {
+                // Count the next interval from the end of this run.
+                loop {
+                    if shared.state().live.is_none() {
+                        break;
+                    }
+                    tokio::select! {
+                        r = changed.changed() => if r.is_err() { return },
+                        _ = cancel.wait_for(|stop| *stop) => return,
+                    }
+                }
+            }
+            Err(TriggerError::Busy(_)) => {
+                tracing::info!("scheduled sync skipped: a run is going");
+                shared.state().skipped_busy += 1;
+            }
+            Err(TriggerError::NotConfigured) => {
+                tracing::info!("scheduled sync skipped: no API token is saved");
+                shared.state().skipped_unconfigured += 1;
+            }
+            Err(TriggerError::Stopping) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("200ms").unwrap(), Duration::from_millis(200));
+        assert_eq!(
+            parse_duration(" 2d ").unwrap(),
+            Duration::from_secs(172_800)
+        );
+        for bad in ["", "h", "10", "1x", "-1s", "1.5h", "5ms", "s10"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        for d in ["1h", "1h30m", "200ms", "45s", "2d"] {
+            assert_eq!(format_duration(parse_duration(d).unwrap()), d);
+        }
+    }
+
+    #[test]
+    fn jitter_stays_in_bounds() {
+        let c = ScheduleConfig {
+            every: Duration::from_secs(100),
+            jitter: 0.1,
+        };
+        for _ in 0..200 {
+            let d = c.next_delay();
+            assert!(
+                d >= Duration::from_secs(90) && d <= Duration::from_secs(110),
+                "{d:?}"
+            );
+        }
+    }
+}
