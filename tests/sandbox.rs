@@ -193,6 +193,23 @@ async fn no_filesystem_environment_or_sockets() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_component_whose_describe_traps_is_refused_cleanly() {
+    let err = Harness::load(HarnessConfig::new(broken_describe_wasm()))
+        .await
+        .err()
+        .expect("must not load");
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("describe failed: the component trapped"),
+        "{text}"
+    );
+    assert!(text.contains("unreachable"), "{text}");
+    // the process is fine: a good component still loads and describes itself
+    let good = harness(&connector_wasm(), None).await;
+    assert_eq!(good.info().id, "openai-codex");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_file_that_is_not_a_connector_is_refused_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.wasm");

@@ -89,6 +89,25 @@ enum Command {
     /// Measure size, load, instantiate, normalize, a full backfill against the mock, its
     /// requests and the incremental pull; print one table with the targets.
     Bench(host_harness::bench::BenchOpts),
+    /// Serve the settings page (Integrations → OpenAI Codex Settings) and run scheduled imports.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on. Loopback by default; any other address needs --admin-password-env.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// Interval between scheduled imports (e.g. 30s, 15m, 1h, 1h30m), with ±10% jitter.
+    #[arg(long, default_value = "1h", value_parser = host_harness::scheduler::parse_duration)]
+    every: std::time::Duration,
+    /// Read the admin password (HTTP Basic, any user name) from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    admin_password_env: Option<String>,
+    /// Also run the OpenAI Admin API mock (demo data) on loopback and send the connector
+    /// there; the keys it accepts are written to a file (mode 0600) beside the store.
+    #[arg(long)]
+    demo: bool,
 }
 
 #[derive(Args)]
@@ -240,6 +259,7 @@ async fn run(cli: Cli) -> Result<(), HostError> {
         }
         Command::MockOpenai(args) => mock(args).await,
         Command::Demo { users, days } => demo(&g, users, days).await,
+        Command::Serve(args) => serve(&g, args).await,
         Command::Bench(opts) => {
             let component = g
                 .component
@@ -273,7 +293,12 @@ async fn harness(g: &Global, base_override: Option<String>) -> Result<Harness, H
         config.openai_base =
             Some(Base::parse(&base).map_err(|e| HostError::new("usage", e.to_string()))?);
     }
-    Ok(Harness::load(config).await?)
+    Harness::load(config).await.map_err(|e| {
+        HostError::new(
+            "sandbox",
+            format!("the connector component could not be loaded: {e:#}"),
+        )
+    })
 }
 
 async fn describe(g: &Global) -> Result<(), HostError> {
@@ -449,8 +474,66 @@ async fn sync(
     trigger: &str,
     quiet: bool,
 ) -> Result<Run, HostError> {
+    // On a terminal: a bar per stream; otherwise (logs, pipes) plain lines.
+    let multi = (!quiet && std::io::stderr().is_terminal()).then(indicatif::MultiProgress::new);
+    let mut bars: std::collections::BTreeMap<String, indicatif::ProgressBar> = Default::default();
+    let running =
+        indicatif::ProgressStyle::with_template("{spinner:.cyan} {prefix:<9} {msg} {elapsed:.dim}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+    let done = indicatif::ProgressStyle::with_template("{prefix:.green:<11} {msg}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
     let mut progress = |p: Progress| {
         if quiet {
+            return;
+        }
+        if let Some(multi) = &multi {
+            match p {
+                Progress::StreamStarted { stream } => {
+                    let bar = multi.add(
+                        indicatif::ProgressBar::new_spinner()
+                            .with_style(running.clone())
+                            .with_prefix(stream.clone())
+                            .with_message("starting"),
+                    );
+                    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+                    bars.insert(stream, bar);
+                }
+                Progress::PageCommitted {
+                    stream,
+                    pages,
+                    counts,
+                } => {
+                    if let Some(bar) = bars.get(&stream) {
+                        bar.set_message(format!(
+                            "page {pages} · {} added · {} updated · {} unchanged",
+                            counts.inserted, counts.updated, counts.unchanged
+                        ));
+                    }
+                }
+                Progress::Waiting {
+                    stream,
+                    class,
+                    delay,
+                    attempt,
+                } => {
+                    if let Some(bar) = bars.get(&stream) {
+                        bar.set_message(format!(
+                            "{class}; retrying in {:.1}s (attempt {attempt})",
+                            delay.as_secs_f64()
+                        ));
+                    }
+                }
+                Progress::StreamDone { stream, counts } => {
+                    if let Some(bar) = bars.get(&stream) {
+                        bar.set_style(done.clone());
+                        bar.set_prefix(format!("✓ {stream}"));
+                        bar.finish_with_message(format!(
+                            "{} pages, {} requests, {} added, {} updated",
+                            counts.pages, counts.requests, counts.inserted, counts.updated
+                        ));
+                    }
+                }
+            }
             return;
         }
         match p {
@@ -480,7 +563,13 @@ async fn sync(
             ),
         }
     };
-    harness.sync(store, streams, trigger, &mut progress).await
+    let result = harness.sync(store, streams, trigger, &mut progress).await;
+    for bar in bars.values() {
+        if !bar.is_finished() {
+            bar.abandon();
+        }
+    }
+    result
 }
 
 fn print_history(runs: &[Run]) {
@@ -722,6 +811,68 @@ fn write_private(path: &std::path::Path, content: &str) -> Result<(), HostError>
         .map_err(|e| HostError::new("usage", format!("cannot write {}: {e}", path.display())))?;
     f.write_all(content.as_bytes())
         .map_err(|e| HostError::new("usage", format!("cannot write {}: {e}", path.display())))
+}
+
+async fn serve(g: &Global, args: ServeArgs) -> Result<(), HostError> {
+    let admin_password = match &args.admin_password_env {
+        Some(var) => Some(std::env::var(var).map_err(|_| {
+            HostError::new("usage", format!("environment variable {var} is not set"))
+        })?),
+        None => None,
+    };
+    let mut db = g.db.clone();
+    let mut mock = None;
+    if args.demo {
+        // The mock's default admin key is fixed by its seed, so a demo store saved earlier
+        // keeps working when the demo restarts on another port.
+        let config = MockConfig::default();
+        let project_key = config.admin_key.replacen("sk-admin-", "sk-proj-", 1);
+        let config = MockConfig {
+            project_key: Some(project_key.clone()),
+            ..config
+        };
+        let admin_key = config.admin_key.clone();
+        let server = MockServer::start(config).await?;
+        if db == PathBuf::from("codex-connector.db") {
+            db = PathBuf::from("codex-connector-demo.db");
+        }
+        let keys = db.with_extension("keys.txt");
+        write_private(
+            &keys,
+            &format!(
+                "# Keys the demo mock accepts; paste one into API Token on the settings page.\nadmin:   {admin_key}\nproject: {project_key}   (a project key: refused, with what to do)\n"
+            ),
+        )?;
+        println!(
+            "Demo: OpenAI Admin API mock on {} ({})",
+            server.base_url(),
+            server.dataset_summary()
+        );
+        println!(
+            "Demo keys ({} and {}) are in {}",
+            redacted_form(&admin_key),
+            redacted_form(&project_key),
+            keys.display()
+        );
+        mock = Some(server);
+    }
+    let harness = harness(g, mock.as_ref().map(|m| m.base_url())).await?;
+    let opts = host_harness::serve::ServeOptions {
+        db,
+        listen: args.listen,
+        schedule: host_harness::scheduler::ScheduleConfig {
+            every: args.every,
+            ..Default::default()
+        },
+        admin_password,
+    };
+    let served = host_harness::serve::run(harness, opts)
+        .await
+        .map_err(|e| HostError::new("usage", format!("{e:#}")));
+    if let Some(m) = mock {
+        m.shutdown().await;
+    }
+    served
 }
 
 async fn demo(g: &Global, users: usize, days: u32) -> Result<(), HostError> {

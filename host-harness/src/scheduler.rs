@@ -384,10 +384,10 @@ fn start_run(shared: &Arc<Shared>, trigger: &str) -> Result<(), TriggerError> {
         let _ = old.join();
     }
     let sh = shared.clone();
-    let trigger = trigger.to_string();
+    let t = trigger.to_string();
     let spawned = std::thread::Builder::new()
         .name("sync-run".into())
-        .spawn(move || run_thread(sh, trigger));
+        .spawn(move || run_thread(sh, t));
     match spawned {
         Ok(handle) => {
             st.thread = Some(handle);
@@ -399,7 +399,7 @@ fn start_run(shared: &Arc<Shared>, trigger: &str) -> Result<(), TriggerError> {
             st.live = None;
             st.finished += 1;
             st.last = Some(Finished {
-                trigger: trigger.clone(),
+                trigger: trigger.to_string(),
                 run_id: None,
                 status: "failed".into(),
                 error: Some(HostError::new(

@@ -34,6 +34,8 @@ fn build_components() -> &'static () {
                 "codex-connector",
                 "-p",
                 "hostile-connector",
+                "-p",
+                "broken-describe-connector",
             ])
             .status()
             .expect("run cargo to build the components");
@@ -47,6 +49,11 @@ pub fn connector_wasm() -> PathBuf {
     }
     build_components();
     host_harness::default_component_path()
+}
+
+pub fn broken_describe_wasm() -> PathBuf {
+    build_components();
+    workspace().join("target/wasm32-wasip2/release/broken_describe_connector.wasm")
 }
 
 pub fn hostile_wasm() -> PathBuf {
