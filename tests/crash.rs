@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -12,7 +11,6 @@ use common::*;
 use host_harness::runner::random_unit;
 use host_harness::store::Store;
 use openai_mock::MockServer;
-use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_host-harness");
 
@@ -110,48 +108,7 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     assert_eq!(integrity, "ok");
 
     // Exactly the ground truth: every line once, with the provider's numbers.
-    let mut stored: BTreeMap<String, [u64; 4]> = BTreeMap::new();
-    for r in store.records("usage").unwrap() {
-        let p: Value = serde_json::from_str(&r.payload).unwrap();
-        let key = format!(
-            "{}|{}|{}|{}|{}",
-            &p["bucket_start"].as_str().unwrap()[..10],
-            p["user_id"].as_str().unwrap_or(""),
-            p["api_key_id"].as_str().unwrap(),
-            p["project_id"].as_str().unwrap(),
-            p["model"].as_str().unwrap()
-        );
-        let v = [
-            p["input_tokens"].as_u64().unwrap(),
-            p["cached_input_tokens"].as_u64().unwrap(),
-            p["output_tokens"].as_u64().unwrap(),
-            p["requests"].as_u64().unwrap(),
-        ];
-        assert!(stored.insert(key, v).is_none());
-    }
-    let truth: BTreeMap<String, [u64; 4]> = mock
-        .ground_truth()
-        .rows
-        .into_iter()
-        .map(|r| {
-            (
-                format!(
-                    "{}|{}|{}|{}|{}",
-                    r.day,
-                    r.user_id.unwrap_or_default(),
-                    r.api_key_id,
-                    r.project_id,
-                    r.model
-                ),
-                [
-                    r.input_tokens,
-                    r.cached_input_tokens,
-                    r.output_tokens,
-                    r.requests,
-                ],
-            )
-        })
-        .collect();
+    let (stored, truth) = (stored_usage(&store), truth_usage(&mock));
     assert_eq!(stored.len(), truth.len());
     assert!(stored == truth, "the store differs from the ground truth");
     assert_eq!(store.record_count("users").unwrap(), 600);

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use common::*;
 use host_harness::runner::HostError;
-use host_harness::store::Store;
 use openai_mock::{MockServer, PermissionErrorStyle};
 use serde_json::Value;
 
@@ -15,59 +14,9 @@ fn no_progress() -> impl FnMut(host_harness::runner::Progress) {
     |_| {}
 }
 
-/// (day, user, key, project, model) → (input, cached, output, requests) from the store.
-fn stored_usage(
-    store: &Store,
-) -> BTreeMap<(String, Option<String>, String, String, String), [u64; 4]> {
-    let mut out = BTreeMap::new();
-    for r in store.records("usage").unwrap() {
-        let p: Value = serde_json::from_str(&r.payload).unwrap();
-        let key = (
-            p["bucket_start"].as_str().unwrap()[..10].to_string(),
-            p["user_id"].as_str().map(str::to_string),
-            p["api_key_id"].as_str().unwrap().to_string(),
-            p["project_id"].as_str().unwrap().to_string(),
-            p["model"].as_str().unwrap().to_string(),
-        );
-        let v = [
-            p["input_tokens"].as_u64().unwrap(),
-            p["cached_input_tokens"].as_u64().unwrap(),
-            p["output_tokens"].as_u64().unwrap(),
-            p["requests"].as_u64().unwrap(),
-        ];
-        assert!(
-            out.insert(key.clone(), v).is_none(),
-            "duplicate usage line {key:?}"
-        );
-    }
-    out
-}
-
-fn truth_usage(
-    mock: &MockServer,
-) -> BTreeMap<(String, Option<String>, String, String, String), [u64; 4]> {
-    mock.ground_truth()
-        .rows
-        .into_iter()
-        .map(|r| {
-            (
-                (r.day, r.user_id, r.api_key_id, r.project_id, r.model),
-                [
-                    r.input_tokens,
-                    r.cached_input_tokens,
-                    r.output_tokens,
-                    r.requests,
-                ],
-            )
-        })
-        .collect()
-}
-
 /// Sum per (user, model): the figure the platform shows per person.
-fn per_user_model(
-    m: &BTreeMap<(String, Option<String>, String, String, String), [u64; 4]>,
-) -> BTreeMap<(Option<String>, String), [u64; 4]> {
-    let mut out: BTreeMap<(Option<String>, String), [u64; 4]> = BTreeMap::new();
+fn per_user_model(m: &BTreeMap<Line, [u64; 4]>) -> BTreeMap<(String, String), [u64; 4]> {
+    let mut out: BTreeMap<(String, String), [u64; 4]> = BTreeMap::new();
     for ((_, user, _, _, model), v) in m {
         let e = out.entry((user.clone(), model.clone())).or_default();
         for i in 0..4 {

@@ -56,60 +56,6 @@ async fn sync(
     (r, waits)
 }
 
-type Line = (String, String, String, String, String);
-
-fn usage_of(store: &Store) -> BTreeMap<Line, [u64; 4]> {
-    let mut out = BTreeMap::new();
-    for r in store.records("usage").unwrap() {
-        let p: Value = serde_json::from_str(&r.payload).unwrap();
-        let s = |k: &str| p[k].as_str().unwrap_or("").to_string();
-        let key = (
-            s("bucket_start")[..10].to_string(),
-            s("user_id"),
-            s("api_key_id"),
-            s("project_id"),
-            s("model"),
-        );
-        let n = |k: &str| p[k].as_u64().unwrap();
-        assert!(out
-            .insert(
-                key,
-                [
-                    n("input_tokens"),
-                    n("cached_input_tokens"),
-                    n("output_tokens"),
-                    n("requests")
-                ]
-            )
-            .is_none());
-    }
-    out
-}
-
-fn truth_of(mock: &MockServer) -> BTreeMap<Line, [u64; 4]> {
-    mock.ground_truth()
-        .rows
-        .into_iter()
-        .map(|r| {
-            (
-                (
-                    r.day,
-                    r.user_id.unwrap_or_default(),
-                    r.api_key_id,
-                    r.project_id,
-                    r.model,
-                ),
-                [
-                    r.input_tokens,
-                    r.cached_input_tokens,
-                    r.output_tokens,
-                    r.requests,
-                ],
-            )
-        })
-        .collect()
-}
-
 fn secrets_clean(store: &Store, text: &str, token: &str) {
     assert_no_secret("store", &dump_store_outside_secrets(store), token);
     assert_no_secret("errors and progress", text, token);
@@ -185,8 +131,8 @@ async fn rate_limits_wait_what_retry_after_says_within_bounds() {
     );
     assert!(started.elapsed() >= Duration::from_millis(3500));
     assert_eq!(
-        usage_of(&store),
-        truth_of(&mock),
+        stored_usage(&store),
+        truth_usage(&mock),
         "a burst of 429s still ends with the ground truth"
     );
     assert_eq!(run.status, "succeeded");
@@ -257,7 +203,7 @@ async fn transient_errors_resets_truncation_and_stalls_are_retried() {
         assert!(run.is_ok(), "{fault:?}: {run:?}");
         assert_eq!(waits.len(), 1, "{fault:?}: {waits:?}");
         assert_eq!(waits[0].0, "transient", "{fault:?}");
-        assert_eq!(usage_of(&store), truth_of(&mock), "{fault:?}");
+        assert_eq!(stored_usage(&store), truth_usage(&mock), "{fault:?}");
         secrets_clean(&store, &format!("{waits:?}"), &keys.admin);
     }
 }
@@ -302,8 +248,8 @@ async fn when_the_retry_budget_runs_out_the_checkpoint_holds_and_the_next_run_fi
     assert_eq!(failed.streams["usage"].pages, 1);
 
     // Committed: exactly the first page's 31 days, with exact numbers; the checkpoint is there.
-    let truth = truth_of(&mock);
-    let partial = usage_of(&store);
+    let truth = truth_usage(&mock);
+    let partial = stored_usage(&store);
     let days: std::collections::BTreeSet<&String> = partial.keys().map(|k| &k.0).collect();
     assert_eq!(days.len(), 31);
     for (k, v) in &partial {
@@ -317,7 +263,7 @@ async fn when_the_retry_budget_runs_out_the_checkpoint_holds_and_the_next_run_fi
     let (run, _) = sync(&h, &mut store).await;
     run.unwrap();
     assert_eq!(
-        usage_of(&store),
+        stored_usage(&store),
         truth,
         "the next run finishes the job with exact totals"
     );
@@ -392,7 +338,7 @@ async fn shape_changes_are_tolerated_where_clear_and_named_where_not() {
         mock.inject(rule(None, 0, usize::MAX, Fault::Shape(shape)));
         let (run, _) = sync(&h, &mut store).await;
         run.unwrap_or_else(|e| panic!("{shape:?}: {e:?}"));
-        let (got, truth) = (usage_of(&store), truth_of(&mock));
+        let (got, truth) = (stored_usage(&store), truth_usage(&mock));
         if shape == ShapeChange::MissingOptional {
             // cached tokens were not sent: carried as 0, everything else exact
             let strip = |m: &BTreeMap<Line, [u64; 4]>| {

@@ -150,3 +150,60 @@ pub fn dump_store_outside_secrets(store: &Store) -> String {
     }
     out
 }
+
+/// One usage line: (day, user id or "", api key id, project id, model).
+pub type Line = (String, String, String, String, String);
+
+/// The stored usage records as (line → [input, cached input, output, requests]); fails on
+/// a duplicate line.
+pub fn stored_usage(store: &Store) -> std::collections::BTreeMap<Line, [u64; 4]> {
+    let mut out = std::collections::BTreeMap::new();
+    for r in store.records("usage").unwrap() {
+        let p: serde_json::Value = serde_json::from_str(&r.payload).unwrap();
+        let s = |k: &str| p[k].as_str().unwrap_or("").to_string();
+        let key = (
+            s("bucket_start")[..10].to_string(),
+            s("user_id"),
+            s("api_key_id"),
+            s("project_id"),
+            s("model"),
+        );
+        let n = |k: &str| p[k].as_u64().unwrap();
+        let v = [
+            n("input_tokens"),
+            n("cached_input_tokens"),
+            n("output_tokens"),
+            n("requests"),
+        ];
+        assert!(
+            out.insert(key.clone(), v).is_none(),
+            "duplicate usage line {key:?}"
+        );
+    }
+    out
+}
+
+/// The mock's ground truth in the same form.
+pub fn truth_usage(mock: &MockServer) -> std::collections::BTreeMap<Line, [u64; 4]> {
+    mock.ground_truth()
+        .rows
+        .into_iter()
+        .map(|r| {
+            (
+                (
+                    r.day,
+                    r.user_id.unwrap_or_default(),
+                    r.api_key_id,
+                    r.project_id,
+                    r.model,
+                ),
+                [
+                    r.input_tokens,
+                    r.cached_input_tokens,
+                    r.output_tokens,
+                    r.requests,
+                ],
+            )
+        })
+        .collect()
+}
