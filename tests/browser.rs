@@ -115,6 +115,7 @@ async fn shot(c: &Client, name: &str) -> PathBuf {
         .unwrap_or(1000)
         .clamp(600, 6000) as u32;
     c.set_window_size(1280, height + 90).await.unwrap();
+    c.execute("window.scrollTo(0, 0);", vec![]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(150)).await;
     let png = c.screenshot().await.unwrap();
     let path = out_dir().join(name);

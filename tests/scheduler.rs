@@ -1,1 +1,299 @@
-//! (being written)
+//! The scheduler behind `serve`: periodic runs, failures that do not stop the schedule,
+//! one run at a time, and a stop in the middle of a run that leaves the store consistent
+//! (the run is marked interrupted; the next run completes with the ground truth).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use host_harness::runner::Harness;
+use host_harness::scheduler::{ScheduleConfig, Scheduler, TriggerError};
+use host_harness::store::{Run, Store};
+use openai_mock::{Fault, FaultRule, MockServer};
+
+fn every(ms: u64) -> ScheduleConfig {
+    ScheduleConfig {
+        every: Duration::from_millis(ms),
+        jitter: 0.1,
+    }
+}
+
+async fn configured(
+    mock: &MockServer,
+    token: &str,
+    days: u32,
+) -> (tempfile::TempDir, PathBuf, Arc<Harness>) {
+    let harness = harness(&connector_wasm(), Some(mock)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store.db");
+    let mut store = Store::open(&db).unwrap();
+    harness
+        .configure(
+            &mut store,
+            &[("backfill_days".into(), days.to_string())],
+            token,
+        )
+        .await
+        .unwrap();
+    (dir, db, Arc::new(harness))
+}
+
+async fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn ts(s: &str) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339(s).unwrap()
+}
+
+/// Oldest first; every run finished before the next one started.
+fn assert_sequential(runs: &[Run]) -> Vec<Run> {
+    let mut runs = runs.to_vec();
+    runs.sort_by_key(|r| r.id);
+    for pair in runs.windows(2) {
+        let finished = ts(pair[0].finished_at.as_deref().expect("finished"));
+        let started = ts(&pair[1].started_at);
+        assert!(
+            finished <= started,
+            "run {} started before run {} finished: {runs:#?}",
+            pair[1].id,
+            pair[0].id
+        );
+    }
+    assert!(runs.iter().all(|r| r.status != "running"), "{runs:#?}");
+    runs
+}
+
+fn assert_integrity(db: &Path) {
+    let store = Store::open(db).unwrap();
+    let ok: String = store
+        .conn()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+}
+
+/// The stored usage equals the mock's ground truth, line by line.
+fn assert_ground_truth(store: &Store, mock: &MockServer) {
+    let (stored, truth) = (stored_usage(store), truth_usage(mock));
+    assert_eq!(stored.len(), truth.len());
+    assert!(stored == truth, "the store differs from the ground truth");
+}
+
+/// Every request waits this long before the mock answers.
+fn slow(mock: &MockServer, each: Duration) {
+    mock.inject(FaultRule {
+        path_contains: None,
+        skip: 0,
+        times: usize::MAX,
+        fault: Fault::StallBeforeFirstByte(each),
+    });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runs_every_interval() {
+    let keys = keys();
+    let mock = MockServer::start(mock_config(&keys, 5, 3)).await.unwrap();
+    let (_dir, db, harness) = configured(&mock, &keys.admin, 3).await;
+    let started = Instant::now();
+    let s = Scheduler::start(harness, db.clone(), every(200));
+    wait_until("three scheduled runs", Duration::from_secs(30), || {
+        s.status().finished >= 3
+    })
+    .await;
+    let elapsed = started.elapsed();
+    s.shutdown().await;
+    // Three intervals of 200 ms ± 10% passed before the third run ended.
+    assert!(elapsed >= Duration::from_millis(3 * 180), "{elapsed:?}");
+
+    let store = Store::open(&db).unwrap();
+    let runs = assert_sequential(&store.runs(100).unwrap());
+    assert!(runs.len() >= 3, "{runs:#?}");
+    for r in &runs {
+        assert_eq!(r.trigger, "schedule");
+        assert_eq!(r.status, "succeeded", "{r:#?}");
+    }
+    // The interval is counted from the end of a run.
+    for pair in runs.windows(2) {
+        let gap = ts(&pair[1].started_at) - ts(pair[0].finished_at.as_deref().unwrap());
+        assert!(gap.num_milliseconds() >= 170, "gap {gap:?}");
+    }
+    // Later runs are incremental: nothing new, nothing duplicated.
+    assert_eq!(
+        store.record_count("usage").unwrap(),
+        mock.ground_truth().rows.len() as u64
+    );
+    assert_eq!(runs[1].inserted(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_run_is_recorded_and_the_schedule_goes_on() {
+    let keys = keys();
+    let mock = MockServer::start(mock_config(&keys, 5, 3)).await.unwrap();
+    // Well-formed, but unknown to OpenAI: every run fails with `unauthorized`.
+    let unknown = host_harness::random_admin_key();
+    let (_dir, db, harness) = configured(&mock, &unknown, 3).await;
+    let s = Scheduler::start(harness.clone(), db.clone(), every(200));
+    wait_until("two failed runs", Duration::from_secs(30), || {
+        s.status().finished >= 2
+    })
+    .await;
+    let last = s.status().last.unwrap();
+    assert_eq!(last.status, "failed");
+    assert_eq!(last.error.unwrap().class, "unauthorized");
+
+    // The admin pastes a working key; the next scheduled run succeeds.
+    let mut store = Store::open(&db).unwrap();
+    harness
+        .configure(
+            &mut store,
+            &[("backfill_days".into(), "3".into())],
+            &keys.admin,
+        )
+        .await
+        .unwrap();
+    wait_until("a successful run", Duration::from_secs(30), || {
+        s.status().last.is_some_and(|l| l.status == "succeeded")
+    })
+    .await;
+    s.shutdown().await;
+
+    let runs = assert_sequential(&store.runs(100).unwrap());
+    let failed: Vec<&Run> = runs.iter().filter(|r| r.status == "failed").collect();
+    assert!(failed.len() >= 2, "{runs:#?}");
+    for r in &failed {
+        assert_eq!(r.trigger, "schedule");
+        assert_eq!(r.error_class.as_deref(), Some("unauthorized"));
+        assert!(r.finished_at.is_some());
+        assert_no_secret(
+            "the history",
+            r.error_message.as_deref().unwrap_or(""),
+            &unknown,
+        );
+    }
+    let last = runs.last().unwrap();
+    assert_eq!(last.status, "succeeded");
+    assert!(last.id > failed.last().unwrap().id);
+    assert_ground_truth(&store, &mock);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_run_at_a_time() {
+    let keys = keys();
+    let mock = MockServer::start(mock_config(&keys, 20, 10)).await.unwrap();
+    let (_dir, db, harness) = configured(&mock, &keys.admin, 10).await;
+    // Each request takes 120 ms: a run takes a second or more.
+    slow(&mock, Duration::from_millis(120));
+    let s = Scheduler::start(harness.clone(), db.clone(), every(200));
+
+    // Sync now, then again while it runs: "already running".
+    s.trigger("ui").unwrap();
+    match s.trigger("ui") {
+        Err(TriggerError::Busy(_)) => {}
+        other => panic!("expected busy, got {other:?}"),
+    }
+    assert!(s.status().running.is_some());
+    wait_until("the run's history row", Duration::from_secs(30), || {
+        s.status().running.is_some_and(|l| l.stream.is_some())
+    })
+    .await;
+    // A sync from elsewhere (the CLI) on the same store is refused too.
+    let mut store = Store::open(&db).unwrap();
+    let elsewhere = harness
+        .sync(&mut store, None, "cli", &mut |_| {})
+        .await
+        .expect_err("busy");
+    assert_eq!(elsewhere.class, "busy");
+    // The timer's ticks that fall into the run are skipped, not queued.
+    wait_until("a skipped tick", Duration::from_secs(30), || {
+        s.status().skipped_busy >= 1
+    })
+    .await;
+    wait_until(
+        "the ui run and a scheduled run",
+        Duration::from_secs(60),
+        || {
+            let st = s.status();
+            st.finished >= 2 && st.running.is_none()
+        },
+    )
+    .await;
+    s.shutdown().await;
+
+    let runs = assert_sequential(&store.runs(100).unwrap());
+    assert_eq!(runs[0].trigger, "ui");
+    assert_eq!(runs[0].status, "succeeded");
+    assert!(runs[1..].iter().all(|r| r.trigger == "schedule"));
+    assert!(runs.iter().all(|r| r.status == "succeeded"), "{runs:#?}");
+    assert_ground_truth(&store, &mock);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stopping_mid_run_leaves_a_consistent_store() {
+    let keys = keys();
+    let (users, days) = (150, 90);
+    let mock = MockServer::start(mock_config(&keys, users, days))
+        .await
+        .unwrap();
+    let (_dir, db, harness) = configured(&mock, &keys.admin, days).await;
+    slow(&mock, Duration::from_millis(150));
+    let s = Scheduler::start(harness.clone(), db.clone(), every(3_600_000));
+
+    // Stop after the first usage page (of three) is committed.
+    s.trigger("ui").unwrap();
+    wait_until("a committed usage page", Duration::from_secs(60), || {
+        s.status()
+            .running
+            .and_then(|l| l.streams.get("usage").map(|c| c.pages >= 1))
+            .unwrap_or(false)
+    })
+    .await;
+    s.shutdown().await;
+    assert!(s.status().running.is_none());
+    assert_eq!(s.trigger("ui"), Err(TriggerError::Stopping));
+    assert_eq!(s.status().last.unwrap().status, "interrupted");
+
+    assert_integrity(&db);
+    let store = Store::open(&db).unwrap();
+    let runs = store.runs(10).unwrap();
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    let stopped = &runs[0];
+    assert_eq!(stopped.status, "interrupted", "{stopped:#?}");
+    assert_eq!(stopped.error_class.as_deref(), Some("interrupted"));
+    assert!(stopped.finished_at.is_some());
+    // The history row holds what was committed, and the store holds exactly that.
+    assert!(stopped.streams["usage"].pages >= 1 && stopped.streams["usage"].pages < 3);
+    for (stream, counts) in &stopped.streams {
+        assert_eq!(
+            store.record_count(stream).unwrap(),
+            counts.inserted,
+            "{stream}: records committed = records counted"
+        );
+    }
+    assert_eq!(store.record_count("users").unwrap(), users as u64);
+    assert!(store.record_count("usage").unwrap() < mock.ground_truth().rows.len() as u64);
+
+    // A later run resumes from the last committed page and completes with the ground truth.
+    mock.clear_faults();
+    let later = Scheduler::new(harness, db.clone(), every(3_600_000));
+    let finished = later.run_now("schedule").await.unwrap();
+    assert_eq!(finished.status, "succeeded", "{finished:?}");
+    let runs = store.runs(10).unwrap();
+    assert_eq!(runs[0].status, "succeeded");
+    assert_eq!(runs[1].status, "interrupted");
+    // Nothing imported twice: the stopped run's usage lines plus the new ones are the truth.
+    assert_eq!(
+        stopped.streams["usage"].inserted + runs[0].streams["usage"].inserted,
+        mock.ground_truth().rows.len() as u64
+    );
+    assert_ground_truth(&store, &mock);
+    assert_eq!(store.record_count("users").unwrap(), users as u64);
+    assert_integrity(&db);
+}

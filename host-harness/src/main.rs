@@ -833,7 +833,7 @@ async fn serve(g: &Global, args: ServeArgs) -> Result<(), HostError> {
         };
         let admin_key = config.admin_key.clone();
         let server = MockServer::start(config).await?;
-        if db == PathBuf::from("codex-connector.db") {
+        if db == std::path::Path::new("codex-connector.db") {
             db = PathBuf::from("codex-connector-demo.db");
         }
         let keys = db.with_extension("keys.txt");

@@ -358,7 +358,17 @@ fn engine_with(allocator: Allocator) -> anyhow::Result<Engine> {
             .table_keep_resident(64 << 10);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
-    let engine = Engine::new(&config)?;
+    let engine = match Engine::new(&config) {
+        Ok(e) => e,
+        // The pool's address-space reservation can fail where virtual memory is limited
+        // (ulimit -v): fall back to allocating per instance rather than not running.
+        Err(e) if allocator == Allocator::Pooling => {
+            tracing::warn!("pooling allocator unavailable ({e}); allocating per instance");
+            config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+            Engine::new(&config)?
+        }
+        Err(e) => return Err(e.into()),
+    };
     let engine = cell.get_or_init(|| engine).clone();
     static TICKER: OnceLock<()> = OnceLock::new();
     let mut spawn_err = None;

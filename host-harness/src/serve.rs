@@ -630,7 +630,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -1187,12 +1187,15 @@ async fn save_and_check(
             for line in e.message.lines() {
                 match line.split_once(": ") {
                     Some((key, msg)) if labels.contains_key(key) => {
-                        let msg = tidy(msg);
-                        f.lines.push(format!("{}: {msg}", labels[key]));
-                        f.field_errors.insert(key.to_string(), msg);
+                        f.field_errors.insert(key.to_string(), tidy(msg));
                     }
                     _ => f.lines.push(tidy(line)),
                 }
+            }
+            if !f.field_errors.is_empty() && !project_key {
+                let named: Vec<&str> = f.field_errors.keys().map(|k| labels[k].as_str()).collect();
+                f.lines
+                    .push(format!("See the message under: {}.", named.join(", ")));
             }
             if project_key {
                 f.advice = Some("Create an Admin API key in the OpenAI Platform under Manage → Admin API Keys (only an organization Owner can), then paste it under API Token.".into());
