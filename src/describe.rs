@@ -22,6 +22,8 @@ pub fn describe() -> ConnectorInfo {
                 "Usage granularity: one record per day (1d) or per hour (1h) per person, key, project and model.".into(), Some("1d".into()), None) },
             SettingField { min: Some(1), max: Some(MAX_LOOKBACK_BUCKETS), ..field(LOOKBACK_BUCKETS, "Lookback buckets", SettingKind::Number, false,
                 "How many of the newest buckets every import re-reads, so that usage reported late is picked up.".into(), Some(DEFAULT_LOOKBACK_BUCKETS.to_string()), None) },
+            SettingField { min: Some(0), max: Some(MAX_DIRECTORY_REFRESH_HOURS), ..field(DIRECTORY_REFRESH_HOURS, "Directory refresh (hours)", SettingKind::Number, false,
+                "How often users, projects and API keys are re-read in full (their lists cannot be read incrementally); 0 = on every import. Usage is read on every import.".into(), Some(DEFAULT_DIRECTORY_REFRESH_HOURS.to_string()), None) },
             field(CODEX_MODEL_PATTERN, "Codex model pattern", SettingKind::Text, false,
                 "Models whose name matches count as Codex. Comma-separated globs, case-insensitive; * matches anything.".into(),
                 Some(DEFAULT_MODEL_PATTERN.into()), Some(MAX_PATTERN_LEN as u32)),

@@ -7,6 +7,7 @@ pub const API_TOKEN: &str = "api_token";
 pub const BACKFILL_DAYS: &str = "backfill_days";
 pub const BUCKET_WIDTH: &str = "bucket_width";
 pub const LOOKBACK_BUCKETS: &str = "lookback_buckets";
+pub const DIRECTORY_REFRESH_HOURS: &str = "directory_refresh_hours";
 pub const CODEX_MODEL_PATTERN: &str = "codex_model_pattern";
 pub const CODEX_PROJECT_IDS: &str = "codex_project_ids";
 pub const CODEX_API_KEY_IDS: &str = "codex_api_key_ids";
@@ -16,6 +17,10 @@ pub const DEFAULT_BACKFILL_DAYS: i64 = 30;
 pub const MAX_BACKFILL_DAYS: i64 = 365;
 pub const DEFAULT_LOOKBACK_BUCKETS: i64 = 2;
 pub const MAX_LOOKBACK_BUCKETS: i64 = 48;
+/// Users, projects and keys change slowly and their lists have no changed-since filter:
+/// re-reading them every hourly pull would cost most of the provider requests.
+pub const DEFAULT_DIRECTORY_REFRESH_HOURS: i64 = 12;
+pub const MAX_DIRECTORY_REFRESH_HOURS: i64 = 168;
 pub const DEFAULT_MODEL_PATTERN: &str = "*codex*";
 /// Longest token we accept; real admin keys are far shorter, this only bounds bad input.
 pub const MAX_TOKEN_LEN: usize = 512;
@@ -71,6 +76,8 @@ pub struct Settings {
     pub backfill_days: u32,
     pub bucket_width: BucketWidth,
     pub lookback_buckets: u32,
+    /// Hours between full re-reads of users, projects and keys; 0 = every run.
+    pub directory_refresh_hours: u32,
     pub codex_model_pattern: ModelPattern,
     pub codex_project_ids: Vec<String>,
     pub codex_api_key_ids: Vec<String>,
@@ -85,6 +92,7 @@ impl Settings {
             backfill_days: DEFAULT_BACKFILL_DAYS as u32,
             bucket_width: BucketWidth::Day,
             lookback_buckets: DEFAULT_LOOKBACK_BUCKETS as u32,
+            directory_refresh_hours: DEFAULT_DIRECTORY_REFRESH_HOURS as u32,
             codex_model_pattern: ModelPattern::parse(pattern).expect("valid pattern"),
             codex_project_ids: projects.iter().map(|s| s.to_string()).collect(),
             codex_api_key_ids: keys.iter().map(|s| s.to_string()).collect(),
@@ -260,6 +268,14 @@ pub fn parse(input: &[(String, SettingValue)]) -> Result<Accepted, Vec<FieldErro
         MAX_LOOKBACK_BUCKETS,
         &mut err,
     );
+    let directory_refresh_hours = number(
+        get(DIRECTORY_REFRESH_HOURS),
+        DIRECTORY_REFRESH_HOURS,
+        DEFAULT_DIRECTORY_REFRESH_HOURS,
+        0,
+        MAX_DIRECTORY_REFRESH_HOURS,
+        &mut err,
+    );
 
     let bucket_width = match get(BUCKET_WIDTH) {
         None => BucketWidth::Day,
@@ -340,6 +356,7 @@ pub fn parse(input: &[(String, SettingValue)]) -> Result<Accepted, Vec<FieldErro
             backfill_days: backfill_days as u32,
             bucket_width,
             lookback_buckets: lookback_buckets as u32,
+            directory_refresh_hours: directory_refresh_hours as u32,
             codex_model_pattern,
             codex_project_ids,
             codex_api_key_ids,
@@ -354,6 +371,7 @@ const KNOWN_KEYS: &[&str] = &[
     BACKFILL_DAYS,
     BUCKET_WIDTH,
     LOOKBACK_BUCKETS,
+    DIRECTORY_REFRESH_HOURS,
     CODEX_MODEL_PATTERN,
     CODEX_PROJECT_IDS,
     CODEX_API_KEY_IDS,

@@ -35,15 +35,41 @@ pub fn pull_page(
     }
     match stream {
         USAGE => usage_page(t, settings, checkpoint, cursor),
-        USERS => directory_page(t, USERS, "/v1/organization/users", "", cursor),
-        PROJECTS => directory_page(
-            t,
-            PROJECTS,
-            "/v1/organization/projects",
-            "&include_archived=true",
-            cursor,
-        ),
-        API_KEYS => api_keys_page(t, cursor),
+        USERS | PROJECTS | API_KEYS => {
+            let now = t.now();
+            if cursor.is_none() && !refresh_due(settings, checkpoint, now) {
+                return Ok(Page {
+                    raw: RawPage {
+                        stream: stream.into(),
+                        scope: None,
+                        fetched_at: now,
+                        body: EMPTY_LIST.into(),
+                    },
+                    next_cursor: None,
+                    checkpoint: None,
+                    window: None,
+                    requests: 0,
+                });
+            }
+            let mut page = match stream {
+                USERS => directory_page(t, USERS, "/v1/organization/users", "", cursor)?,
+                PROJECTS => directory_page(
+                    t,
+                    PROJECTS,
+                    "/v1/organization/projects",
+                    "&include_archived=true",
+                    cursor,
+                )?,
+                _ => api_keys_page(t, cursor)?,
+            };
+            if page.next_cursor.is_none() {
+                page.checkpoint = Some(to_json(&RefreshCheckpoint {
+                    v: 1,
+                    refreshed_at: page.raw.fetched_at,
+                }));
+            }
+            Ok(page)
+        }
         other => Err(ConnectorError::Internal(format!(
             "unknown stream {:?}; this connector offers {}",
             crate::normalize::truncate(other, 40),
@@ -121,6 +147,49 @@ impl Json for UsageCursor {
         o.int("start", self.start);
         o.int("end", self.end);
         o.opt_str("page", &self.page);
+    }
+}
+
+/// The checkpoint of a full-refresh stream: when its last complete read finished.
+#[derive(Debug, PartialEq)]
+pub struct RefreshCheckpoint {
+    pub v: u32,
+    pub refreshed_at: i64,
+}
+
+impl Json for RefreshCheckpoint {
+    fn read(p: &mut Parser) -> Result<Self, json::Error> {
+        const FIELDS: [&str; 2] = ["v", "refreshed_at"];
+        let mut c = RefreshCheckpoint {
+            v: 0,
+            refreshed_at: 0,
+        };
+        let seen = p.fields(&FIELDS, &mut |p, i| {
+            match i {
+                0 => c.v = p.u32()?,
+                _ => c.refreshed_at = p.i64()?,
+            }
+            Ok(())
+        })?;
+        p.require(seen, &FIELDS, 0b11)?;
+        Ok(c)
+    }
+    fn write(&self, o: &mut Object) {
+        o.int("v", self.v as i64);
+        o.int("refreshed_at", self.refreshed_at);
+    }
+}
+
+/// Whether a full-refresh stream is due: never read completely, or read longer ago than
+/// `directory_refresh_hours` (0 = always). A checkpoint from the future (clock change) or
+/// one we cannot read counts as due.
+pub fn refresh_due(settings: &Settings, checkpoint: Option<&str>, now: i64) -> bool {
+    let interval = settings.directory_refresh_hours as i64 * 3_600;
+    match checkpoint.and_then(|c| json::parse(c, RefreshCheckpoint::read).ok()) {
+        Some(c) if c.v == 1 && interval > 0 => {
+            c.refreshed_at > now || now - c.refreshed_at >= interval
+        }
+        _ => true,
     }
 }
 
@@ -679,6 +748,35 @@ mod tests {
             matches!(e, ConnectorError::ProviderChanged { ref field, .. } if field == "next_page"),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn directory_streams_refresh_only_when_due() {
+        let s = settings(30); // directory_refresh_hours = 12
+        let mut t = Fake {
+            now: NOW,
+            replies: VecDeque::from([ok(r#"{"data":[{"id":"user-1"}],"has_more":false}"#)]),
+            paths: vec![],
+        };
+        // never read: due; the last page carries the refresh time
+        let p = pull_page(&mut t, &s, USERS, None, None).unwrap();
+        assert_eq!(p.requests, 1);
+        let cp = p.checkpoint.unwrap();
+        assert_eq!(cp, format!(r#"{{"v":1,"refreshed_at":{NOW}}}"#));
+        // an hour later: skipped, no request, checkpoint kept
+        t.now = NOW + 3_600;
+        let p = pull_page(&mut t, &s, USERS, Some(&cp), None).unwrap();
+        assert_eq!((p.requests, p.next_cursor, p.checkpoint), (0, None, None));
+        assert_eq!(t.paths.len(), 1);
+        assert!(crate::normalize::normalize(&p.raw, &s).unwrap().is_empty());
+        // due again after 12 hours, or at once with 0, or when the clock went backwards
+        assert!(refresh_due(&s, Some(&cp), NOW + 12 * 3_600));
+        assert!(!refresh_due(&s, Some(&cp), NOW + 12 * 3_600 - 1));
+        assert!(refresh_due(&s, Some(&cp), NOW - 10));
+        assert!(refresh_due(&s, Some("{garbage"), NOW));
+        let mut every = settings(30);
+        every.directory_refresh_hours = 0;
+        assert!(refresh_due(&every, Some(&cp), NOW + 1));
     }
 
     #[test]

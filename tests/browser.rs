@@ -187,8 +187,49 @@ async fn settings_page_in_a_real_browser() {
         .unwrap();
     let url = server.url();
 
+    let truth_rows = mock.ground_truth().rows.len() as u64;
+    let api_keys = api_keys_in(&mock);
+    let expected = Expected {
+        truth_rows,
+        users: users as u64,
+        projects,
+        api_keys,
+        days,
+    };
+
     let driver = start_driver().await;
     let c = browser(&driver, &dir.path().join("profile")).await;
+    // The flow runs in a task so that the browser is closed even when an assertion fails.
+    let flow = tokio::spawn(browser_flow(c.clone(), url, db.clone(), keys, expected)).await;
+    let _ = c.close().await;
+    drop(driver);
+    if let Err(e) = flow {
+        std::panic::resume_unwind(e.into_panic());
+    }
+    server.shutdown().await;
+    let store = Store::open(&db).unwrap();
+    let runs = store.runs(10).unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].trigger, "ui");
+    assert_eq!(store.record_count("usage").unwrap(), truth_rows);
+}
+
+struct Expected {
+    truth_rows: u64,
+    users: u64,
+    projects: u64,
+    api_keys: u64,
+    days: u32,
+}
+
+async fn browser_flow(c: Client, url: String, db: PathBuf, keys: Keys, expected: Expected) {
+    let Expected {
+        truth_rows,
+        users,
+        projects,
+        api_keys,
+        days,
+    } = expected;
     let mut sources = String::new();
 
     // 0. The empty page: the form from describe(), no token anywhere.
@@ -318,15 +359,13 @@ async fn settings_page_in_a_real_browser() {
         "{}",
         row.text().await.unwrap()
     );
-    let truth_rows = mock.ground_truth().rows.len() as u64;
-    let api_keys = api_keys_in(&mock);
     assert_eq!(attr("data-usage-added").await, truth_rows, "usage lines");
-    assert_eq!(attr("data-users-added").await, users as u64, "users");
+    assert_eq!(attr("data-users-added").await, users, "users");
     assert_eq!(attr("data-projects-added").await, projects, "projects");
     assert_eq!(attr("data-api-keys-added").await, api_keys, "api keys");
     assert_eq!(
         attr("data-added").await,
-        truth_rows + users as u64 + projects + api_keys
+        truth_rows + users + projects + api_keys
     );
     assert_eq!(attr("data-updated").await, 0);
     let row_text = row.text().await.unwrap();
@@ -357,14 +396,6 @@ async fn settings_page_in_a_real_browser() {
         std::fs::create_dir_all(&docs).unwrap();
         std::fs::copy(&synced, docs.join("settings-page.png")).unwrap();
     }
-
-    c.close().await.unwrap();
-    server.shutdown().await;
-    let store = Store::open(&db).unwrap();
-    let runs = store.runs(10).unwrap();
-    assert_eq!(runs.len(), 1);
-    assert_eq!(runs[0].trigger, "ui");
-    assert_eq!(store.record_count("usage").unwrap(), truth_rows);
 }
 
 // ------------------------------------------------------------------------------- plain HTTP
@@ -562,6 +593,48 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
         .find(|s| s.key == "codex_model_pattern")
         .unwrap();
     assert!(format!("{:?}", pattern.value).contains("nomatch"));
+
+    // Sync now while a (slow) import runs: the page shows its progress, a second Sync now
+    // says "already running".
+    mock.inject(openai_mock::FaultRule {
+        path_contains: None,
+        skip: 0,
+        times: usize::MAX,
+        fault: openai_mock::Fault::StallBeforeFirstByte(Duration::from_millis(150)),
+    });
+    let sync_now = post(
+        &host,
+        "/sync",
+        &format!("Origin: http://{host}\r\n"),
+        &format!("csrf={csrf}"),
+    );
+    let r = http(addr, &sync_now).await;
+    assert_eq!(r.status, 303);
+    let r = http(addr, &sync_now).await;
+    let location = r
+        .headers
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .unwrap()
+        .to_string();
+    let shown = http(addr, &get(&host, location.split('#').next().unwrap(), "")).await;
+    assert!(shown.body.contains("A sync is already running"));
+    assert!(shown.body.contains("data-running=\"true\""));
+    assert!(shown.body.contains("Importing"));
+    let status = http(addr, &get(&host, "/status", "")).await;
+    assert!(
+        status.body.contains("\"trigger\":\"ui\""),
+        "{}",
+        status.body
+    );
+    server.scheduler().wait_idle().await;
+    mock.clear_faults();
+    let runs = Store::open(&db).unwrap().runs(10).unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(
+        (runs[0].trigger.as_str(), runs[0].status.as_str()),
+        ("ui", "succeeded")
+    );
 
     server.shutdown().await;
 }

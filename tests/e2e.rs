@@ -318,6 +318,26 @@ async fn second_sync_adds_no_duplicates_and_changes_only_reread_buckets() {
         changed += (b.payload != a.payload) as u64;
     }
     assert_eq!(run2.streams["api_keys"].updated, changed);
+    // The directory was refreshed by the first run (default: every 12 hours), so the hourly
+    // pull reads usage only: one provider request in all.
+    for s in ["users", "projects", "api_keys"] {
+        assert_eq!(run2.streams[s].requests, 0, "{s}");
+    }
+    assert_eq!(mock.requests().len(), 1);
+
+    // A full refresh ignores the checkpoints: everything is re-read, nothing duplicated.
+    mock.reset_requests();
+    let run3 = harness
+        .sync_with(&mut store, None, true, "test", &mut no_progress())
+        .await
+        .unwrap();
+    assert_eq!(run3.streams["usage"].pages, 1, "30 days fit one page");
+    assert!(run3.streams["users"].requests >= 1 && run3.streams["api_keys"].requests >= 1);
+    assert_eq!(
+        run3.streams["usage"].inserted + run3.streams["users"].inserted,
+        0
+    );
+    assert_eq!(stored_usage(&store), truth_usage(&mock));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -59,6 +59,10 @@ enum Command {
         /// Only this stream (repeatable).
         #[arg(long = "stream")]
         streams: Vec<String>,
+        /// Ignore the stored checkpoints: re-read every stream from scratch (usage over the
+        /// whole backfill window, the directory even if it was refreshed recently).
+        #[arg(long)]
+        full_refresh: bool,
     },
     /// Show the import history, newest first.
     History {
@@ -210,7 +214,10 @@ async fn run(cli: Cli) -> Result<(), HostError> {
                 ))
             }
         }
-        Command::Sync { streams } => {
+        Command::Sync {
+            streams,
+            full_refresh,
+        } => {
             let harness = harness(&g, None).await?;
             let mut store = open_store(&g)?;
             let run = sync(
@@ -221,6 +228,7 @@ async fn run(cli: Cli) -> Result<(), HostError> {
                 } else {
                     Some(&streams)
                 },
+                full_refresh,
                 "cli",
                 g.json,
             )
@@ -471,6 +479,7 @@ async fn sync(
     harness: &Harness,
     store: &mut Store,
     streams: Option<&[String]>,
+    full_refresh: bool,
     trigger: &str,
     quiet: bool,
 ) -> Result<Run, HostError> {
@@ -563,7 +572,9 @@ async fn sync(
             ),
         }
     };
-    let result = harness.sync(store, streams, trigger, &mut progress).await;
+    let result = harness
+        .sync_with(store, streams, full_refresh, trigger, &mut progress)
+        .await;
     for bar in bars.values() {
         if !bar.is_finished() {
             bar.abandon();
@@ -918,7 +929,7 @@ async fn demo(g: &Global, users: usize, days: u32) -> Result<(), HostError> {
 
     step("sync");
     let started = std::time::Instant::now();
-    let run = sync(&harness, &mut store, None, "demo", false).await?;
+    let run = sync(&harness, &mut store, None, false, "demo", false).await?;
     println!("sync took {:.2}s", started.elapsed().as_secs_f64());
 
     step("import history");

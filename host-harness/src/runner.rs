@@ -361,11 +361,26 @@ impl Harness {
         }
     }
 
-    /// One sync run over `streams` (all, in `describe` order, when `None`).
+    /// One sync run over `streams` (all, in `describe` order, when `None`), resuming every
+    /// stream from its checkpoint.
     pub async fn sync(
         &self,
         store: &mut Store,
         streams: Option<&[String]>,
+        trigger: &str,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Run, HostError> {
+        self.sync_with(store, streams, false, trigger, progress)
+            .await
+    }
+
+    /// `sync`, optionally ignoring the stored checkpoints (`full_refresh`): every stream is
+    /// read from scratch (usage over the whole backfill window), and upserts replace.
+    pub async fn sync_with(
+        &self,
+        store: &mut Store,
+        streams: Option<&[String]>,
+        full_refresh: bool,
         trigger: &str,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Run, HostError> {
@@ -392,7 +407,14 @@ impl Harness {
         let run_id = store.start_run(trigger)?;
         let mut counts: BTreeMap<String, StreamCounts> = BTreeMap::new();
         let result = self
-            .run_streams(store, run_id, &selected, &mut counts, progress)
+            .run_streams(
+                store,
+                run_id,
+                &selected,
+                full_refresh,
+                &mut counts,
+                progress,
+            )
             .await;
         match result {
             Ok(()) => store.finish_run(run_id, "succeeded", &counts, None)?,
@@ -416,6 +438,7 @@ impl Harness {
         store: &mut Store,
         run_id: i64,
         streams: &[String],
+        full_refresh: bool,
         counts: &mut BTreeMap<String, StreamCounts>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<(), HostError> {
@@ -427,6 +450,7 @@ impl Harness {
                 store,
                 run_id,
                 streams,
+                full_refresh,
                 counts,
                 progress,
             )
@@ -452,6 +476,7 @@ impl Harness {
         store: &mut Store,
         run_id: i64,
         streams: &[String],
+        full_refresh: bool,
         counts: &mut BTreeMap<String, StreamCounts>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<(), HostError> {
@@ -459,7 +484,11 @@ impl Harness {
             progress(Progress::StreamStarted {
                 stream: stream.clone(),
             });
-            let checkpoint = store.checkpoint(stream)?;
+            let checkpoint = if full_refresh {
+                None
+            } else {
+                store.checkpoint(stream)?
+            };
             let mut cursor: Option<String> = None;
             let total = counts.entry(stream.clone()).or_default();
             let mut window_set = false;
