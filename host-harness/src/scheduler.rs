@@ -502,17 +502,7 @@ async fn run_once(shared: &Arc<Shared>, trigger: &str) -> Finished {
                 .map(|l| l.streams.clone())
                 .unwrap_or_default();
             let message = "the server stopped during this run; the next run resumes from the last committed page";
-            let marked = store.conn().execute(
-                "UPDATE runs SET status = 'interrupted', finished_at = ?1, streams = ?2, error_class = 'interrupted', error_message = ?3
-                 WHERE id > ?4 AND status = 'running' AND pid = ?5",
-                rusqlite::params![
-                    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    serde_json::to_string(&counts).unwrap_or_else(|_| "{}".into()),
-                    message,
-                    before,
-                    std::process::id()
-                ],
-            );
+            let marked = store.interrupt_own_runs(before, &counts, message);
             if let Err(e) = marked {
                 tracing::error!("could not mark the stopped run interrupted: {e}");
             }

@@ -1137,12 +1137,7 @@ fn restore(store: &mut Store, previous: Option<(Vec<wit::Setting>, String)>) -> 
                 .collect();
             store.save_settings(&settings, &token)
         }
-        None => {
-            store.conn().execute_batch(
-                "BEGIN IMMEDIATE; DELETE FROM settings; DELETE FROM secrets; COMMIT;",
-            )?;
-            Ok(())
-        }
+        None => store.clear_settings(),
     }
 }
 

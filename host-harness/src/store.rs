@@ -209,6 +209,17 @@ impl Store {
         Ok(())
     }
 
+    /// Forget all settings and the token (restoring "nothing saved yet").
+    pub fn clear_settings(&mut self) -> anyhow::Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM settings", [])?;
+        tx.execute("DELETE FROM secrets", [])?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Settings as handed to `configure`: the stored ones plus the token from its slot.
     pub fn settings_with_token(&self) -> anyhow::Result<Option<(Vec<wit::Setting>, String)>> {
         let Some(token) = self.token()? else {
@@ -242,6 +253,21 @@ impl Store {
             )?;
         }
         Ok(stale.len())
+    }
+
+    /// Close the runs this process left `running` after run `after` (a sync stopped
+    /// between two committed pages) as interrupted, with what they had committed.
+    pub fn interrupt_own_runs(
+        &self,
+        after: i64,
+        streams: &BTreeMap<String, StreamCounts>,
+        message: &str,
+    ) -> anyhow::Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE runs SET status = 'interrupted', finished_at = ?1, streams = ?2, error_class = 'interrupted', error_message = ?3
+             WHERE id > ?4 AND status = 'running' AND pid = ?5",
+            params![now(), serde_json::to_string(streams)?, message, after, std::process::id()],
+        )?)
     }
 
     /// Whether another live process is running a sync on this store.
