@@ -9,7 +9,7 @@ impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng(seed)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -17,7 +17,7 @@ impl Rng {
         z ^ (z >> 31)
     }
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        (self.next_u64() % n.max(1) as u64) as usize
     }
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
@@ -162,7 +162,7 @@ pub fn mutate(rng: &mut Rng, body: &str) -> String {
             if !v.is_empty() {
                 let i = rng.below(v.len());
                 if v[i].is_ascii() {
-                    v[i] = 0x20 + (rng.next() % 95) as u8;
+                    v[i] = 0x20 + (rng.next_u64() % 95) as u8;
                 }
             }
             String::from_utf8(v).unwrap_or_else(|_| body.to_string())
@@ -208,7 +208,10 @@ pub fn mutate(rng: &mut Rng, body: &str) -> String {
             )
         }
         // a field of the wrong type everywhere it occurs
-        10 => body.replace("null", *rng.pick(&["\"\"", "0", "[]", "{}", "true"])),
+        10 => {
+            let with: &&str = rng.pick(&["\"\"", "0", "[]", "{}", "true"]);
+            body.replace("null", with)
+        }
         // garbage
         _ => (0..rng.below(64)).map(|_| *rng.pick(TOKENS)).collect(),
     }

@@ -476,7 +476,7 @@ fn id_list(
         None => return Vec::new(),
         Some(SettingValue::List(items)) => items.iter().map(|s| s.trim().to_string()).collect(),
         Some(SettingValue::Text(s)) => s
-            .split(|c| c == ',' || c == '\n' || c == '\r' || c == ' ' || c == '\t')
+            .split([',', '\n', '\r', ' ', '\t'])
             .map(|s| s.to_string())
             .collect(),
         Some(_) => {

@@ -9,6 +9,7 @@
 //! its peak RSS is its own; the provider requests it made vs. the minimum the API's page
 //! limits allow; the incremental pull right after it; and the mock's own throughput.
 
+use crate::report::thousands;
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
@@ -117,18 +118,6 @@ fn ms(d: Duration) -> f64 {
 
 fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
-}
-
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn ceil_div(a: u64, b: u64) -> u64 {

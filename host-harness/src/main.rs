@@ -895,7 +895,7 @@ async fn demo(g: &Global, users: usize, days: u32) -> Result<(), HostError> {
         ..MockConfig::default()
     })
     .await?;
-    let db = if g.db == PathBuf::from("codex-connector.db") {
+    let db = if g.db.as_path() == std::path::Path::new("codex-connector.db") {
         std::env::temp_dir().join(format!("codex-connector-demo-{}.db", std::process::id()))
     } else {
         g.db.clone()

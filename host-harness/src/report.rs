@@ -123,3 +123,16 @@ pub fn codex_usage(store: &Store) -> anyhow::Result<UsageReport> {
     };
     Ok(report)
 }
+
+/// `1234567` → `1,234,567`, for tables people read.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

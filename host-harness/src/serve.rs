@@ -15,6 +15,7 @@
 //!   nonce; the token is never sent to the browser (only its redacted form), never filled
 //!   back into the form, and every message shown went through the runner's redactor.
 
+use crate::report::thousands;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -624,18 +625,6 @@ fn when(ts: &str) -> String {
 
 fn day(ts: &str) -> String {
     ts.get(..10).unwrap_or(ts).to_string()
-}
-
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Messages pass through the runner's redactor, which also turns the "sk-proj-…" of the
