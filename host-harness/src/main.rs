@@ -507,70 +507,22 @@ async fn sync(
                     bar.enable_steady_tick(std::time::Duration::from_millis(100));
                     bars.insert(stream, bar);
                 }
-                Progress::PageCommitted {
-                    stream,
-                    pages,
-                    counts,
-                } => {
-                    if let Some(bar) = bars.get(&stream) {
-                        bar.set_message(format!(
-                            "page {pages} · {} added · {} updated · {} unchanged",
-                            counts.inserted, counts.updated, counts.unchanged
-                        ));
+                Progress::PageCommitted { .. } | Progress::Waiting { .. } => {
+                    if let Some(bar) = bars.get(p.stream()) {
+                        bar.set_message(p.message());
                     }
                 }
-                Progress::Waiting {
-                    stream,
-                    class,
-                    delay,
-                    attempt,
-                } => {
-                    if let Some(bar) = bars.get(&stream) {
-                        bar.set_message(format!(
-                            "{class}; retrying in {:.1}s (attempt {attempt})",
-                            delay.as_secs_f64()
-                        ));
-                    }
-                }
-                Progress::StreamDone { stream, counts } => {
-                    if let Some(bar) = bars.get(&stream) {
+                Progress::StreamDone { ref stream, .. } => {
+                    if let Some(bar) = bars.get(stream) {
                         bar.set_style(done.clone());
                         bar.set_prefix(format!("✓ {stream}"));
-                        bar.finish_with_message(format!(
-                            "{} pages, {} requests, {} added, {} updated",
-                            counts.pages, counts.requests, counts.inserted, counts.updated
-                        ));
+                        bar.finish_with_message(p.message());
                     }
                 }
             }
             return;
         }
-        match p {
-            Progress::StreamStarted { stream } => eprintln!("{stream}: starting"),
-            Progress::PageCommitted {
-                stream,
-                pages,
-                counts,
-            } => eprintln!(
-                "{stream}: page {pages} committed ({} inserted, {} updated, {} unchanged so far)",
-                counts.inserted, counts.updated, counts.unchanged
-            ),
-            Progress::Waiting {
-                stream,
-                class,
-                delay,
-                attempt,
-            } => {
-                eprintln!(
-                    "{stream}: {class}; retrying in {:.1}s (attempt {attempt})",
-                    delay.as_secs_f64()
-                )
-            }
-            Progress::StreamDone { stream, counts } => eprintln!(
-                "{stream}: done — {} pages, {} requests, {} inserted, {} updated",
-                counts.pages, counts.requests, counts.inserted, counts.updated
-            ),
-        }
+        eprintln!("{}: {}", p.stream(), p.message());
     };
     let result = harness
         .sync_with(store, streams, full_refresh, trigger, &mut progress)

@@ -185,6 +185,42 @@ pub enum Progress {
     },
 }
 
+impl Progress {
+    /// The stream the event is about.
+    pub fn stream(&self) -> &str {
+        match self {
+            Progress::StreamStarted { stream }
+            | Progress::PageCommitted { stream, .. }
+            | Progress::Waiting { stream, .. }
+            | Progress::StreamDone { stream, .. } => stream,
+        }
+    }
+
+    /// What happened, in words, without the stream name (log lines, bars, the web page).
+    pub fn message(&self) -> String {
+        match self {
+            Progress::StreamStarted { .. } => "starting".into(),
+            Progress::PageCommitted { pages, counts, .. } => format!(
+                "page {pages} committed ({} inserted, {} updated, {} unchanged so far)",
+                counts.inserted, counts.updated, counts.unchanged
+            ),
+            Progress::Waiting {
+                class,
+                delay,
+                attempt,
+                ..
+            } => format!(
+                "{class}; retrying in {:.1}s (attempt {attempt})",
+                delay.as_secs_f64()
+            ),
+            Progress::StreamDone { counts, .. } => format!(
+                "done — {} pages, {} requests, {} inserted, {} updated",
+                counts.pages, counts.requests, counts.inserted, counts.updated
+            ),
+        }
+    }
+}
+
 /// The loaded connector plus the host's policy: what a platform keeps per connector.
 pub struct Harness {
     sandbox: Sandbox,

@@ -212,16 +212,8 @@ impl Shared {
                     live.streams.insert(stream, counts);
                     live.waiting = None;
                 }
-                Progress::Waiting {
-                    stream,
-                    class,
-                    delay,
-                    attempt,
-                } => {
-                    live.waiting = Some(format!(
-                        "{stream}: {class}; retrying in {:.1}s (attempt {attempt})",
-                        delay.as_secs_f64()
-                    ));
+                Progress::Waiting { .. } => {
+                    live.waiting = Some(format!("{}: {}", p.stream(), p.message()));
                 }
             }
         }
