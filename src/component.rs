@@ -409,7 +409,12 @@ fn send_get(s: &Settings, path_and_query: &str) -> Result<HttpResponse, Connecto
                     Some(code @ ErrorCode::HttpResponseBodySize(_)) => too_large(&code),
                     Some(code) => transient("the response was cut off", &error_code(&code)),
                     // The host's size cap can arrive as a plain stream error.
-                    None if e.to_debug_string().contains("body size") => {
+                    None if e
+                        .to_debug_string()
+                        .as_bytes()
+                        .windows(9)
+                        .any(|w| w == b"body size") =>
+                    {
                         too_large(&ErrorCode::HttpResponseBodySize(None))
                     }
                     None => transient("the response was cut off", &e.to_debug_string()),

@@ -42,6 +42,15 @@ pub enum Kind {
     Duplicate,
 }
 
+/// A scalar value read by `Parser::flat_object`.
+pub enum Flat<'a> {
+    Null,
+    Bool(bool),
+    Uint(u64),
+    /// A string without escapes, as it is in the document.
+    Str(&'a str),
+}
+
 /// A parse error: its kind, the byte offset and the path of the value at fault.
 pub struct Error {
     pub kind: Kind,
@@ -305,10 +314,21 @@ impl<'a> Parser<'a> {
                 }
             }
             Some(b'1'..=b'9') => {
-                while let Some(c @ b'0'..=b'9') = self.at() {
-                    v = v.and_then(|v| v.checked_mul(10)?.checked_add((c - b'0') as u64));
+                let b = self.s.as_bytes();
+                let start = self.pos;
+                let mut n = 0u64;
+                while let Some(c @ b'0'..=b'9') = b.get(self.pos).copied() {
+                    n = n.wrapping_mul(10).wrapping_add((c - b'0') as u64);
                     self.pos += 1;
                 }
+                // 19 digits always fit in a u64; 20 may; more never do
+                v = match self.pos - start {
+                    0..=19 => Some(n),
+                    20 => b[start..self.pos].iter().try_fold(0u64, |v, &c| {
+                        v.checked_mul(10)?.checked_add((c - b'0') as u64)
+                    }),
+                    _ => None,
+                };
             }
             _ => return Err(self.bad()),
         }
@@ -388,11 +408,7 @@ impl<'a> Parser<'a> {
     }
 
     pub fn string(&mut self) -> Result<String, Error> {
-        if self.peek() != Some(b'"') {
-            return Err(self.wrong("a string"));
-        }
-        self.pos += 1;
-        self.str_body(true).map(Cow::into_owned)
+        self.text().map(Cow::into_owned)
     }
 
     pub fn opt_string(&mut self) -> Result<Option<String>, Error> {
@@ -400,6 +416,24 @@ impl<'a> Parser<'a> {
             Ok(None)
         } else {
             self.string().map(Some)
+        }
+    }
+
+    /// A string, borrowed from the document when it has no escapes: then it also needs no
+    /// escaping when written back (see `Object::text`).
+    pub fn text(&mut self) -> Result<Cow<'a, str>, Error> {
+        if self.peek() != Some(b'"') {
+            return Err(self.wrong("a string"));
+        }
+        self.pos += 1;
+        self.str_body(true)
+    }
+
+    pub fn opt_text(&mut self) -> Result<Option<Cow<'a, str>>, Error> {
+        if self.null()? {
+            Ok(None)
+        } else {
+            self.text().map(Some)
         }
     }
 
@@ -423,6 +457,7 @@ impl<'a> Parser<'a> {
         let s = self.s;
         let mut out: Option<String> = None;
         let mut start = self.pos;
+        self.pos = plain_run(s.as_bytes(), self.pos);
         loop {
             match self.at() {
                 None => return Err(self.bad()),
@@ -478,7 +513,7 @@ impl<'a> Parser<'a> {
                     start = self.pos;
                 }
                 Some(0..=0x1f) => return Err(self.fail(Kind::Syntax)),
-                Some(_) => self.pos += 1,
+                Some(_) => self.pos = plain_run(s.as_bytes(), self.pos + 1),
             }
         }
     }
@@ -526,6 +561,108 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    /// The fast path for a flat object whose members are `fields` (unknown ones skipped):
+    /// `f(i, value)` takes the value of `fields[i]` and says whether it has the right type.
+    /// It covers the common form only: scalar values (`null`, booleans, unsigned integers
+    /// of up to 19 digits, strings without escapes), each field at most once. On anything
+    /// else it returns `false` with the parser where it was, and the general reader
+    /// (`fields`) reads the value again, with its exact rules and errors. It exists because
+    /// usage pages are hundreds of thousands of such objects.
+    pub fn flat_object(
+        &mut self,
+        fields: &[&str],
+        f: &mut impl FnMut(usize, Flat<'a>) -> bool,
+    ) -> bool {
+        let (s, b) = (self.s, self.s.as_bytes());
+        let ws = |mut i: usize| {
+            while let Some(b' ' | b'\n' | b'\t' | b'\r') = b.get(i) {
+                i += 1;
+            }
+            i
+        };
+        let mut i = ws(self.pos);
+        if b.get(i) != Some(&b'{') {
+            return false;
+        }
+        let (mut seen, mut next) = (0u64, 0usize);
+        i = ws(i + 1);
+        if b.get(i) == Some(&b'}') {
+            self.pos = i + 1;
+            return true;
+        }
+        loop {
+            // "key":
+            if b.get(i) != Some(&b'"') {
+                return false;
+            }
+            let k0 = i + 1;
+            i = plain_run(b, k0);
+            if b.get(i) != Some(&b'"') {
+                return false;
+            }
+            let key = &s[k0..i];
+            i = ws(i + 1);
+            if b.get(i) != Some(&b':') {
+                return false;
+            }
+            i = ws(i + 1);
+            // the value
+            let v = match b.get(i) {
+                Some(b'"') => {
+                    let v0 = i + 1;
+                    i = plain_run(b, v0);
+                    if b.get(i) != Some(&b'"') {
+                        return false;
+                    }
+                    i += 1;
+                    Flat::Str(&s[v0..i - 1])
+                }
+                Some(c @ b'0'..=b'9') => {
+                    let d0 = i;
+                    let mut n = 0u64;
+                    while let Some(&c @ b'0'..=b'9') = b.get(i) {
+                        n = n.wrapping_mul(10).wrapping_add((c - b'0') as u64);
+                        i += 1;
+                    }
+                    let leading_zero = *c == b'0' && i - d0 > 1;
+                    if leading_zero || i - d0 > 19 || matches!(b.get(i), Some(b'.' | b'e' | b'E')) {
+                        return false;
+                    }
+                    Flat::Uint(n)
+                }
+                Some(b'n') if b.get(i..i + 4) == Some(b"null") => {
+                    i += 4;
+                    Flat::Null
+                }
+                Some(b't') if b.get(i..i + 4) == Some(b"true") => {
+                    i += 4;
+                    Flat::Bool(true)
+                }
+                Some(b'f') if b.get(i..i + 5) == Some(b"false") => {
+                    i += 5;
+                    Flat::Bool(false)
+                }
+                _ => return false,
+            };
+            if let Some(k) = field_index(fields, next, key) {
+                if seen & (1 << k) != 0 || !f(k, v) {
+                    return false;
+                }
+                seen |= 1 << k;
+                next = k + 1;
+            }
+            i = ws(i);
+            match b.get(i) {
+                Some(b',') => i = ws(i + 1),
+                Some(b'}') => {
+                    self.pos = i + 1;
+                    return true;
+                }
+                _ => return false,
+            }
+        }
+    }
+
     /// A struct with known `fields` (in declaration order): `f(p, i)` reads the value of
     /// `fields[i]`. Returns the mask of fields seen, with `SEQ` set for the array form.
     /// See `record`.
@@ -557,8 +694,11 @@ impl<'a> Parser<'a> {
             })?;
             return Ok(seen | SEQ);
         }
-        self.object(&mut |p, k| match fields.iter().position(|n| *n == k) {
+        // Providers send fields in a fixed order: try the one after the last match first.
+        let mut next = 0;
+        self.object(&mut |p, k| match field_index(fields, next, k) {
             Some(i) => {
+                next = i + 1;
                 if seen & (1 << i) != 0 {
                     return Err(p.duplicate());
                 }
@@ -802,24 +942,28 @@ pub fn push_uint(out: &mut String, mut n: u64) {
             break;
         }
     }
+    out.reserve(buf.len() - i);
     for &b in &buf[i..] {
-        out.push(b as char);
+        out.push(char::from(b));
     }
 }
 
 /// JSON string escaping (RFC 8259): quotes, backslash and control characters.
 pub fn escape_into(out: &mut String, s: &str) {
     out.push('"');
+    let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
+    let mut i = plain_run(bytes, 0);
+    while i < bytes.len() {
+        let b = bytes[i];
         let esc: &str = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
             b'\n' => "\\n",
             b'\r' => "\\r",
             b'\t' => "\\t",
-            0..=0x1f => "",
-            _ => continue,
+            // the other control characters (`plain_run` stops at nothing else)
+            _ => "",
         };
         out.push_str(&s[start..i]);
         if esc.is_empty() {
@@ -831,9 +975,55 @@ pub fn escape_into(out: &mut String, s: &str) {
             out.push_str(esc);
         }
         start = i + 1;
+        i = plain_run(bytes, start);
     }
     out.push_str(&s[start..]);
     out.push('"');
+}
+
+/// The end of the run of bytes from `i` that a JSON string holds as they are: the index of
+/// the first `"`, `\` or control character, or `b.len()`. Eight bytes at a time, since
+/// this scan is most of reading and writing JSON text.
+#[inline(never)]
+pub fn plain_run(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        // a zero byte in x shows as a set high bit in (x - 1) & !x; the lowest one is exact
+        let zero = |x: u64| x.wrapping_sub(ONES) & !x;
+        let hit = (w.wrapping_sub(ONES * 0x20) & !w
+            | zero(w ^ (ONES * b'"' as u64))
+            | zero(w ^ (ONES * b'\\' as u64)))
+            & HIGH;
+        if hit != 0 {
+            return i + (hit.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Where `key` is in `fields`, trying `fields[hint]` first.
+#[inline(never)]
+fn field_index(fields: &[&str], hint: usize, key: &str) -> Option<usize> {
+    if fields.get(hint).is_some_and(|f| *f == key) {
+        return Some(hint);
+    }
+    fields.iter().position(|f| *f == key)
+}
+
+/// `s` as a JSON string, quotes included: how messages show a value they quote.
+pub fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    escape_into(&mut out, s);
+    out
 }
 
 /// A JSON object written field by field: payloads and cursors have fixed, flat shapes.
@@ -860,6 +1050,27 @@ impl Object {
     pub fn str(&mut self, k: &str, v: &str) {
         escape_into(self.key(k), v);
     }
+    /// A string from `Parser::text`: one borrowed from the document had no escapes, so it
+    /// needs none and is copied as it is.
+    // The `Cow` itself is the point: borrowed means already clean.
+    #[allow(clippy::ptr_arg)]
+    pub fn text(&mut self, k: &str, v: &Cow<str>) {
+        match v {
+            Cow::Borrowed(v) => {
+                let out = self.key(k);
+                out.push('"');
+                out.push_str(v);
+                out.push('"');
+            }
+            Cow::Owned(v) => self.str(k, v),
+        }
+    }
+    pub fn opt_text(&mut self, k: &str, v: &Option<Cow<str>>) {
+        match v {
+            Some(v) => self.text(k, v),
+            None => self.null(k),
+        }
+    }
     pub fn opt_str(&mut self, k: &str, v: &Option<String>) {
         match v {
             Some(v) => self.str(k, v),
@@ -881,6 +1092,23 @@ impl Object {
     pub fn finish(mut self) -> String {
         self.buf.push('}');
         self.buf
+    }
+    /// Continue in `buf` (e.g. the buffer of the previous object, see `finish_exact`) an
+    /// object whose first members are `head` (from `into_head`).
+    pub fn in_buffer(mut buf: String, head: &str) -> Self {
+        buf.clear();
+        buf.push_str(head);
+        Object { buf }
+    }
+    /// The members written so far, to start other objects with (`in_buffer`).
+    pub fn into_head(self) -> String {
+        self.buf
+    }
+    /// The object as a string of exactly its length (which the component's caller takes as
+    /// it is, where spare capacity would cost a reallocation), and the buffer for the next.
+    pub fn finish_exact(mut self) -> (String, String) {
+        self.buf.push('}');
+        (self.buf.as_str().to_owned(), self.buf)
     }
 }
 
@@ -980,6 +1208,112 @@ mod tests {
             Kind::Syntax
         );
         assert_eq!(kind(parse("[1,]", |p| p.skip())), Kind::Syntax);
+    }
+
+    /// What the general reader makes of a scalar, in `Flat` terms (`None`: a value the fast
+    /// path must not accept, such as a float, a negative number or an escaped string).
+    fn general_scalar<'a>(p: &mut Parser<'a>) -> Result<Option<Flat<'a>>, Error> {
+        Ok(match p.peek() {
+            Some(b'n') => {
+                p.null()?;
+                Some(Flat::Null)
+            }
+            Some(b't' | b'f') => Some(Flat::Bool(p.bool()?)),
+            Some(b'"') => match p.text()? {
+                Cow::Borrowed(t) => Some(Flat::Str(t)),
+                Cow::Owned(_) => None,
+            },
+            Some(b'0'..=b'9') => match p.number()? {
+                (false, Some(n)) => Some(Flat::Uint(n)),
+                _ => None,
+            },
+            _ => {
+                p.skip()?;
+                None
+            }
+        })
+    }
+
+    fn show(v: &Flat) -> String {
+        match v {
+            Flat::Null => "null".into(),
+            Flat::Bool(b) => b.to_string(),
+            Flat::Uint(n) => n.to_string(),
+            Flat::Str(s) => format!("{s:?}"),
+        }
+    }
+
+    /// The fast path accepts only what the general reader reads the same way, and leaves
+    /// the parser untouched when it declines.
+    #[test]
+    fn flat_object_agrees_with_the_general_reader() {
+        const FIELDS: [&str; 4] = ["a", "bb", "user_id", "n"];
+        let seeds = [
+            r#"{"object":"x","a":1,"bb":"t","user_id":null,"n":true}"#,
+            r#" { "n" : false , "a" : 18446744073709551615 , "bb" : "éA" } "#,
+            r#"{"a":0,"a":1}"#,
+            r#"{}"#,
+            r#"{"bb":"x","other":[1,{"y":2}],"n":null}"#,
+        ];
+        let alphabet = b"{}[]\",:\\ 0123456789.eE-+nultrfasx\x01\t";
+        let mut rng = crate::fuzzing::Rng::new(11);
+        let (mut accepted, mut declined) = (0, 0);
+        for _ in 0..200_000 {
+            let mut doc: Vec<u8> = rng.pick(&seeds).as_bytes().to_vec();
+            for _ in 0..1 + rng.below(3) {
+                let at = rng.below(doc.len() + 1);
+                let c = *rng.pick(alphabet);
+                match rng.below(3) {
+                    0 => doc.insert(at, c),
+                    1 if at < doc.len() => doc[at] = c,
+                    _ if at < doc.len() => {
+                        doc.remove(at);
+                    }
+                    _ => {}
+                }
+            }
+            let Ok(doc) = String::from_utf8(doc) else {
+                continue;
+            };
+            let mut fast = Vec::new();
+            let mut p = Parser::new(&doc);
+            let ok = p.flat_object(&FIELDS, &mut |i, v| {
+                fast.push((i, show(&v)));
+                true
+            });
+            if !ok {
+                declined += 1;
+                assert_eq!(p.pos, 0, "declined but moved: {doc}");
+                continue;
+            }
+            accepted += 1;
+            let mut general = Vec::new();
+            let mut g = Parser::new(&doc);
+            let read = g.fields(&FIELDS, &mut |p, i| {
+                let v = general_scalar(p)?;
+                general.push((i, v.as_ref().map(show)));
+                Ok(())
+            });
+            assert!(
+                read.is_ok(),
+                "fast accepted what the general reader refuses: {doc}"
+            );
+            let general: Vec<(usize, String)> = general
+                .into_iter()
+                .map(|(i, v)| {
+                    (
+                        i,
+                        v.unwrap_or_else(|| panic!("fast accepted field {i} of {doc}")),
+                    )
+                })
+                .collect();
+            assert_eq!(fast, general, "{doc}");
+            assert_eq!(p.pos, g.pos, "{doc}");
+        }
+        assert!(
+            accepted > 10_000 && declined > 10_000,
+            "{accepted} {declined}"
+        );
     }
 
     #[test]

@@ -11,7 +11,9 @@ use serde_json::Value;
 
 #[cfg(test)]
 use crate::json::escape_into;
-use crate::json::{self, Object, Parser};
+use std::borrow::Cow;
+
+use crate::json::{self, Flat, Object, Parser};
 use crate::model::{ConnectorError, NormalizedRecord, RawPage};
 use crate::settings::Settings;
 use crate::time::rfc3339;
@@ -35,8 +37,8 @@ pub fn normalize(
         PROJECTS => projects(raw, settings),
         API_KEYS => api_keys(raw, settings),
         other => Err(ConnectorError::Internal(format!(
-            "unknown stream {:?}",
-            truncate(other, 40)
+            "unknown stream {}",
+            json::quoted(&truncate(other, 40))
         ))),
     }
 }
@@ -109,47 +111,6 @@ pub fn parse_body<'a, T>(
     })
 }
 
-struct Bucket {
-    start_time: i64,
-    end_time: i64,
-    results: Option<Vec<UsageResult>>,
-}
-
-fn read_bucket(p: &mut Parser) -> Result<Bucket, json::Error> {
-    const FIELDS: [&str; 4] = ["start_time", "end_time", "results", "result"];
-    let mut b = Bucket {
-        start_time: 0,
-        end_time: 0,
-        results: None,
-    };
-    let mut have_results = false;
-    let read = p.record(&FIELDS, 3, &mut |p, i| {
-        match i {
-            0 => b.start_time = p.i64()?,
-            1 => b.end_time = p.i64()?,
-            // `result` is an alias of `results`: both at once are a repeated field
-            _ => {
-                if have_results {
-                    return Err(p.duplicate());
-                }
-                have_results = true;
-                if !p.null()? {
-                    let mut rs = Vec::new();
-                    p.array(&mut |p, _| {
-                        rs.push(read_result(p)?);
-                        Ok(())
-                    })?;
-                    b.results = Some(rs);
-                }
-            }
-        }
-        Ok(())
-    });
-    let seen = read.map_err(|e| e.rename_key("result", "results"))?;
-    p.require(seen, &FIELDS, 0b11)?;
-    Ok(b)
-}
-
 /// The fields of a usage line (in the order serde's array form takes them), and the index
 /// of each: text fields, `batch`, then counts.
 const PROJECT_ID: usize = 0;
@@ -193,21 +154,37 @@ const BASE_COUNTS: [(&str, usize); 4] = [
 ];
 
 /// One usage line. Every field is optional: token meanings have shifted over time, so we
-/// carry exactly what the provider sent.
+/// carry exactly what the provider sent. Text borrows from the body unless it had escapes.
 #[derive(Default)]
-struct UsageResult {
+struct UsageResult<'a> {
     /// Indexed like `RESULT_FIELDS` (`text[BATCH]` is unused).
-    text: [Option<String>; COUNTS],
+    text: [Option<Cow<'a, str>>; COUNTS],
     batch: Option<bool>,
     counts: [Option<u64>; 15],
 }
 
-fn read_result(p: &mut Parser) -> Result<UsageResult, json::Error> {
+fn read_result<'a>(p: &mut Parser<'a>) -> Result<UsageResult<'a>, json::Error> {
     let mut r = UsageResult::default();
+    let fast = p.flat_object(&RESULT_FIELDS, &mut |i, v| {
+        match (i, v) {
+            (BATCH, Flat::Null) => r.batch = None,
+            (BATCH, Flat::Bool(b)) => r.batch = Some(b),
+            (0..COUNTS, Flat::Null) if i != BATCH => r.text[i] = None,
+            (0..COUNTS, Flat::Str(t)) if i != BATCH => r.text[i] = Some(Cow::Borrowed(t)),
+            (COUNTS.., Flat::Null) => r.counts[i - COUNTS] = None,
+            (COUNTS.., Flat::Uint(n)) => r.counts[i - COUNTS] = Some(n),
+            _ => return false,
+        }
+        true
+    });
+    if fast {
+        return Ok(r);
+    }
+    r = UsageResult::default();
     p.fields(&RESULT_FIELDS, &mut |p, i| {
         match i {
             BATCH => r.batch = p.opt_bool()?,
-            0..COUNTS => r.text[i] = p.opt_string()?,
+            0..COUNTS => r.text[i] = p.opt_text()?,
             _ => r.counts[i - COUNTS] = p.opt_u64()?,
         }
         Ok(())
@@ -217,45 +194,163 @@ fn read_result(p: &mut Parser) -> Result<UsageResult, json::Error> {
 
 // ---------------------------------------------------------------------------------------
 // Usage
+//
+// One pass: each line becomes a record as soon as it is read, so a page of 100k lines
+// holds no intermediate copy of itself. A bucket whose lines come before its times (JSON
+// objects are unordered) has them held until its end.
+
+/// What a bucket's times mean for its records: the start of their keys and payloads.
+struct BucketTimes {
+    /// `start|width|`
+    key_head: String,
+    /// `{"bucket_start":…,"bucket_end":…,"bucket_width":…,"bucket_complete":…`
+    payload_head: String,
+}
+
+/// The state of normalizing one usage page.
+struct UsagePage<'s> {
+    settings: &'s Settings,
+    fetched_at: i64,
+    out: Vec<NormalizedRecord>,
+    /// The first bucket with bad times. Reported only if the body parses: a body that is
+    /// not what we read at all says more.
+    bad: Option<ConnectorError>,
+    /// Where each record's key and payload are written before being copied out at their
+    /// exact size.
+    key_buf: String,
+    payload_buf: String,
+}
 
 fn usage(raw: &RawPage, settings: &Settings) -> Result<Vec<NormalizedRecord>, ConnectorError> {
-    let data = parse_body(USAGE, &raw.body, |p| {
-        let mut data = Vec::new();
-        read_envelope(p, "next_page", &mut |p, _| {
-            data.push(read_bucket(p)?);
-            Ok(())
-        })?;
-        Ok(data)
+    let mut page = UsagePage {
+        settings,
+        fetched_at: raw.fetched_at,
+        // a usage line is a few hundred bytes of JSON
+        out: Vec::with_capacity(raw.body.len() / 400),
+        bad: None,
+        key_buf: String::with_capacity(256),
+        payload_buf: String::with_capacity(1024),
+    };
+    parse_body(USAGE, &raw.body, |p| {
+        read_envelope(p, "next_page", &mut |p, i| page.bucket(p, i))
     })?;
-    let mut out = Vec::with_capacity(
-        data.iter()
-            .map(|b| b.results.as_ref().map_or(0, |r| r.len()))
-            .sum(),
-    );
-    for (i, bucket) in data.iter().enumerate() {
-        let width = bucket.end_time - bucket.start_time;
-        let width_name = match width {
-            86_400 => "1d",
-            3_600 => "1h",
-            60 => "1m",
-            _ => {
-                return Err(ConnectorError::provider_changed(
-                    USAGE,
-                    format!("data[{i}].end_time"),
-                    format!("a bucket is {width} s wide; expected 1d, 1h or 1m"),
-                ))
+    match page.bad {
+        Some(e) => Err(e),
+        None => Ok(page.out),
+    }
+}
+
+impl UsagePage<'_> {
+    /// Read bucket `i` and emit its records.
+    fn bucket<'a>(&mut self, p: &mut Parser<'a>, i: usize) -> Result<(), json::Error> {
+        const FIELDS: [&str; 4] = ["start_time", "end_time", "results", "result"];
+        let (mut start, mut end) = (0, 0);
+        let mut seen_times = 0u8;
+        let mut have_results = false;
+        let mut held: Vec<UsageResult<'a>> = Vec::new();
+        let read = p.record(&FIELDS, 3, &mut |p, f| {
+            match f {
+                0 => {
+                    start = p.i64()?;
+                    seen_times |= 1;
+                }
+                1 => {
+                    end = p.i64()?;
+                    seen_times |= 2;
+                }
+                // `result` is an alias of `results`: both at once are a repeated field
+                _ => {
+                    if have_results {
+                        return Err(p.duplicate());
+                    }
+                    have_results = true;
+                    if !p.null()? {
+                        let times = match seen_times {
+                            3 => self.times(start, end, i),
+                            _ => None,
+                        };
+                        p.array(&mut |p, _| {
+                            let r = read_result(p)?;
+                            match &times {
+                                Some(t) => self.emit(&r, t),
+                                None if seen_times != 3 => held.push(r),
+                                None => {}
+                            }
+                            Ok(())
+                        })?;
+                    }
+                }
             }
-        };
-        let start = bucket_time(bucket.start_time, i, "start_time")?;
-        let end = bucket_time(bucket.end_time, i, "end_time")?;
-        let complete = bucket.end_time <= raw.fetched_at;
-        for r in bucket.results.iter().flatten() {
-            out.push(usage_record(
-                r, &start, &end, width_name, complete, settings,
-            ));
+            Ok(())
+        });
+        let seen = read.map_err(|e| e.rename_key("result", "results"))?;
+        p.require(seen, &FIELDS, 0b11)?;
+        if !held.is_empty() {
+            if let Some(t) = self.times(start, end, i) {
+                for r in &held {
+                    self.emit(r, &t);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Bucket `i`'s times, or `None` after recording why they are bad (or when an earlier
+    /// bucket's were: nothing more is emitted then).
+    fn times(&mut self, start: i64, end: i64, i: usize) -> Option<BucketTimes> {
+        if self.bad.is_some() {
+            return None;
+        }
+        let times = bucket_times(start, end, i, self.fetched_at);
+        match times {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.bad = Some(e);
+                None
+            }
         }
     }
-    Ok(out)
+
+    fn emit(&mut self, r: &UsageResult, t: &BucketTimes) {
+        let rule = codex_rule(r, self.settings);
+        let record = usage_record(r, t, rule, &mut self.key_buf, &mut self.payload_buf);
+        self.out.push(record);
+    }
+}
+
+fn bucket_times(
+    start: i64,
+    end: i64,
+    i: usize,
+    fetched_at: i64,
+) -> Result<BucketTimes, ConnectorError> {
+    let width = match end - start {
+        86_400 => "1d",
+        3_600 => "1h",
+        60 => "1m",
+        w => {
+            return Err(ConnectorError::provider_changed(
+                USAGE,
+                format!("data[{i}].end_time"),
+                format!("a bucket is {w} s wide; expected 1d, 1h or 1m"),
+            ))
+        }
+    };
+    let start_text = bucket_time(start, i, "start_time")?;
+    let end_text = bucket_time(end, i, "end_time")?;
+    let mut p = Object::with_capacity(128);
+    p.str("bucket_start", &start_text);
+    p.str("bucket_end", &end_text);
+    p.str("bucket_width", width);
+    p.bool("bucket_complete", end <= fetched_at);
+    let mut key_head = start_text;
+    key_head.push('|');
+    key_head.push_str(width);
+    key_head.push('|');
+    Ok(BucketTimes {
+        key_head,
+        payload_head: p.into_head(),
+    })
 }
 
 fn bucket_time(t: i64, i: usize, field: &str) -> Result<String, ConnectorError> {
@@ -270,18 +365,15 @@ fn bucket_time(t: i64, i: usize, field: &str) -> Result<String, ConnectorError> 
 
 fn usage_record(
     r: &UsageResult,
-    start: &str,
-    end: &str,
-    width: &str,
-    complete: bool,
-    settings: &Settings,
+    t: &BucketTimes,
+    rule: Option<&'static str>,
+    key: &mut String,
+    payload: &mut String,
 ) -> NormalizedRecord {
-    let (is_codex, rule) = codex_rule(r, settings);
     let s = |i: usize| r.text[i].as_deref().unwrap_or("");
-    let mut key = String::with_capacity(128);
+    key.clear();
+    key.push_str(&t.key_head);
     for part in [
-        start,
-        width,
         s(USER_ID),
         s(API_KEY_ID),
         s(PROJECT_ID),
@@ -292,19 +384,15 @@ fn usage_record(
         key.push('|');
     }
     key.push_str(s(SERVICE_TIER));
-    let mut p = Object::with_capacity(768);
-    p.str("bucket_start", start);
-    p.str("bucket_end", end);
-    p.str("bucket_width", width);
-    p.bool("bucket_complete", complete);
+    let mut p = Object::in_buffer(std::mem::take(payload), &t.payload_head);
     for i in [USER_ID, API_KEY_ID, PROJECT_ID, MODEL] {
-        p.opt_str(RESULT_FIELDS[i], &r.text[i]);
+        p.opt_text(RESULT_FIELDS[i], &r.text[i]);
     }
     match r.batch {
         Some(b) => p.bool("batch", b),
         None => p.null("batch"),
     }
-    p.opt_str("service_tier", &r.text[SERVICE_TIER]);
+    p.opt_text("service_tier", &r.text[SERVICE_TIER]);
     for (name, i) in BASE_COUNTS {
         p.num(name, r.counts[i].unwrap_or(0));
     }
@@ -313,39 +401,41 @@ fn usage_record(
             p.num(name, *v);
         }
     }
-    p.bool("is_codex", is_codex);
+    p.bool("is_codex", rule.is_some());
     match rule {
         Some(rule) => p.str("codex_rule", rule),
         None => p.null("codex_rule"),
     }
     p.num("schema_version", SCHEMA_VERSION as u64);
+    let (exact, buf) = p.finish_exact();
+    *payload = buf;
     NormalizedRecord {
         stream: USAGE.to_string(),
-        key,
+        key: key.as_str().to_owned(),
         schema_version: SCHEMA_VERSION,
-        payload: p.finish(),
+        payload: exact,
     }
 }
 
-/// Decide whether a usage line is Codex traffic, and by which rule. Declared keys and
-/// projects win over the model name, since they are the admin's explicit statement.
-fn codex_rule(r: &UsageResult, settings: &Settings) -> (bool, Option<&'static str>) {
-    if let Some(k) = &r.text[API_KEY_ID] {
-        if settings.codex_api_key_ids.binary_search(k).is_ok() {
-            return (true, Some("declared_api_key"));
-        }
+/// Decide whether a usage line is Codex traffic, and by which rule (`None`: it is not).
+/// Declared keys and projects win over the model name, since they are the admin's
+/// explicit statement.
+fn codex_rule(r: &UsageResult, settings: &Settings) -> Option<&'static str> {
+    let declared = |ids: &[String], id: &Option<Cow<str>>| {
+        id.as_deref()
+            .is_some_and(|id| ids.binary_search_by(|x| x.as_str().cmp(id)).is_ok())
+    };
+    if declared(&settings.codex_api_key_ids, &r.text[API_KEY_ID]) {
+        return Some("declared_api_key");
     }
-    if let Some(p) = &r.text[PROJECT_ID] {
-        if settings.codex_project_ids.binary_search(p).is_ok() {
-            return (true, Some("declared_project"));
-        }
+    if declared(&settings.codex_project_ids, &r.text[PROJECT_ID]) {
+        return Some("declared_project");
     }
-    if let Some(m) = &r.text[MODEL] {
-        if settings.codex_model_pattern.matches(m) {
-            return (true, Some("model_pattern"));
-        }
-    }
-    (false, None)
+    let model = r.text[MODEL].as_deref()?;
+    settings
+        .codex_model_pattern
+        .matches(model)
+        .then_some("model_pattern")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -603,6 +693,41 @@ mod tests {
         let last: Value = serde_json::from_str(&recs[4].payload).unwrap();
         assert_eq!(last["bucket_complete"], false);
         assert_eq!(last["user_id"], "user_1");
+    }
+
+    /// Records are emitted while reading; a bucket whose lines come before its times (JSON
+    /// members are unordered) gives the same records, and a bad bucket anywhere is still
+    /// reported as that bucket, after the body is known to parse.
+    #[test]
+    fn bucket_member_order_does_not_matter() {
+        let reordered = USAGE_BODY.replace(
+            r#""start_time":1699920000,"end_time":1700006400,"results":["#,
+            r#""results":["#,
+        );
+        // move the times of the first bucket after its results
+        let reordered = reordered.replacen(
+            r#""model":"gpt-4.1"}]},"#,
+            r#""model":"gpt-4.1"}],"start_time":1699920000,"end_time":1700006400},"#,
+            1,
+        );
+        assert_ne!(reordered, USAGE_BODY);
+        let a = normalize(&raw(USAGE, USAGE_BODY), &settings()).unwrap();
+        let b = normalize(&raw(USAGE, &reordered), &settings()).unwrap();
+        assert_eq!(a, b);
+
+        let bad_width = USAGE_BODY.replace(r#""end_time":1700006400"#, r#""end_time":1700006401"#);
+        match normalize(&raw(USAGE, &bad_width), &settings()).unwrap_err() {
+            ConnectorError::ProviderChanged { field, .. } => assert_eq!(field, "data[0].end_time"),
+            e => panic!("{e:?}"),
+        }
+        // a body that does not parse says so, even after a bad bucket
+        let both = bad_width.replace(r#""input_tokens":1,"#, r#""input_tokens":-1,"#);
+        match normalize(&raw(USAGE, &both), &settings()).unwrap_err() {
+            ConnectorError::ProviderChanged { field, .. } => {
+                assert_eq!(field, "data[1].results[0].input_tokens")
+            }
+            e => panic!("{e:?}"),
+        }
     }
 
     #[test]

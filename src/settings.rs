@@ -1,6 +1,7 @@
 //! The connector's settings: the form it describes, and the local (no network) validation
 //! `configure` runs. Every field is checked and all problems are reported at once.
 
+use crate::json::quoted;
 use crate::model::{FieldError, SettingValue};
 
 pub const API_TOKEN: &str = "api_token";
@@ -124,9 +125,9 @@ impl ModelPattern {
             .find(|g| !g.iter().all(|b| b.is_ascii_graphic() && *b != b'|'))
         {
             return Err(format!(
-                "Pattern {:?} may only use printable ASCII letters, digits, punctuation, * and ?.",
+                "Pattern {} may only use printable ASCII letters, digits, punctuation, * and ?.",
                 // globs are lowercased `str` pieces: always UTF-8
-                std::str::from_utf8(bad).unwrap_or_default()
+                quoted(std::str::from_utf8(bad).unwrap_or_default())
             ));
         }
         Ok(ModelPattern {
@@ -210,8 +211,9 @@ pub fn parse(input: &[(String, SettingValue)]) -> Result<Accepted, Vec<FieldErro
                     .collect::<String>()
                     .as_str(),
                 format!(
-                    "Unknown setting {shown:?}. Known settings: {}.",
-                    KNOWN_KEYS.join(", ")
+                    "Unknown setting {}. Known settings: {}.",
+                    quoted(&shown),
+                    list(KNOWN_KEYS)
                 ),
             );
         } else if seen.contains(&key.as_str()) {
@@ -284,7 +286,7 @@ pub fn parse(input: &[(String, SettingValue)]) -> Result<Accepted, Vec<FieldErro
             None => {
                 err(
                     BUCKET_WIDTH,
-                    format!("Bucket width must be 1d or 1h, not {:?}.", clip(s)),
+                    format!("Bucket width must be 1d or 1h, not {}.", quoted(&clip(s))),
                 );
                 BucketWidth::Day
             }
@@ -444,8 +446,8 @@ fn number(
                 err(
                     field,
                     format!(
-                        "Must be a whole number from {min} to {max}, not {:?}.",
-                        clip(s)
+                        "Must be a whole number from {min} to {max}, not {}.",
+                        quoted(&clip(s))
                     ),
                 );
                 return default;
@@ -528,6 +530,18 @@ fn is_id_byte(b: u8) -> bool {
 }
 
 /// A short, printable excerpt of bad input for an error message (never used on tokens).
+/// `items` separated by commas (for messages that list the accepted values).
+pub(crate) fn list(items: &[&str]) -> String {
+    let mut out = String::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(item);
+    }
+    out
+}
+
 fn clip(s: &str) -> String {
     let printable: String = s.chars().filter(|c| !c.is_control()).take(40).collect();
     if s.chars().nth(40).is_some() {

@@ -71,9 +71,9 @@ pub fn pull_page(
             Ok(page)
         }
         other => Err(ConnectorError::Internal(format!(
-            "unknown stream {:?}; this connector offers {}",
-            crate::normalize::truncate(other, 40),
-            STREAMS.join(", ")
+            "unknown stream {}; this connector offers {}",
+            json::quoted(&crate::normalize::truncate(other, 40)),
+            crate::settings::list(&STREAMS)
         ))),
     }
 }

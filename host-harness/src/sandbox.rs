@@ -341,6 +341,10 @@ fn engine_with(allocator: Allocator) -> anyhow::Result<Engine> {
     let mut config = Config::new();
     config.epoch_interruption(true);
     config.wasm_component_model(true);
+    // For `perf record`: name the guest's functions in /tmp/perf-PID.map.
+    if std::env::var_os("HOST_HARNESS_PERF_MAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     if allocator == Allocator::Pooling {
         // Linear memories keep wasmtime's default 4 GiB reservation (bounds checks elided);
         // the per-instance cap stays the store limiter's (`Policy::max_memory_bytes`).
