@@ -41,7 +41,8 @@ async fn every_bad_setting_is_a_field_error_and_changes_nothing() {
         .collect::<Vec<_>>()
         .join(",");
     // (settings, token, field, what the message must say)
-    let cases: Vec<(Vec<(&str, String)>, String, &str, &str)> = vec![
+    type Case<'a> = (Vec<(&'a str, String)>, String, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
         (vec![], String::new(), "api_token", "The API Token is empty"),
         (
             vec![],

@@ -1,19 +1,26 @@
-//! Dev tool: normalize the backfill's usage pages repeatedly, natively or in the component,
-//! for `perf record`. `cargo run --release -p host-harness --example normalize_prof -- (native|wasm) REPS [COMPONENT]`
+//! Profiling aid for `normalize`: pulls the 1,000-user mock's usage pages through the
+//! component once, prints a checksum of the native output (to check that an optimisation
+//! changed nothing), then normalizes the pages repeatedly natively, in the component, or
+//! both, printing each repetition's time. With `HOST_HARNESS_PERF_MAP=1` wasmtime names the
+//! guest's functions for `perf record` (build the component unstripped for useful names).
+//!
+//! `cargo run --release -p host-harness --example normalize_prof -- [native|wasm|both] [REPS] [COMPONENT]`
+
 use host_harness::runner::{Harness, HarnessConfig};
 use host_harness::sandbox::{wit, Base};
 use openai_mock::{MockConfig, MockServer};
+use std::hash::{Hash, Hasher};
 use std::time::Instant;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let mode = args.get(1).cloned().unwrap_or("both".into());
-    let reps: usize = args.get(2).map(|s| s.parse().unwrap()).unwrap_or(5);
-    let comp = args
-        .get(3)
-        .cloned()
-        .unwrap_or("target/wasm32-wasip2/release/codex_connector.wasm".into());
+    let mode = args.get(1).map_or("both", String::as_str).to_string();
+    let reps: usize = args.get(2).map_or(Ok(5), |s| s.parse())?;
+    let component = args.get(3).map_or(
+        "target/wasm32-wasip2/release/codex_connector.wasm",
+        String::as_str,
+    );
     let key = host_harness::random_admin_key();
     let mock = MockServer::start(MockConfig {
         users: 1000,
@@ -22,7 +29,7 @@ async fn main() -> anyhow::Result<()> {
         ..MockConfig::default()
     })
     .await?;
-    let mut hc = HarnessConfig::new(comp.into());
+    let mut hc = HarnessConfig::new(component.into());
     hc.openai_base = Some(Base::parse(&mock.base_url())?);
     let harness = Harness::load(hc).await?;
     let mut session = harness
@@ -37,21 +44,21 @@ async fn main() -> anyhow::Result<()> {
     session
         .configure(&settings)
         .await?
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        .map_err(|e| anyhow::anyhow!("configure: {e:?}"))?;
     let mut pages = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let page = session
             .pull_page("usage", None, cursor.as_deref())
             .await?
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            .map_err(|e| anyhow::anyhow!("pull-page: {e:?}"))?;
         pages.push(page.raw);
         match page.next_cursor {
             Some(c) => cursor = Some(c),
             None => break,
         }
     }
-    let ns = codex_connector::settings::Settings::for_normalize("*codex*", &[], &[]);
+    let native_settings = codex_connector::settings::Settings::for_normalize("*codex*", &[], &[]);
     let native: Vec<_> = pages
         .iter()
         .map(|p| codex_connector::model::RawPage {
@@ -61,27 +68,35 @@ async fn main() -> anyhow::Result<()> {
             body: p.body.clone(),
         })
         .collect();
+    let normalize_native = |p| {
+        codex_connector::normalize::normalize(p, &native_settings)
+            .map_err(|e| anyhow::anyhow!("native normalize: {e:?}"))
+    };
     let mut h = std::collections::hash_map::DefaultHasher::new();
     for p in &native {
-        for r in codex_connector::normalize::normalize(p, &ns).unwrap() {
-            std::hash::Hash::hash(&(&r.stream, &r.key, r.schema_version, &r.payload), &mut h);
+        for r in normalize_native(p)? {
+            (&r.stream, &r.key, r.schema_version, &r.payload).hash(&mut h);
         }
     }
-    eprintln!("checksum {:016x}", std::hash::Hasher::finish(&h));
+    eprintln!("checksum {:016x}", h.finish());
     for _ in 0..reps {
         if mode != "wasm" {
             let t = Instant::now();
-            let n: usize = native
-                .iter()
-                .map(|p| codex_connector::normalize::normalize(p, &ns).unwrap().len())
-                .sum();
+            let mut n = 0;
+            for p in &native {
+                n += normalize_native(p)?.len();
+            }
             eprintln!("native {n} rows {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
         }
         if mode != "native" {
             let t = Instant::now();
             let mut n = 0;
             for p in &pages {
-                n += session.normalize(p).await?.unwrap().len();
+                n += session
+                    .normalize(p)
+                    .await?
+                    .map_err(|e| anyhow::anyhow!("normalize: {e:?}"))?
+                    .len();
             }
             eprintln!("wasm   {n} rows {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
         }

@@ -82,7 +82,7 @@ impl Sizes {
             compile_reps: if q { 1 } else { 5 },
             cached_reps: if q { 5 } else { 50 },
             instantiate_reps: if q { 200 } else { 5_000 },
-            normalize_reps: if q { 3 } else { 9 },
+            normalize_reps: if q { 3 } else { 15 },
             mock_reps: if q { 2 } else { 7 },
         }
     }
