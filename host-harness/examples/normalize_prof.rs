@@ -17,10 +17,9 @@ async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let mode = args.get(1).map_or("both", String::as_str).to_string();
     let reps: usize = args.get(2).map_or(Ok(5), |s| s.parse())?;
-    let component = args.get(3).map_or(
-        "target/wasm32-wasip2/release/codex_connector.wasm",
-        String::as_str,
-    );
+    let component = args
+        .get(3)
+        .map_or_else(host_harness::default_component_path, |p| p.into());
     let key = host_harness::random_admin_key();
     let mock = MockServer::start(MockConfig {
         users: 1000,
@@ -29,7 +28,7 @@ async fn main() -> anyhow::Result<()> {
         ..MockConfig::default()
     })
     .await?;
-    let mut hc = HarnessConfig::new(component.into());
+    let mut hc = HarnessConfig::new(component);
     hc.openai_base = Some(Base::parse(&mock.base_url())?);
     let harness = Harness::load(hc).await?;
     let mut session = harness
