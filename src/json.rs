@@ -316,11 +316,8 @@ impl<'a> Parser<'a> {
             Some(b'1'..=b'9') => {
                 let b = self.s.as_bytes();
                 let start = self.pos;
-                let mut n = 0u64;
-                while let Some(c @ b'0'..=b'9') = b.get(self.pos).copied() {
-                    n = n.wrapping_mul(10).wrapping_add((c - b'0') as u64);
-                    self.pos += 1;
-                }
+                let n;
+                (self.pos, n) = decimal_run(b, start);
                 // 19 digits always fit in a u64; 20 may; more never do
                 v = match self.pos - start {
                     0..=19 => Some(n),
@@ -619,11 +616,8 @@ impl<'a> Parser<'a> {
                 }
                 Some(c @ b'0'..=b'9') => {
                     let d0 = i;
-                    let mut n = 0u64;
-                    while let Some(&c @ b'0'..=b'9') = b.get(i) {
-                        n = n.wrapping_mul(10).wrapping_add((c - b'0') as u64);
-                        i += 1;
-                    }
+                    let n;
+                    (i, n) = decimal_run(b, d0);
                     let leading_zero = *c == b'0' && i - d0 > 1;
                     if leading_zero || i - d0 > 19 || matches!(b.get(i), Some(b'.' | b'e' | b'E')) {
                         return false;
@@ -1008,6 +1002,17 @@ pub fn plain_run(b: &[u8], mut i: usize) -> usize {
         i += 1;
     }
     i
+}
+
+/// The end of the run of decimal digits from `i`, and their value modulo 2^64 (exact for
+/// up to 19 digits).
+fn decimal_run(b: &[u8], mut i: usize) -> (usize, u64) {
+    let mut n = 0u64;
+    while let Some(&c @ b'0'..=b'9') = b.get(i) {
+        n = n.wrapping_mul(10).wrapping_add((c - b'0') as u64);
+        i += 1;
+    }
+    (i, n)
 }
 
 /// Where `key` is in `fields`, trying `fields[hint]` first.

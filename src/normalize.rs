@@ -301,8 +301,7 @@ impl UsagePage<'_> {
         if self.bad.is_some() {
             return None;
         }
-        let times = bucket_times(start, end, i, self.fetched_at);
-        match times {
+        match bucket_times(start, end, i, self.fetched_at) {
             Ok(t) => Some(t),
             Err(e) => {
                 self.bad = Some(e);

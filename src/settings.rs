@@ -529,7 +529,6 @@ fn is_id_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
 
-/// A short, printable excerpt of bad input for an error message (never used on tokens).
 /// `items` separated by commas (for messages that list the accepted values).
 pub(crate) fn list(items: &[&str]) -> String {
     let mut out = String::new();
@@ -542,6 +541,7 @@ pub(crate) fn list(items: &[&str]) -> String {
     out
 }
 
+/// A short, printable excerpt of bad input for an error message (never used on tokens).
 fn clip(s: &str) -> String {
     let printable: String = s.chars().filter(|c| !c.is_control()).take(40).collect();
     if s.chars().nth(40).is_some() {
