@@ -50,10 +50,19 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
         .unwrap();
     assert!(ok.success());
 
-    // Kill each sync after a random number of committed pages (read from its progress
-    // lines) plus a random delay, so kills land between and inside commits.
+    // Every answer now takes STALL, as a distant provider's would, so a sync always has
+    // pages left when its kill comes: a full backfill is about 22 commits, and each kill
+    // lets at most 2 more through (plus whatever lands inside the random delay). Without
+    // the stall a fast machine finishes the whole backfill inside one delay.
+    const STALL: Duration = Duration::from_millis(25);
+    slow(&mock, STALL);
+
+    // Kill each sync after a random number (0 to 2) of committed pages, read from its
+    // progress lines, plus a random delay up to about the next answer after that, so kills
+    // land before the first request, between commits and inside them.
     let kills = 8;
     let mut killed_while_running = 0;
+    let mut log = Vec::new(); // (target, commits seen, killed) per sync, for the failure message
     for i in 0..kills {
         let mut child = harness_cmd(&db, &base)
             .arg("sync")
@@ -61,9 +70,9 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
             .spawn()
             .unwrap();
         let stderr = child.stderr.take().unwrap();
-        let target = (random_unit() * 14.0) as usize;
+        let target = (random_unit() * 3.0) as usize;
         let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             use std::io::BufRead;
             let mut committed = 0;
             for line in std::io::BufReader::new(stderr)
@@ -77,24 +86,32 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
                     }
                 }
             }
+            committed
         });
         if target > 0 {
             let _ = rx.recv_timeout(Duration::from_secs(60));
         }
-        std::thread::sleep(Duration::from_millis((random_unit() * 40.0) as u64));
-        match child.try_wait().unwrap() {
+        std::thread::sleep(STALL.mul_f64(random_unit() * 2.0));
+        let killed = match child.try_wait().unwrap() {
             None => {
                 child.kill().unwrap(); // SIGKILL
                 child.wait().unwrap();
                 killed_while_running += 1;
+                true
             }
-            Some(status) => assert!(status.success(), "kill {i}: the sync failed on its own"),
-        }
+            Some(status) => {
+                assert!(status.success(), "kill {i}: the sync failed on its own");
+                false
+            }
+        };
+        log.push((target, reader.join().unwrap(), killed));
     }
     assert!(
         killed_while_running >= kills / 2,
-        "only {killed_while_running} of {kills} kills hit a running sync"
+        "only {killed_while_running} of {kills} kills hit a running sync \
+         (target, commits seen, killed): {log:?}"
     );
+    eprintln!("(target, commits seen, killed) per sync: {log:?}");
 
     // A normal run now finishes the job.
     let status = harness_cmd(&db, &base).arg("sync").status().unwrap();

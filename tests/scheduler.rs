@@ -12,7 +12,7 @@ use common::*;
 use host_harness::runner::Harness;
 use host_harness::scheduler::{ScheduleConfig, Scheduler, TriggerError};
 use host_harness::store::{Run, Store};
-use openai_mock::{Fault, FaultRule, MockServer};
+use openai_mock::MockServer;
 
 fn every(ms: u64) -> ScheduleConfig {
     ScheduleConfig {
@@ -85,16 +85,6 @@ fn assert_ground_truth(store: &Store, mock: &MockServer) {
     let (stored, truth) = (stored_usage(store), truth_usage(mock));
     assert_eq!(stored.len(), truth.len());
     assert!(stored == truth, "the store differs from the ground truth");
-}
-
-/// Every request waits this long before the mock answers.
-fn slow(mock: &MockServer, each: Duration) {
-    mock.inject(FaultRule {
-        path_contains: None,
-        skip: 0,
-        times: usize::MAX,
-        fault: Fault::StallBeforeFirstByte(each),
-    });
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use host_harness::runner::{Harness, HarnessConfig};
 use host_harness::sandbox::Base;
 use host_harness::store::Store;
-use openai_mock::{MockConfig, MockServer};
+use openai_mock::{Fault, FaultRule, MockConfig, MockServer};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -92,6 +92,17 @@ pub fn mock_config(keys: &Keys, users: usize, days: u32) -> MockConfig {
         project_key: Some(keys.project.clone()),
         ..MockConfig::default()
     }
+}
+
+/// Every request from now on waits this long before the mock answers, as a distant
+/// provider's would.
+pub fn slow(mock: &MockServer, each: std::time::Duration) {
+    mock.inject(FaultRule {
+        path_contains: None,
+        skip: 0,
+        times: usize::MAX,
+        fault: Fault::StallBeforeFirstByte(each),
+    });
 }
 
 pub async fn harness(component: &Path, mock: Option<&MockServer>) -> Harness {
