@@ -596,12 +596,7 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
 
     // Sync now while a (slow) import runs: the page shows its progress, a second Sync now
     // says "already running".
-    mock.inject(openai_mock::FaultRule {
-        path_contains: None,
-        skip: 0,
-        times: usize::MAX,
-        fault: openai_mock::Fault::StallBeforeFirstByte(Duration::from_millis(150)),
-    });
+    slow(&mock, Duration::from_millis(150));
     let sync_now = post(
         &host,
         "/sync",
