@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::json::escape_into;
 use std::borrow::Cow;
 
-use crate::json::{self, Flat, Object, Parser};
+use crate::json::{self, Flat, Object, Parser, Shape};
 use crate::model::{ConnectorError, NormalizedRecord, RawPage};
 use crate::settings::Settings;
 use crate::time::rfc3339;
@@ -163,9 +163,12 @@ struct UsageResult<'a> {
     counts: [Option<u64>; 15],
 }
 
-fn read_result<'a>(p: &mut Parser<'a>) -> Result<UsageResult<'a>, json::Error> {
+fn read_result<'a>(
+    p: &mut Parser<'a>,
+    shape: &mut Shape<'a>,
+) -> Result<UsageResult<'a>, json::Error> {
     let mut r = UsageResult::default();
-    let fast = p.flat_object(&RESULT_FIELDS, &mut |i, v| {
+    let fast = p.flat_object(&RESULT_FIELDS, shape, &mut |i, v| {
         match (i, v) {
             (BATCH, Flat::Null) => r.batch = None,
             (BATCH, Flat::Bool(b)) => r.batch = Some(b),
@@ -248,6 +251,7 @@ impl UsagePage<'_> {
         let mut seen_times = 0u8;
         let mut have_results = false;
         let mut held: Vec<UsageResult<'a>> = Vec::new();
+        let mut shape = Shape::default();
         let read = p.record(&FIELDS, 3, &mut |p, f| {
             match f {
                 0 => {
@@ -270,7 +274,7 @@ impl UsagePage<'_> {
                             _ => None,
                         };
                         p.array(&mut |p, _| {
-                            let r = read_result(p)?;
+                            let r = read_result(p, &mut shape)?;
                             match &times {
                                 Some(t) => self.emit(&r, t),
                                 None if seen_times != 3 => held.push(r),

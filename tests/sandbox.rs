@@ -80,6 +80,12 @@ async fn every_misbehaviour_is_a_typed_recorded_failure_and_the_host_keeps_servi
             "5000 records from one page exceed the cap of 1000",
         ),
         ("endless", "sandbox", "more than 50 pages"),
+        (
+            "aliased-records",
+            "sandbox",
+            "too much data is being copied",
+        ),
+        ("split-utf8", "sandbox", "invalid utf-8 in a record string"),
     ];
     for (mode, class, needle) in cases {
         let (_d, mut store) = store();

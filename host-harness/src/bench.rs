@@ -569,7 +569,7 @@ async fn suite(opts: &BenchOpts, original: &Path) -> anyhow::Result<()> {
             Err(e) => bail!("normalize in the component failed: {e:?}"),
         };
         let same = native.len() == inside.len()
-            && native.iter().zip(&inside).all(|(a, b)| {
+            && native.iter().zip(inside.iter()).all(|(a, b)| {
                 a.stream == b.stream
                     && a.key == b.key
                     && a.schema_version == b.schema_version

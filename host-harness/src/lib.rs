@@ -11,6 +11,7 @@
 //! - [`serve`]: the settings page (Integrations → OpenAI Codex Settings).
 
 pub mod bench;
+pub mod records;
 pub mod redact;
 pub mod report;
 pub mod runner;

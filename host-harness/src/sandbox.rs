@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use http_body_util::BodyExt;
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{Component, ComponentExportIndex, Func, HasSelf, Linker, ResourceTable};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
     StoreLimitsBuilder,
@@ -28,6 +28,7 @@ use wasmtime_wasi_http::{
     RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
 };
 
+use crate::records::Records;
 use crate::redact::Redactor;
 
 wasmtime::component::bindgen!({
@@ -41,6 +42,9 @@ wasmtime::component::bindgen!({
 });
 
 use analytics::connector::host_log;
+
+/// The interface this host drives, as the component exports it.
+const CONNECTOR_INTERFACE: &str = "analytics:connector/connector@0.1.0";
 pub use analytics::connector::types as wit;
 
 /// Everything the host decides about what a component may do.
@@ -301,6 +305,8 @@ impl WasiHttpHooks for PolicyHooks {
 pub struct Sandbox {
     engine: Engine,
     pre: ConnectorPluginPre<HostState>,
+    /// `normalize`, called directly so that its records lift into one buffer (`Records`).
+    normalize: ComponentExportIndex,
     component: Component,
     origin: LoadOrigin,
 }
@@ -654,9 +660,15 @@ impl Sandbox {
         let pre = ConnectorPluginPre::new(pre)
             .map_err(anyhow::Error::from)
             .context("the component does not export analytics:connector/connector@0.1.x")?;
+        // `ConnectorPluginPre::new` found the interface and its `normalize` already.
+        let normalize = component
+            .get_export_index(None, CONNECTOR_INTERFACE)
+            .and_then(|i| component.get_export_index(Some(&i), "normalize"))
+            .context("the component does not export connector.normalize")?;
         Ok(Sandbox {
             engine,
             pre,
+            normalize,
             component,
             origin,
         })
@@ -722,15 +734,21 @@ impl Sandbox {
                 Ok(wasmtime::UpdateDeadline::Yield(1))
             }
         });
-        let plugin = self
+        let instance = self
             .pre
+            .instance_pre()
             .instantiate_async(&mut store)
             .await
             .map_err(anyhow::Error::from)
             .context("instantiating the component failed")?;
+        let plugin = ConnectorPlugin::new(&mut store, &instance).map_err(anyhow::Error::from)?;
+        let normalize = instance
+            .get_func(&mut store, self.normalize)
+            .context("the component does not export connector.normalize")?;
         Ok(Session {
             store,
             plugin,
+            normalize,
             policy,
             stats,
             logs,
@@ -777,6 +795,7 @@ impl CallError {
 pub struct Session {
     store: Store<HostState>,
     plugin: ConnectorPlugin,
+    normalize: Func,
     policy: Arc<Policy>,
     pub stats: Arc<HttpStats>,
     pub logs: Arc<Mutex<Vec<LogLine>>>,
@@ -787,13 +806,16 @@ pub struct Session {
 /// the instance is poisoned: the session must be dropped.
 macro_rules! guarded {
     ($self:ident, $call:ident ( $($arg:expr),* )) => {{
+        let api = $self.plugin.analytics_connector_connector();
+        guarded!($self, api.$call(&mut $self.store $(, $arg)*))
+    }};
+    ($self:ident, $call:expr) => {{
         if $self.poisoned {
             return Err(CallError::Trap("this instance already failed; start a new session".into()));
         }
         let limit = $self.policy.call_timeout;
         $self.store.data_mut().cpu_ticks = 0;
-        let api = $self.plugin.analytics_connector_connector();
-        let r = match tokio::time::timeout(limit, api.$call(&mut $self.store $(, $arg)*)).await {
+        let r = match tokio::time::timeout(limit, $call).await {
             Err(_) => Err(CallError::Timeout(limit)),
             Ok(Err(trap)) => Err(CallError::from_trap(trap, &$self.policy)),
             Ok(Ok(v)) => Ok(v),
@@ -850,8 +872,13 @@ impl Session {
     pub async fn normalize(
         &mut self,
         raw: &wit::RawPage,
-    ) -> Result<Result<Vec<wit::NormalizedRecord>, wit::ConnectorError>, CallError> {
-        let r = guarded!(self, call_normalize(raw))?;
+    ) -> Result<Result<Records, wit::ConnectorError>, CallError> {
+        type Normalize<'a> = (Result<Records, wit::ConnectorError>,);
+        let func = self
+            .normalize
+            .typed::<(&wit::RawPage,), Normalize>(&self.store)
+            .map_err(|e| CallError::Trap(format!("normalize has an unexpected type: {e}")))?;
+        let (r,) = guarded!(self, func.call_async(&mut self.store, (raw,)))?;
         if let Ok(records) = &r {
             let (max_n, max_len) = (
                 self.policy.max_records_per_page,
@@ -864,14 +891,11 @@ impl Session {
                     records.len()
                 )));
             }
-            if let Some(big) = records
-                .iter()
-                .find(|r| r.payload.len() + r.key.len() > max_len)
-            {
+            if records.largest() > max_len {
                 self.poisoned = true;
                 return Err(CallError::Limit(format!(
                     "a record of {} KiB exceeds the {} KiB record cap",
-                    (big.payload.len() + big.key.len()) >> 10,
+                    records.largest() >> 10,
                     max_len >> 10
                 )));
             }

@@ -11,6 +11,7 @@ use anyhow::Context;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
+use crate::records::Records;
 use crate::sandbox::wit;
 
 const SCHEMA: &str = r#"
@@ -368,7 +369,7 @@ impl Store {
         run_id: i64,
         seq: u64,
         page: &wit::Page,
-        records: &[wit::NormalizedRecord],
+        records: &Records,
     ) -> anyhow::Result<StreamCounts> {
         let tx = self
             .conn
@@ -394,7 +395,7 @@ impl Store {
             let mut touch = tx.prepare_cached(
                 "UPDATE records SET seen_run = ?3 WHERE stream = ?1 AND key = ?2",
             )?;
-            for r in records {
+            for r in records.iter() {
                 if r.stream != page.raw.stream {
                     anyhow::bail!(
                         "the component returned a {} record for a {} page",
