@@ -2,11 +2,12 @@
 //!
 //! - [`sandbox`]: wasmtime embedding and the policy the host owns (allow-list, redirect,
 //!   timeouts, body and memory caps),
+//! - [`records`]: `normalize`'s records, lifted from the component into one buffer,
 //! - [`store`]: the embedded SQLite store (settings + secret slot, checkpoints, raw pages,
 //!   records, import history),
 //! - [`runner`]: configure, validate and sync, with retries and history,
 //! - [`report`]: Codex usage per person, as the platform would show it,
-//! - [`redact`]: keeps the token out of everything the host writes.
+//! - [`redact`]: keeps the token out of everything the host writes,
 //! - [`scheduler`]: scheduled and on-demand syncs, one at a time, stoppable,
 //! - [`serve`]: the settings page (Integrations → OpenAI Codex Settings).
 
