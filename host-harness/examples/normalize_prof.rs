@@ -5,9 +5,13 @@
 //! guest's functions for `perf record` (build the component unstripped for useful names).
 //!
 //! `cargo run --release -p host-harness --example normalize_prof -- [native|wasm|both] [REPS] [COMPONENT]`
+//!
+//! `… -- ab REPS A.wasm B.wasm` compares two builds of the component instead: their
+//! repetitions interleave in one process, so the ratio B/A holds up on a noisy machine
+//! where absolute times do not.
 
 use host_harness::runner::{Harness, HarnessConfig};
-use host_harness::sandbox::{wit, Base};
+use host_harness::sandbox::{wit, Base, Session};
 use openai_mock::{MockConfig, MockServer};
 use std::hash::{Hash, Hasher};
 use std::time::Instant;
@@ -28,22 +32,7 @@ async fn main() -> anyhow::Result<()> {
         ..MockConfig::default()
     })
     .await?;
-    let mut hc = HarnessConfig::new(component);
-    hc.openai_base = Some(Base::parse(&mock.base_url())?);
-    let harness = Harness::load(hc).await?;
-    let mut session = harness
-        .session(Some(&key))
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut settings = harness.typed_settings(&[("backfill_days".into(), "90".into())]);
-    settings.push(wit::Setting {
-        key: host_harness::store::TOKEN_SLOT.into(),
-        value: wit::SettingValue::Text(key.clone()),
-    });
-    session
-        .configure(&settings)
-        .await?
-        .map_err(|e| anyhow::anyhow!("configure: {e:?}"))?;
+    let mut session = configured_session(component, &mock, &key).await?;
     let mut pages = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -56,6 +45,28 @@ async fn main() -> anyhow::Result<()> {
             Some(c) => cursor = Some(c),
             None => break,
         }
+    }
+    if mode == "ab" {
+        let other = args
+            .get(4)
+            .ok_or_else(|| anyhow::anyhow!("ab needs two components"))?;
+        let mut b = configured_session(other.into(), &mock, &key).await?;
+        let mut ratios = Vec::new();
+        for _ in 0..reps {
+            let ta = time_in_component(&mut session, &pages).await?;
+            let tb = time_in_component(&mut b, &pages).await?;
+            eprintln!(
+                "a {:.1} ms  b {:.1} ms  b/a {:.3}",
+                ta * 1e3,
+                tb * 1e3,
+                tb / ta
+            );
+            ratios.push(tb / ta);
+        }
+        anyhow::ensure!(!ratios.is_empty(), "ab needs at least one repetition");
+        ratios.sort_by(f64::total_cmp);
+        eprintln!("median b/a {:.3} over {reps}", ratios[reps / 2]);
+        return Ok(());
     }
     let native_settings = codex_connector::settings::Settings::for_normalize("*codex*", &[], &[]);
     let native: Vec<_> = pages
@@ -72,8 +83,10 @@ async fn main() -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("native normalize: {e:?}"))
     };
     let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut native_rows = 0;
     for p in &native {
         for r in normalize_native(p)? {
+            native_rows += 1;
             (&r.stream, &r.key, r.schema_version, &r.payload).hash(&mut h);
         }
     }
@@ -88,17 +101,46 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("native {n} rows {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
         }
         if mode != "native" {
-            let t = Instant::now();
-            let mut n = 0;
-            for p in &pages {
-                n += session
-                    .normalize(p)
-                    .await?
-                    .map_err(|e| anyhow::anyhow!("normalize: {e:?}"))?
-                    .len();
-            }
-            eprintln!("wasm   {n} rows {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+            let t = time_in_component(&mut session, &pages).await?;
+            eprintln!("wasm   {native_rows} rows {:.1} ms", t * 1e3);
         }
     }
     Ok(())
+}
+
+/// A session of `component` against `mock`, configured for a 90-day backfill.
+async fn configured_session(
+    component: std::path::PathBuf,
+    mock: &MockServer,
+    key: &str,
+) -> anyhow::Result<Session> {
+    let mut hc = HarnessConfig::new(component);
+    hc.openai_base = Some(Base::parse(&mock.base_url())?);
+    let harness = Harness::load(hc).await?;
+    let mut session = harness
+        .session(Some(key))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut settings = harness.typed_settings(&[("backfill_days".into(), "90".into())]);
+    settings.push(wit::Setting {
+        key: host_harness::store::TOKEN_SLOT.into(),
+        value: wit::SettingValue::Text(key.into()),
+    });
+    session
+        .configure(&settings)
+        .await?
+        .map_err(|e| anyhow::anyhow!("configure: {e:?}"))?;
+    Ok(session)
+}
+
+/// Seconds to normalize all `pages` in the component.
+async fn time_in_component(session: &mut Session, pages: &[wit::RawPage]) -> anyhow::Result<f64> {
+    let t = Instant::now();
+    for p in pages {
+        session
+            .normalize(p)
+            .await?
+            .map_err(|e| anyhow::anyhow!("normalize: {e:?}"))?;
+    }
+    Ok(t.elapsed().as_secs_f64())
 }

@@ -42,10 +42,11 @@ wasmtime::component::bindgen!({
 });
 
 use analytics::connector::host_log;
-
-/// The interface this host drives, as the component exports it.
-const CONNECTOR_INTERFACE: &str = "analytics:connector/connector@0.1.0";
 pub use analytics::connector::types as wit;
+
+/// The interface this host drives, as the component exports it (any semver-compatible
+/// version matches, as for the generated bindings).
+const CONNECTOR_INTERFACE: &str = "analytics:connector/connector@0.1.0";
 
 /// Everything the host decides about what a component may do.
 #[derive(Clone, Debug)]
@@ -873,7 +874,7 @@ impl Session {
         &mut self,
         raw: &wit::RawPage,
     ) -> Result<Result<Records, wit::ConnectorError>, CallError> {
-        type Normalize<'a> = (Result<Records, wit::ConnectorError>,);
+        type Normalize = (Result<Records, wit::ConnectorError>,);
         let func = self
             .normalize
             .typed::<(&wit::RawPage,), Normalize>(&self.store)
