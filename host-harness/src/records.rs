@@ -57,9 +57,6 @@ impl Records {
     pub fn largest(&self) -> usize {
         self.largest
     }
-    pub fn get(&self, i: usize) -> Option<RecordRef<'_>> {
-        self.spans.get(i).map(|s| self.record(s))
-    }
     pub fn iter(&self) -> impl ExactSizeIterator<Item = RecordRef<'_>> + '_ {
         self.spans.iter().map(|s| self.record(s))
     }
@@ -90,8 +87,6 @@ impl Records {
             wasmtime::bail!("list pointer is not aligned");
         }
         cx.consume_fuel_array(len, size)?;
-        let word =
-            |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
         let string = |b: &[u8], at: usize| -> wasmtime::Result<Range<usize>> {
             let (p, n) = (word(b, at) as usize, word(b, at + 4) as usize);
             match p.checked_add(n) {
@@ -128,7 +123,8 @@ impl Records {
         last_stream = &[];
         for r in table.chunks_exact(size) {
             let s = string(r, STREAM)?;
-            if memory[s.clone()] != *last_stream || spans.is_empty() {
+            // (the first record's stream is copied unless empty: `0..0` is the empty one)
+            if memory[s.clone()] != *last_stream {
                 last_stream = &memory[s.clone()];
                 stream_span = copy(&mut text, s);
             }
@@ -157,6 +153,11 @@ impl Records {
             largest,
         })
     }
+}
+
+/// The little-endian u32 at `b[at..at + 4]`: pointers, lengths and `schema-version`.
+fn word(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
 /// The canonical ABI layout of `normalized-record { stream, key: string,
@@ -194,9 +195,6 @@ unsafe impl Lift for Records {
         _ty: InterfaceType,
         bytes: &[u8],
     ) -> wasmtime::Result<Self> {
-        let word = |at: usize| {
-            u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
-        };
-        Records::lift(cx, word(0) as usize, word(4) as usize)
+        Records::lift(cx, word(bytes, 0) as usize, word(bytes, 4) as usize)
     }
 }
