@@ -57,8 +57,12 @@ pub enum Flat<'a> {
 /// search of the field list.
 #[derive(Default)]
 pub struct Shape<'a> {
+    /// At most `SHAPE_MEMBERS`.
     members: Vec<(&'a str, Option<usize>)>,
 }
+
+/// How many member positions a `Shape` remembers (a usage row has 13).
+const SHAPE_MEMBERS: usize = 32;
 
 /// A parse error: its kind, the byte offset and the path of the value at fault.
 pub struct Error {
@@ -655,7 +659,10 @@ impl<'a> Parser<'a> {
                     let k = field_index(fields, next, key);
                     match shape.members.get_mut(member) {
                         Some(m) => *m = (key, k),
-                        None => shape.members.push((key, k)),
+                        // only the first members: a hostile row with a million keys
+                        // must not grow it
+                        None if member < SHAPE_MEMBERS => shape.members.push((key, k)),
+                        None => {}
                     }
                     k
                 }
@@ -1271,8 +1278,6 @@ mod tests {
         }
     }
 
-    /// The fast path accepts only what the general reader reads the same way, and leaves
-    /// the parser untouched when it declines.
     #[test]
     fn push_uint_and_push_int_write_what_display_writes() {
         let mut rng = crate::fuzzing::Rng::new(3);
@@ -1290,6 +1295,30 @@ mod tests {
         }
     }
 
+    /// A row with more members than a `Shape` remembers is still read right, twice, and
+    /// the shape stays bounded.
+    #[test]
+    fn a_shape_remembers_only_the_first_members() {
+        let mut doc = String::from("{");
+        for i in 0..100 {
+            doc.push_str(&format!("\"k{i}\":{i},"));
+        }
+        doc.push_str("\"n\":7}");
+        let both = format!("{doc} {doc}");
+        let (mut shape, mut p) = (Shape::default(), Parser::new(&both));
+        for _ in 0..2 {
+            let mut got = Vec::new();
+            assert!(p.flat_object(&["k50", "n"], &mut shape, &mut |i, v| {
+                got.push((i, show(&v)));
+                true
+            }));
+            assert_eq!(got, [(0, "50".to_string()), (1, "7".to_string())]);
+        }
+        assert_eq!(shape.members.len(), SHAPE_MEMBERS);
+    }
+
+    /// The fast path accepts only what the general reader reads the same way, and leaves
+    /// the parser untouched when it declines.
     #[test]
     fn flat_object_agrees_with_the_general_reader() {
         const FIELDS: [&str; 4] = ["a", "bb", "user_id", "n"];
