@@ -654,7 +654,7 @@ impl<'a> Parser<'a> {
                 _ => return false,
             };
             let field = match shape.members.get(member) {
-                Some(&(known, k)) if known == key => k,
+                Some(&(known, k)) if same_bytes(known.as_bytes(), key.as_bytes()) => k,
                 _ => {
                     let k = field_index(fields, next, key);
                     match shape.members.get_mut(member) {
@@ -954,21 +954,48 @@ pub fn push_int(out: &mut String, v: i64) {
     push_uint(out, v.unsigned_abs());
 }
 
-/// Append the decimal form of `n`.
-pub fn push_uint(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
+/// Append the decimal form of `n`, written in place. Numbers that fit in 32 bits (nearly
+/// all token counts) are taken apart in 32-bit arithmetic: inside the component a 64-bit
+/// division by ten is a hardware divide, a 32-bit one a multiplication.
+pub fn push_uint(out: &mut String, n: u64) {
+    let digits = n.checked_ilog10().unwrap_or(0) as usize + 1;
+    if digits <= 8 {
+        // all eight digits as one word, its leading zeros shifted out
+        let ascii = (eight_digits(n as u32) + ONES * b'0' as u64) >> (8 * (8 - digits));
+        out.reserve(8);
+        // SAFETY: `reserve` made room for the eight bytes written; the length covers the
+        // first `digits` of them, ASCII digits.
+        unsafe {
+            let v = out.as_mut_vec();
+            let len = v.len();
+            v.as_mut_ptr()
+                .add(len)
+                .cast::<[u8; 8]>()
+                .write_unaligned(ascii.to_le_bytes());
+            v.set_len(len + digits);
         }
+        return;
     }
-    out.reserve(buf.len() - i);
-    for &b in &buf[i..] {
-        out.push(char::from(b));
+    out.reserve(digits);
+    // SAFETY: the `digits` bytes written are ASCII digits, and the length covers exactly
+    // them once they are written (`reserve` made the room).
+    unsafe {
+        let v = out.as_mut_vec();
+        let len = v.len();
+        let room = &mut v.spare_capacity_mut()[..digits];
+        let (mut n, mut i) = (n, digits);
+        while n > u64::from(u32::MAX) {
+            i -= 1;
+            room[i].write(b'0' + (n % 10) as u8);
+            n /= 10;
+        }
+        let mut m = n as u32;
+        while i > 0 {
+            i -= 1;
+            room[i].write(b'0' + (m % 10) as u8);
+            m /= 10;
+        }
+        v.set_len(len + digits);
     }
 }
 
@@ -1010,7 +1037,6 @@ pub fn escape_into(out: &mut String, s: &str) {
 /// this scan is most of reading and writing JSON text.
 #[inline(never)]
 pub fn plain_run(b: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     while let Some(chunk) = b.get(i..i + 8) {
         let w = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
@@ -1035,14 +1061,97 @@ pub fn plain_run(b: &[u8], mut i: usize) -> usize {
 }
 
 /// The end of the run of decimal digits from `i`, and their value modulo 2^64 (exact for
-/// up to 19 digits).
+/// up to 19 digits). The first eight bytes are read as one word (a usage row holds about
+/// twenty digits: inside the component a loop turn per digit cost more than the rest of
+/// reading the number).
 fn decimal_run(b: &[u8], mut i: usize) -> (usize, u64) {
     let mut n = 0u64;
+    if let Some(chunk) = b.get(i..i + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let digits = leading_digits(w);
+        if digits > 0 {
+            n = digits_value(w, digits);
+        }
+        i += digits;
+        if digits < 8 {
+            return (i, n);
+        }
+    }
     while let Some(&c @ b'0'..=b'9') = b.get(i) {
         n = n.wrapping_mul(10).wrapping_add((c - b'0') as u64);
         i += 1;
     }
     (i, n)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// How many of the eight bytes of `w` (first byte lowest) are ASCII digits before the first
+/// that is not. A byte is a digit when its high nibble is 3 both as it is and plus 6; a
+/// carry out of a byte over 0xF9 only reaches bytes after the first non-digit.
+fn leading_digits(w: u64) -> usize {
+    const HIGH_NIBBLES: u64 = ONES * 0xF0;
+    const THREES: u64 = ONES * 0x30;
+    let not_digit =
+        ((w & HIGH_NIBBLES) ^ THREES) | ((w.wrapping_add(ONES * 6) & HIGH_NIBBLES) ^ THREES);
+    (not_digit.trailing_zeros() / 8) as usize
+}
+
+/// The value of the first `digits` (1 to 8) bytes of `w`, all ASCII digits, the first the
+/// most significant: digit pairs, then pairs of pairs, then the two halves are combined
+/// with a multiplication each. Borrows out of the bytes after the digits only move up,
+/// and those bytes are shifted out.
+fn digits_value(w: u64, digits: usize) -> u64 {
+    let v = w.wrapping_sub(ONES * b'0' as u64) << (8 * (8 - digits));
+    let v = v.wrapping_mul(10).wrapping_add(v >> 8);
+    let low = (v & 0x0000_00FF_0000_00FF).wrapping_mul(100 + (1_000_000 << 32));
+    let high = ((v >> 16) & 0x0000_00FF_0000_00FF).wrapping_mul(1 + (10_000 << 32));
+    low.wrapping_add(high) >> 32
+}
+
+/// `n` (below 10^8) as eight decimal digits, one per byte, the most significant first
+/// (lowest) and each 0 to 9: both halves are split in parallel, into pairs and then
+/// digits, by multiplications in place of divisions.
+fn eight_digits(n: u32) -> u64 {
+    let merged = u64::from(n / 10_000) | (u64::from(n % 10_000) << 32);
+    let hundreds = (merged.wrapping_mul(10_486) >> 20) & ((0x7F << 32) | 0x7F);
+    let merged = hundreds | (merged.wrapping_sub(hundreds.wrapping_mul(100)) << 16);
+    let tens = (merged.wrapping_mul(103) >> 10) & ((0xF << 48) | (0xF << 32) | (0xF << 16) | 0xF);
+    tens | (merged.wrapping_sub(tens.wrapping_mul(10)) << 8)
+}
+
+/// `a == b`, comparing eight bytes at a time: inside the component `memcmp` is a byte
+/// loop behind a call, and this comparison runs for every member of every usage row.
+#[inline(always)]
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        // two overlapping 4-byte words, or the bytes of a shorter key
+        let word = |s: &[u8], i: usize| {
+            s.get(i..i + 4)
+                .map(|w| u32::from_le_bytes(w.try_into().unwrap_or_default()))
+        };
+        return if n >= 4 {
+            word(a, 0) == word(b, 0) && word(a, n - 4) == word(b, n - 4)
+        } else {
+            a.iter().zip(b).all(|(x, y)| x == y)
+        };
+    }
+    let word = |s: &[u8], i: usize| {
+        s.get(i..i + 8)
+            .map(|w| u64::from_le_bytes(w.try_into().unwrap_or_default()))
+    };
+    let mut i = 0;
+    while i + 8 < n {
+        if word(a, i) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    word(a, n - 8) == word(b, n - 8)
 }
 
 /// Where `key` is in `fields`, trying `fields[hint]` first.
@@ -1052,6 +1161,39 @@ fn field_index(fields: &[&str], hint: usize, key: &str) -> Option<usize> {
         return Some(hint);
     }
     fields.iter().position(|f| *f == key)
+}
+
+/// `buf.push_str(s)`, with strings of 8 to 64 bytes (keys and ids) copied a word at a
+/// time: inside the component a copy of unknown length is a call into the host
+/// (`memory.copy`), which costs more than copying a few words.
+#[inline]
+pub fn push_short(buf: &mut String, s: &str) {
+    let n = s.len();
+    if !(8..=64).contains(&n) {
+        buf.push_str(s);
+        return;
+    }
+    buf.reserve(n);
+    let len = buf.len();
+    // SAFETY: `reserve` made room for `n` bytes after `len`. Every word read lies in `s`
+    // (`i + 8 <= n`) and every word written in that room; together they write exactly
+    // the bytes of `s`, valid UTF-8, before the length covers them.
+    unsafe {
+        let v = buf.as_mut_vec();
+        let (src, dst) = (s.as_ptr(), v.as_mut_ptr().add(len));
+        let copy = |i: usize| {
+            dst.add(i)
+                .cast::<[u8; 8]>()
+                .write_unaligned(src.add(i).cast::<[u8; 8]>().read_unaligned())
+        };
+        let mut i = 0;
+        while i + 8 < n {
+            copy(i);
+            i += 8;
+        }
+        copy(n - 8);
+        v.set_len(len + n);
+    }
 }
 
 /// `s` as a JSON string, quotes included: how messages show a value they quote.
@@ -1078,7 +1220,7 @@ impl Object {
             self.buf.push(',');
         }
         self.buf.push('"');
-        self.buf.push_str(k);
+        push_short(&mut self.buf, k);
         self.buf.push_str("\":");
         &mut self.buf
     }
@@ -1094,7 +1236,7 @@ impl Object {
             Cow::Borrowed(v) => {
                 let out = self.key(k);
                 out.push('"');
-                out.push_str(v);
+                push_short(out, v);
                 out.push('"');
             }
             Cow::Owned(v) => self.str(k, v),
@@ -1283,7 +1425,14 @@ mod tests {
         let mut rng = crate::fuzzing::Rng::new(3);
         let mut cases: Vec<u64> = vec![0, 9, 10, 99, 100, 99_999_999, 100_000_000, u64::MAX];
         cases.extend((0..64).flat_map(|b| [1u64 << b, (1u64 << b) - 1, 10u64.pow(b % 20)]));
-        cases.extend((0..10_000).map(|_| rng.next_u64() >> rng.below(64)));
+        cases.extend((1..20).flat_map(|k| [10u64.pow(k) - 1, 10u64.pow(k) + 1]));
+        let (small, random) = if cfg!(miri) {
+            (1_000, 100)
+        } else {
+            (100_000, 10_000)
+        };
+        cases.extend(0..small);
+        cases.extend((0..random).map(|_| rng.next_u64() >> rng.below(64)));
         for n in cases {
             let mut s = String::from("x");
             push_uint(&mut s, n);
@@ -1292,6 +1441,76 @@ mod tests {
             let mut s = String::new();
             push_int(&mut s, i);
             assert_eq!(s, i.to_string());
+        }
+    }
+
+    /// The word-at-a-time digit reader agrees with reading a digit at a time, whatever
+    /// follows the digits (bytes over 0xF9 included) and however near the end they are.
+    #[test]
+    fn decimal_run_agrees_with_a_digit_at_a_time() {
+        let reference = |b: &[u8], mut i: usize| {
+            let mut n = 0u64;
+            while let Some(&c @ b'0'..=b'9') = b.get(i) {
+                n = n.wrapping_mul(10).wrapping_add((c - b'0') as u64);
+                i += 1;
+            }
+            (i, n)
+        };
+        let mut rng = crate::fuzzing::Rng::new(5);
+        let tails: &[u8] = &[
+            b',', b'}', b'"', b'.', b'e', b' ', b'/', b':', 0, 0x2F, 0x3A, 0xFA, 0xFF,
+        ];
+        for _ in 0..50_000 {
+            let mut b = vec![b'x'; rng.below(3)];
+            let start = b.len();
+            b.extend((0..rng.below(25)).map(|_| b'0' + rng.below(10) as u8));
+            b.extend((0..rng.below(10)).map(|_| match rng.below(3) {
+                0 => *rng.pick(tails),
+                1 => rng.below(256) as u8,
+                _ => b'0' + rng.below(10) as u8,
+            }));
+            assert_eq!(decimal_run(&b, start), reference(&b, start), "{b:?}");
+        }
+    }
+
+    /// `same_bytes` is `==`, at every length, whichever byte differs.
+    #[test]
+    fn same_bytes_is_equality() {
+        let mut rng = crate::fuzzing::Rng::new(6);
+        for n in 0..40usize {
+            let a: Vec<u8> = (0..n).map(|_| rng.below(256) as u8).collect();
+            assert!(same_bytes(&a, &a.clone()));
+            if n > 0 {
+                assert!(!same_bytes(&a, &a[..n - 1]));
+            }
+            for i in 0..n {
+                let mut b = a.clone();
+                b[i] ^= 1 << rng.below(8);
+                assert!(!same_bytes(&a, &b), "length {n}, byte {i}");
+            }
+        }
+    }
+
+    /// `push_short` appends what `push_str` appends, at every length and capacity.
+    #[test]
+    fn push_short_is_push_str() {
+        let text = "key_4B84ObLRa5UkrGQ7 proj_é1InjUbHRRKZ57 ✓ECawXmkhwFv gpt-5.1-codex-mini ";
+        let text = text.repeat(2);
+        // (fewer cases under Miri, which checks the unsafe copies)
+        let step = if cfg!(miri) { 13 } else { 1 };
+        for start in (0..text.len()).step_by(step) {
+            for end in start..text.len() {
+                let Some(s) = text.get(start..end) else {
+                    continue;
+                };
+                for head in ["", "{\"a\":"] {
+                    let (mut a, mut b) = (String::from(head), String::from(head));
+                    a.shrink_to_fit();
+                    push_short(&mut a, s);
+                    b.push_str(s);
+                    assert_eq!(a, b);
+                }
+            }
         }
     }
 

@@ -10,6 +10,7 @@
 //! - [`normalize`]: raw pages → standardized records (pure, deterministic),
 //! - [`describe`]: the connector's self-description.
 
+pub mod arena;
 pub mod client;
 pub mod describe;
 pub mod json;

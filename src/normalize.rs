@@ -15,7 +15,7 @@ use std::borrow::Cow;
 
 use crate::json::{self, Flat, Object, Parser, Shape};
 use crate::model::{ConnectorError, NormalizedRecord, RawPage};
-use crate::settings::Settings;
+use crate::settings::{ModelPattern, Settings};
 use crate::time::rfc3339;
 
 /// Schema version of every payload this connector emits.
@@ -222,6 +222,7 @@ struct UsagePage<'s> {
     /// exact size.
     key_buf: String,
     payload_buf: String,
+    models: ModelVerdicts,
 }
 
 fn usage(raw: &RawPage, settings: &Settings) -> Result<Vec<NormalizedRecord>, ConnectorError> {
@@ -233,6 +234,7 @@ fn usage(raw: &RawPage, settings: &Settings) -> Result<Vec<NormalizedRecord>, Co
         bad: None,
         key_buf: String::with_capacity(256),
         payload_buf: String::with_capacity(1024),
+        models: ModelVerdicts(Vec::new()),
     };
     parse_body(USAGE, &raw.body, |p| {
         read_envelope(p, "next_page", &mut |p, i| page.bucket(p, i))
@@ -315,7 +317,7 @@ impl UsagePage<'_> {
     }
 
     fn emit(&mut self, r: &UsageResult, t: &BucketTimes) {
-        let rule = codex_rule(r, self.settings);
+        let rule = codex_rule(r, self.settings, &mut self.models);
         let record = usage_record(r, t, rule, &mut self.key_buf, &mut self.payload_buf);
         self.out.push(record);
     }
@@ -383,10 +385,10 @@ fn usage_record(
         s(MODEL),
         r.batch.map_or("", |b| if b { "batch" } else { "sync" }),
     ] {
-        key.push_str(part);
+        json::push_short(key, part);
         key.push('|');
     }
-    key.push_str(s(SERVICE_TIER));
+    json::push_short(key, s(SERVICE_TIER));
     let mut p = Object::in_buffer(std::mem::take(payload), &t.payload_head);
     for i in [USER_ID, API_KEY_ID, PROJECT_ID, MODEL] {
         p.opt_text(RESULT_FIELDS[i], &r.text[i]);
@@ -423,7 +425,11 @@ fn usage_record(
 /// Decide whether a usage line is Codex traffic, and by which rule (`None`: it is not).
 /// Declared keys and projects win over the model name, since they are the admin's
 /// explicit statement.
-fn codex_rule(r: &UsageResult, settings: &Settings) -> Option<&'static str> {
+fn codex_rule(
+    r: &UsageResult,
+    settings: &Settings,
+    models: &mut ModelVerdicts,
+) -> Option<&'static str> {
     let declared = |ids: &[String], id: &Option<Cow<str>>| {
         id.as_deref()
             .is_some_and(|id| ids.binary_search_by(|x| x.as_str().cmp(id)).is_ok())
@@ -435,10 +441,35 @@ fn codex_rule(r: &UsageResult, settings: &Settings) -> Option<&'static str> {
         return Some("declared_project");
     }
     let model = r.text[MODEL].as_deref()?;
-    settings
-        .codex_model_pattern
-        .matches(model)
+    models
+        .matches(&settings.codex_model_pattern, model)
         .then_some("model_pattern")
+}
+
+/// The model pattern's verdict on the first models of a page: a page names a handful of
+/// models over and over, and matching the pattern cost as much as writing a record's
+/// numbers.
+struct ModelVerdicts(Vec<(String, bool)>);
+
+/// How many models `ModelVerdicts` remembers (a hostile page naming a million models must
+/// not grow it).
+const MODEL_VERDICTS: usize = 16;
+
+impl ModelVerdicts {
+    fn matches(&mut self, pattern: &ModelPattern, model: &str) -> bool {
+        let known = self
+            .0
+            .iter()
+            .find(|(m, _)| json::same_bytes(m.as_bytes(), model.as_bytes()));
+        if let Some(&(_, verdict)) = known {
+            return verdict;
+        }
+        let verdict = pattern.matches(model);
+        if self.0.len() < MODEL_VERDICTS {
+            self.0.push((model.to_owned(), verdict));
+        }
+        verdict
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -664,6 +695,32 @@ mod tests {
       {"object":"bucket","start_time":1700006400,"end_time":1700092800,"result":[
         {"input_tokens":1,"output_tokens":1,"num_model_requests":1,"model":"codex-mini-latest","user_id":"user_1","api_key_id":"key_x","project_id":"proj_a"}]}
     ],"has_more":false,"next_page":null}"#;
+
+    /// The remembered verdicts are the pattern's, for models seen again and for models
+    /// past the bound, which is kept.
+    #[test]
+    fn model_verdicts_are_the_patterns_and_bounded() {
+        let pattern = ModelPattern::parse("*codex*, o?-mini").unwrap();
+        let mut verdicts = ModelVerdicts(Vec::new());
+        let models: Vec<String> = (0..40)
+            .map(|i| match i % 4 {
+                0 => format!("gpt-{i}-codex"),
+                1 => format!("o{}-mini", i % 10),
+                2 => format!("gpt-{i}"),
+                _ => format!("CODEX-{i}-LONG-NAME-TO-COMPARE"),
+            })
+            .collect();
+        for round in 0..3 {
+            for m in &models {
+                assert_eq!(
+                    verdicts.matches(&pattern, m),
+                    pattern.matches(m),
+                    "{m}, round {round}"
+                );
+            }
+        }
+        assert_eq!(verdicts.0.len(), MODEL_VERDICTS);
+    }
 
     #[test]
     fn usage_lines_become_records() {

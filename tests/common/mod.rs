@@ -11,7 +11,7 @@ use host_harness::sandbox::Base;
 use host_harness::store::Store;
 use openai_mock::{Fault, FaultRule, MockConfig, MockServer};
 
-fn workspace() -> PathBuf {
+pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
