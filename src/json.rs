@@ -608,11 +608,27 @@ impl<'a> Parser<'a> {
                 return false;
             }
             let k0 = i + 1;
-            i = plain_run(b, k0);
-            if b.get(i) != Some(&b'"') {
-                return false;
-            }
-            let key = &s[k0..i];
+            // the key this position had last time, if it is there again: a remembered key
+            // is plain text, so the same bytes and a closing quote are that key whole
+            let cached = shape.members.get(member).filter(|(known, _)| {
+                let end = k0 + known.len();
+                b.get(end) == Some(&b'"')
+                    && b.get(k0..end)
+                        .is_some_and(|k| same_bytes(k, known.as_bytes()))
+            });
+            let (key, cached) = match cached {
+                Some(&(known, k)) => {
+                    i = k0 + known.len();
+                    (known, Some(k))
+                }
+                None => {
+                    i = plain_run(b, k0);
+                    if b.get(i) != Some(&b'"') {
+                        return false;
+                    }
+                    (&s[k0..i], None)
+                }
+            };
             i = ws(i + 1);
             if b.get(i) != Some(&b':') {
                 return false;
@@ -653,9 +669,9 @@ impl<'a> Parser<'a> {
                 }
                 _ => return false,
             };
-            let field = match shape.members.get(member) {
-                Some(&(known, k)) if same_bytes(known.as_bytes(), key.as_bytes()) => k,
-                _ => {
+            let field = match cached {
+                Some(k) => k,
+                None => {
                     let k = field_index(fields, next, key);
                     match shape.members.get_mut(member) {
                         Some(m) => *m = (key, k),
