@@ -1,4 +1,4 @@
-//! The component build's post-link step (`tools/wasm-link`, `tools/strip-component-names`):
+//! The component build's post-link step (`tools/wasm-link`, `tools/strip-component-names.rs`):
 //! the release component carries no `component-name` section, and the stripper drops that
 //! section and nothing else, leaves other files alone and refuses a malformed component
 //! without touching it.
@@ -56,11 +56,27 @@ fn custom(name: &str, data: &[u8]) -> Vec<u8> {
     s
 }
 
-fn strip(path: &Path) -> std::process::Output {
-    Command::new(common::workspace().join("tools/strip-component-names"))
+/// The stripper, compiled as `tools/wasm-link` compiles it.
+fn stripper(dir: &Path) -> std::path::PathBuf {
+    let bin = dir.join("strip-component-names");
+    let status = Command::new("rustc")
+        .args(["--edition", "2021", "-O", "-o"])
+        .arg(&bin)
+        .arg(common::workspace().join("tools/strip-component-names.rs"))
+        .status()
+        .expect("run rustc");
+    assert!(
+        status.success(),
+        "compiling tools/strip-component-names.rs failed"
+    );
+    bin
+}
+
+fn strip(bin: &Path, path: &Path) -> std::process::Output {
+    Command::new(bin)
         .arg(path)
         .output()
-        .expect("run tools/strip-component-names (needs python3)")
+        .expect("run the stripper")
 }
 
 #[test]
@@ -79,6 +95,7 @@ fn the_release_component_has_no_component_name_section() {
 #[test]
 fn the_stripper_drops_component_names_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
+    let bin = stripper(dir.path());
     let original = std::fs::read(common::connector_wasm()).unwrap();
     // names at the end (as wasm-component-ld writes them) and, to be thorough, in the middle
     let s = sections(&original);
@@ -93,7 +110,7 @@ fn the_stripper_drops_component_names_and_nothing_else() {
     named.extend(custom("component-name-not", b"kept"));
     let path = dir.path().join("c.wasm");
     std::fs::write(&path, &named).unwrap();
-    let out = strip(&path);
+    let out = strip(&bin, &path);
     assert!(
         out.status.success(),
         "{}",
@@ -109,7 +126,7 @@ fn the_stripper_drops_component_names_and_nothing_else() {
         b"hello".to_vec(),
     ] {
         std::fs::write(&path, &other).unwrap();
-        assert!(strip(&path).status.success());
+        assert!(strip(&bin, &path).status.success());
         assert_eq!(std::fs::read(&path).unwrap(), other);
     }
 
@@ -117,7 +134,7 @@ fn the_stripper_drops_component_names_and_nothing_else() {
     let mut broken = named.clone();
     broken.truncate(broken.len() - 3);
     std::fs::write(&path, &broken).unwrap();
-    let out = strip(&path);
+    let out = strip(&bin, &path);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("runs past the end"));
     assert_eq!(std::fs::read(&path).unwrap(), broken);
