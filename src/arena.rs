@@ -80,7 +80,13 @@ impl<A: GlobalAlloc> CallArena<A> {
         self.next.get()
     }
 
-    unsafe fn release(&self) {
+    /// Give the region back to the inner allocator, so that its memory can serve calls
+    /// that do not use it (a `pull-page` reading the next page); the next `open` takes a
+    /// region again.
+    ///
+    /// # Safety
+    /// As for `open`: nothing allocated from the region may still be in use.
+    pub unsafe fn release(&self) {
         if self.size.get() > 0 {
             let layout = Layout::from_size_align_unchecked(self.size.get(), REGION_ALIGN);
             self.inner.dealloc(self.base.get(), layout);

@@ -152,6 +152,9 @@ impl Guest for Component {
         checkpoint: Option<String>,
         cursor: Option<String>,
     ) -> Result<wit::Page, wit::ConnectorError> {
+        // The response body may use the memory of the last `normalize`'s region.
+        // SAFETY: that call's records were freed by its post-return.
+        unsafe { ALLOC.release() };
         let s = configured()?;
         let mut t = WasiTransport { settings: &s };
         let p = crate::streams::pull_page(
@@ -186,7 +189,8 @@ impl Guest for Component {
 
     fn normalize(raw: wit::RawPage) -> Result<Vec<wit::NormalizedRecord>, wit::ConnectorError> {
         let s = configured()?;
-        // The records' strings take about 1.6 bytes per byte of the page.
+        // The records' strings take about 1.6 bytes per byte of the page; the rest of the
+        // region is for the call's own short-lived buffers.
         // SAFETY: the last call's records were freed by its post-return, and nothing else
         // outlives a call to `normalize`.
         unsafe { ALLOC.open(raw.body.len().saturating_mul(2).saturating_add(1 << 20)) };

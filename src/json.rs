@@ -586,9 +586,14 @@ impl<'a> Parser<'a> {
         f: &mut impl FnMut(usize, Flat<'a>) -> bool,
     ) -> bool {
         let (s, b) = (self.s, self.s.as_bytes());
+        let is_ws = |i: usize| matches!(b.get(i), Some(b' ' | b'\n' | b'\t' | b'\r'));
+        // no loop entered when there is no whitespace, the usual case (each loop entry is
+        // a preemption check in the component)
         let ws = |mut i: usize| {
-            while let Some(b' ' | b'\n' | b'\t' | b'\r') = b.get(i) {
-                i += 1;
+            if is_ws(i) {
+                while is_ws(i) {
+                    i += 1;
+                }
             }
             i
         };
@@ -1160,6 +1165,15 @@ pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
         s.get(i..i + 8)
             .map(|w| u64::from_le_bytes(w.try_into().unwrap_or_default()))
     };
+    // up to 24 bytes (every usage key) without a loop: each loop is a preemption check
+    // in the component
+    let (head, tail) = (word(a, 0) == word(b, 0), word(a, n - 8) == word(b, n - 8));
+    if n <= 16 {
+        return head && tail;
+    }
+    if n <= 24 {
+        return head && tail && word(a, 8) == word(b, 8);
+    }
     let mut i = 0;
     while i + 8 < n {
         if word(a, i) != word(b, i) {
@@ -1167,7 +1181,7 @@ pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
         }
         i += 8;
     }
-    word(a, n - 8) == word(b, n - 8)
+    tail
 }
 
 /// Where `key` is in `fields`, trying `fields[hint]` first.
@@ -1202,12 +1216,17 @@ pub fn push_short(buf: &mut String, s: &str) {
                 .cast::<[u8; 8]>()
                 .write_unaligned(src.add(i).cast::<[u8; 8]>().read_unaligned())
         };
-        let mut i = 0;
+        // up to 24 bytes (keys, most ids) without a loop, as in `same_bytes`
+        copy(0);
+        copy(n - 8);
+        if n > 16 {
+            copy(8);
+        }
+        let mut i = 16;
         while i + 8 < n {
             copy(i);
             i += 8;
         }
-        copy(n - 8);
         v.set_len(len + n);
     }
 }
