@@ -1165,23 +1165,23 @@ pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
         s.get(i..i + 8)
             .map(|w| u64::from_le_bytes(w.try_into().unwrap_or_default()))
     };
-    // up to 24 bytes (every usage key) without a loop: each loop is a preemption check
-    // in the component
-    let (head, tail) = (word(a, 0) == word(b, 0), word(a, n - 8) == word(b, n - 8));
-    if n <= 16 {
-        return head && tail;
+    // the words `push_short` copies: the first, the last and (over 16 bytes) the second
+    // without a loop, since each loop is a preemption check in the component; up to 24
+    // bytes (every usage key) that is all of them
+    if word(a, 0) != word(b, 0) || word(a, n - 8) != word(b, n - 8) {
+        return false;
     }
-    if n <= 24 {
-        return head && tail && word(a, 8) == word(b, 8);
+    if n > 16 && word(a, 8) != word(b, 8) {
+        return false;
     }
-    let mut i = 0;
+    let mut i = 16;
     while i + 8 < n {
         if word(a, i) != word(b, i) {
             return false;
         }
         i += 8;
     }
-    tail
+    true
 }
 
 /// Where `key` is in `fields`, trying `fields[hint]` first.
