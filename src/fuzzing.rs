@@ -67,11 +67,28 @@ pub fn seeds() -> Vec<(&'static str, String)> {
     let users = r#"{"object":"list","data":[{"object":"organization.user","id":"user-1","name":"Ada Lovelace","email":"ada@example.com","role":"owner","added_at":1711471533},{"object":"organization.user","id":"user-2","name":"Alan","email":"alan@example.com","role":"reader","added_at":1711471534}],"first_id":"user-1","last_id":"user-2","has_more":false}"#;
     let projects = r#"{"object":"list","data":[{"id":"proj_abc","object":"organization.project","name":"Codex CLI","created_at":1711471533,"archived_at":null,"status":"active"}],"first_id":"proj_abc","last_id":"proj_abc","has_more":true}"#;
     let keys = r#"{"object":"list","data":[{"object":"organization.project.api_key","redacted_value":"sk-abc...def","name":"ci","created_at":1711471533,"last_used_at":1711471534,"id":"key_a","owner":{"type":"user","user":{"object":"organization.user","id":"user-1","name":"Ada","email":"ada@example.com","role":"owner","added_at":1711471533}}},{"object":"organization.project.api_key","id":"key_svc","name":"bot","owner":{"type":"service_account","service_account":{"id":"svc_1","name":"bot","role":"member","created_at":1}}}],"first_id":"key_a","last_id":"key_svc","has_more":false}"#;
+    // The Codex Analytics API, as the mock serves it: `user_email` on some rows, an empty
+    // `clients` list, a client id outside the documented set, unknown fields (never
+    // numbers) on rows and entries, and the cursor under either name.
+    let workspace_usage = r#"{"data":[{"user_id":"cgpt-user-AbCdEfGhIjKlMnOpQrSt","email":"Ada.Lovelace@Example.com","threads":3,"turns":17,"credits":12.5,"clients":[{"client_id":"CODEX_CLI","threads":2,"turns":10,"credits":8.0},{"client_id":"CODEX_FUTURE_SURFACE","threads":1,"turns":7,"credits":4.5,"display_name":"Something new"}],"models":[{"model":"gpt-5.3-codex","speed":"standard","credits":12.25,"text_input_tokens":1200,"cached_text_input_tokens":300,"text_output_tokens":450},{"model":"gpt-5.4","speed":"fast","credits":0.25,"text_input_tokens":10,"cached_text_input_tokens":0,"text_output_tokens":4,"reasoning_effort":"low"}],"seat_type":"enterprise","x_rollup":{"source":"codex-analytics","partial":false,"tags":["beta"]},"start_time":1730419200,"end_time":1730505600},{"user_id":"cgpt-user-2","user_email":"GRACE.HOPPER@example.com","threads":2,"turns":5,"credits":3,"clients":[],"models":[{"model":"gpt-5-codex","speed":"standard","credits":3,"text_input_tokens":900,"cached_text_input_tokens":100,"text_output_tokens":90}],"start_time":1730419200,"end_time":1730505600},{"user_id":"cgpt-user-3","email":"c@example.com","threads":1,"turns":2,"credits":1.75,"clients":[{"client_id":"CODEX_WORK_MOBILE","threads":1,"turns":2,"credits":1.75}],"models":[{"model":"gpt-5.5","speed":"standard","credits":1.75,"text_input_tokens":4000,"cached_text_input_tokens":1000,"text_output_tokens":800}],"start_time":1729987200,"end_time":1730592000}],"has_more":true,"next_page":"0123456789abcdef01234567"}"#;
+    let code_reviews = r#"{"data":[{"user_id":"cgpt-user-1","email":"Ada.Lovelace@Example.com","prs_reviewed":3,"comments_generated":5,"comments_by_priority":{"P0":1,"P1":1,"P2":3},"start_time":1730419200,"end_time":1730505600},{"user_id":"cgpt-user-2","email":"b@example.com","prs_reviewed":1,"comments_generated":0,"comments_by_priority":{"P0":0,"P1":0,"P2":0},"review_surface":"github","start_time":1730419200,"end_time":1730505600}],"has_more":false,"next_cursor":null}"#;
+    let code_review_responses = r#"{"data":[{"user_id":"cgpt-user-1","email":"Ada.Lovelace@Example.com","replies":2,"reactions":{"positive":3,"negative":1,"other":0},"comments_with_reply":2,"comments_with_reaction":3,"channel":"github","start_time":1730419200,"end_time":1730505600}],"has_more":true,"next_cursor":"fedcba9876543210fedcba98"}"#;
     vec![
         ("usage", usage),
         ("users", users.to_string()),
         ("projects", projects.to_string()),
         ("api_keys", keys.to_string()),
+        ("workspace_usage", workspace_usage.to_string()),
+        ("code_reviews", code_reviews.to_string()),
+        ("code_review_responses", code_review_responses.to_string()),
+        (
+            "workspace_usage",
+            r#"{"detail":[{"loc":["query","start_time"],"msg":"start_time must be within the last 90 days","type":"value_error"}]}"#.to_string(),
+        ),
+        (
+            "code_reviews",
+            r#"{"detail":"Missing scope: codex.enterprise.analytics.read"}"#.to_string(),
+        ),
         (
             "usage",
             r#"{"error":{"message":"boom","type":"server_error"}}"#.to_string(),
@@ -111,6 +128,16 @@ const TOKENS: &[&str] = &[
     "\"next_page\"",
     "\"end_time\"",
     "\"input_tokens\"",
+    "\"clients\"",
+    "\"models\"",
+    "\"credits\"",
+    "\"next_cursor\"",
+    "\"user_email\"",
+    "\"detail\"",
+    "\"start_time\"",
+    "\"comments_by_priority\"",
+    "{\"P0\":1}",
+    "12.25",
     "{\"a\":{\"b\":{\"c\":[]}}}",
     "\"é漢🙂\"",
     "\u{feff}",
@@ -190,6 +217,11 @@ pub fn mutate(rng: &mut Rng, body: &str) -> String {
                 ("\"id\"", "\"ID\""),
                 ("\"has_more\"", "\"hasMore\""),
                 ("\"owner\"", "\"owner_info\""),
+                ("\"next_page\"", "\"next_cursor\""),
+                ("\"email\"", "\"user_email\""),
+                ("\"client_id\"", "\"clientId\""),
+                ("\"end_time\"", "\"date\""),
+                ("\"reactions\"", "\"reaction\""),
             ]);
             body.replacen(from, to, 1 + rng.below(2))
         }
@@ -244,7 +276,15 @@ pub fn case(rng: &mut Rng, seeds: &[(&'static str, String)]) -> (&'static str, S
         }
     }
     let stream = if rng.below(8) == 0 {
-        *rng.pick(&["usage", "users", "projects", "api_keys"])
+        *rng.pick(&[
+            "usage",
+            "users",
+            "projects",
+            "api_keys",
+            "workspace_usage",
+            "code_reviews",
+            "code_review_responses",
+        ])
     } else {
         stream
     };

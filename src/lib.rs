@@ -1,24 +1,38 @@
-//! The OpenAI Codex usage connector.
+//! The OpenAI Codex usage connector: Codex used with API keys, from an OpenAI Platform
+//! organization's Admin API (`api.openai.com`), and Codex used through ChatGPT sign-in,
+//! from a ChatGPT workspace's Codex Analytics API (`api.chatgpt.com`); either source or
+//! both.
 //!
 //! Built for `wasm32-wasip2`, this crate is a component implementing the
-//! `analytics:connector` contract in `wit/`. Everything except the thin glue in
-//! [`component`] is plain Rust that compiles and is tested natively:
+//! `analytics:connector@0.2.0` contract in `wit/since_v0.2.0/`. Everything except the thin
+//! glue in `component/` is plain Rust that compiles and is tested natively:
 //!
-//! - [`settings`]: the settings form and its local validation,
-//! - [`client`]: the Admin API as a `Transport`, and status/body → typed error mapping,
-//! - [`streams`]: paging, cursors, checkpoints and the lookback window,
+//! - [`model`]: plain mirrors of the WIT types,
+//! - [`origin`]: the endpoints the connector calls,
+//! - [`settings`]: the settings of both sources, their local validation and the keys' shape
+//!   checks,
+//! - [`capability`]: what `validate-credentials` checks and what each request needs,
+//! - [`describe`]: the connector's self-description,
+//! - [`transport`]: the `Transport` a stream reads through (wasi:http in the component),
+//! - [`provider_error`]: HTTP status and error body → typed error, redaction of keys,
+//! - [`streams`]: paging, cursors, checkpoints, the lookback window, the credential check,
 //! - [`normalize`]: raw pages → standardized records (pure, deterministic),
-//! - [`describe`]: the connector's self-description.
+//! - [`time`]: RFC 3339 rendering and bucket alignment.
+//!
+//! No `unsafe` outside the generated bindings (`component/bindings.rs`).
 
-pub mod arena;
-pub mod client;
+#![deny(unsafe_code)]
+
+pub mod capability;
 pub mod describe;
-pub mod json;
 pub mod model;
 pub mod normalize;
+pub mod origin;
+pub mod provider_error;
 pub mod settings;
 pub mod streams;
 pub mod time;
+pub mod transport;
 
 #[cfg(target_arch = "wasm32")]
 mod component;

@@ -1,6 +1,7 @@
 //! Crash safety: SIGKILL the harness at random points of a long sync, repeatedly; every
 //! following sync completes, the store equals the ground truth (nothing lost, nothing
-//! duplicated) and the history shows the killed runs as interrupted.
+//! duplicated), the history shows the killed runs as interrupted, and the key is still
+//! only in the secret slot.
 
 mod common;
 
@@ -8,19 +9,27 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use host_harness::runner::random_unit;
 use host_harness::store::Store;
 use openai_mock::MockServer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_host-harness");
 
-fn harness_cmd(db: &std::path::Path, base: &str) -> Command {
+fn random_unit() -> f64 {
+    host_harness::random::unit().unwrap()
+}
+
+/// `host-harness COMMAND --db DB --component C --redirect api.openai.com=BASE`: each
+/// command takes its own options.
+fn harness_cmd(command: &str, db: &std::path::Path, base: &str) -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.arg("--db")
+    cmd.arg(command)
+        .arg("--db")
         .arg(db)
         .arg("--component")
         .arg(connector_wasm())
-        .args(["--openai-base", base]);
+        .arg("--redirect")
+        .arg(format!("api.openai.com={base}"))
+        .env_remove("RUST_LOG");
     cmd.stdout(Stdio::null())
         .stderr(Stdio::null())
         .stdin(Stdio::null());
@@ -37,9 +46,9 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     let db = dir.path().join("crash.db");
     let base = mock.base_url();
 
-    let ok = harness_cmd(&db, &base)
+    // Checked live with the mock, then saved.
+    let ok = harness_cmd("configure", &db, &base)
         .args([
-            "configure",
             "--token-env",
             "CRASH_TEST_TOKEN",
             "--set",
@@ -63,8 +72,7 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     let kills = 8;
     let mut log = Vec::new(); // (target, commits seen, killed) per sync, for the failure message
     for i in 0..kills {
-        let mut child = harness_cmd(&db, &base)
-            .arg("sync")
+        let mut child = harness_cmd("sync", &db, &base)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
@@ -113,7 +121,7 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     eprintln!("(target, commits seen, killed) per sync: {log:?}");
 
     // A normal run now finishes the job.
-    let status = harness_cmd(&db, &base).arg("sync").status().unwrap();
+    let status = harness_cmd("sync", &db, &base).status().unwrap();
     assert!(status.success());
 
     let store = Store::open(&db).unwrap();
@@ -127,10 +135,10 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     let (stored, truth) = (stored_usage(&store), truth_usage(&mock));
     assert_eq!(stored.len(), truth.len());
     assert!(stored == truth, "the store differs from the ground truth");
-    assert_eq!(store.record_count("users").unwrap(), 600);
+    assert_eq!(store.record_count(CODEX, "users").unwrap(), 600);
 
     // History: the killed runs are interrupted, the last one succeeded, none still "running".
-    let runs = store.runs(100).unwrap();
+    let runs = store.runs(CODEX, 100).unwrap();
     assert_eq!(runs[0].status, "succeeded");
     let interrupted = runs.iter().filter(|r| r.status == "interrupted").count();
     assert!(interrupted >= 1, "{runs:#?}");
@@ -143,4 +151,12 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
         .iter()
         .filter(|r| r.status == "interrupted")
         .all(|r| r.error_class.as_deref() == Some("interrupted")));
+    // (a sync killed before it recorded its start leaves no row)
+    assert!(interrupted <= killed_while_running, "{runs:#?}");
+    // The finishing run's counts are the host's own: it sent requests for what was left.
+    assert!(runs[0].requests() >= 1, "{:#?}", runs[0]);
+
+    // Kills never spread the key outside its slot, nor lost it.
+    assert_eq!(store.secrets(CODEX).unwrap()["api_token"].expose(), keys.admin);
+    assert_no_secret("store outside the secret slot", &dump_store_outside_secrets(&store), &keys.admin);
 }

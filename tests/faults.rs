@@ -1,7 +1,8 @@
 //! Provider faults, end to end: the real component in the harness against the mock's
 //! fault modes. Rate limits and transient failures are retried on the same cursor within
 //! bounds; when the budget runs out the run fails typed and the next run finishes the job;
-//! oversize bodies stop at the cap; shape changes are tolerated or named.
+//! oversize bodies stop at the cap; shape changes are tolerated or named. Every retry is a
+//! request the host sent and counts in the history.
 
 mod common;
 
@@ -9,17 +10,15 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::*;
-use host_harness::runner::{Harness, HarnessConfig, HostError, Progress};
-use host_harness::sandbox::Base;
-use host_harness::store::Store;
+use host_harness::runner::{Harness, HarnessConfig, HostError, Progress, SyncOptions};
+use host_harness::store::{Run, Store};
 use openai_mock::{Fault, FaultRule, MockServer, ShapeChange};
 use serde_json::Value;
 
 const USAGE_PATH: &str = "/usage/completions";
 
 async fn tuned(mock: &MockServer, tune: impl FnOnce(&mut HarnessConfig)) -> Harness {
-    let mut c = HarnessConfig::new(connector_wasm());
-    c.openai_base = Some(Base::parse(&mock.base_url()).unwrap());
+    let mut c = config(&connector_wasm(), Some(mock));
     c.retry.base_delay = Duration::from_millis(20);
     c.retry.max_delay = Duration::from_secs(5);
     c.policy.first_byte_timeout = Duration::from_millis(700);
@@ -37,23 +36,31 @@ fn rule(path: Option<&str>, skip: usize, times: usize, fault: Fault) -> FaultRul
     }
 }
 
-/// Sync, collecting the waits the runner announced.
-async fn sync(
+/// Sync, collecting the waits the runner announced (class, delay), and every progress
+/// line for the leak checks.
+async fn sync_waits(
     h: &Harness,
     store: &mut Store,
-) -> (
-    Result<host_harness::store::Run, HostError>,
-    Vec<(String, Duration)>,
-) {
-    let mut waits = Vec::new();
+) -> (Result<Run, HostError>, Vec<(String, Duration)>, String) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let r = h
-        .sync(store, None, "test", &mut |p| {
-            if let Progress::Waiting { class, delay, .. } = p {
-                waits.push((class, delay));
-            }
-        })
+        .sync(
+            store,
+            SyncOptions {
+                progress: Some(tx),
+                ..SyncOptions::new("test")
+            },
+        )
         .await;
-    (r, waits)
+    let mut waits = Vec::new();
+    let mut lines = String::new();
+    while let Ok(p) = rx.try_recv() {
+        lines.push_str(&format!("{p:?} {}\n", p.message()));
+        if let Progress::Waiting { class, delay, .. } = p {
+            waits.push((class, delay));
+        }
+    }
+    (r, waits, lines)
 }
 
 fn secrets_clean(store: &Store, text: &str, token: &str) {
@@ -67,13 +74,9 @@ async fn rate_limits_wait_what_retry_after_says_within_bounds() {
     let mock = MockServer::start(mock_config(&keys, 30, 40)).await.unwrap();
     let h = tuned(&mock, |c| c.retry.max_delay = Duration::from_millis(1500)).await;
     let (_d, mut store) = store();
-    h.configure(
-        &mut store,
-        &[("backfill_days".into(), "40".into())],
-        &keys.admin,
-    )
-    .await
-    .unwrap();
+    configure(&h, &mut store, &[("backfill_days", "40")], &keys.admin)
+        .await
+        .unwrap();
 
     // Retry-After: 1 → one-second waits; Retry-After: 120 → capped at max_delay.
     mock.inject(rule(
@@ -105,7 +108,7 @@ async fn rate_limits_wait_what_retry_after_says_within_bounds() {
         },
     ));
     let started = Instant::now();
-    let (run, waits) = sync(&h, &mut store).await;
+    let (run, waits, lines) = sync_waits(&h, &mut store).await;
     let run = run.unwrap();
     let rl: Vec<Duration> = waits
         .iter()
@@ -113,6 +116,7 @@ async fn rate_limits_wait_what_retry_after_says_within_bounds() {
         .map(|w| w.1)
         .collect();
     assert_eq!(rl.len(), 6, "{waits:?}");
+    assert_eq!(waits.len(), 6, "{waits:?}");
     // users first (describe order): 20 ms·2^n·[1, 1.5)
     for (i, d) in rl[..3].iter().enumerate() {
         let base = 20u64 << i;
@@ -123,11 +127,7 @@ async fn rate_limits_wait_what_retry_after_says_within_bounds() {
     }
     assert_eq!(
         &rl[3..],
-        &[
-            Duration::from_secs(1),
-            Duration::from_secs(1),
-            Duration::from_millis(1500)
-        ]
+        &[Duration::from_secs(1), Duration::from_secs(1), Duration::from_millis(1500)]
     );
     assert!(started.elapsed() >= Duration::from_millis(3500));
     assert_eq!(
@@ -153,11 +153,15 @@ async fn rate_limits_wait_what_retry_after_says_within_bounds() {
     assert!(usage[..4]
         .iter()
         .all(|r| cursor_of(&r.query) == cursor_of(&usage[0].query)));
-    assert_eq!(
-        usage[..3].iter().map(|r| r.status).collect::<Vec<_>>(),
-        [429, 429, 429]
-    );
-    secrets_clean(&store, &format!("{waits:?}"), &keys.admin);
+    assert_eq!(usage[..3].iter().map(|r| r.status).collect::<Vec<_>>(), [429, 429, 429]);
+    // The history counts every request the host sent, retries included: 2 pages + 3
+    // retried usage requests, 1 page + 3 retried users requests.
+    assert_eq!(run.streams["usage"].requests, 5, "{:?}", run.streams);
+    assert_eq!(run.streams["usage"].pages, 2);
+    assert_eq!(run.streams["users"].requests, 4, "{:?}", run.streams);
+    assert_eq!(run.requests(), mock.requests().len() as u64);
+    assert_eq!(last_run(&store).streams, run.streams);
+    secrets_clean(&store, &format!("{waits:?}{lines}{run:?}"), &keys.admin);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -190,21 +194,20 @@ async fn transient_errors_resets_truncation_and_stalls_are_retried() {
     ];
     for fault in faults {
         let (_d, mut store) = store();
-        h.configure(
-            &mut store,
-            &[("backfill_days".into(), "20".into())],
-            &keys.admin,
-        )
-        .await
-        .unwrap();
+        configure(&h, &mut store, &[("backfill_days", "20")], &keys.admin)
+            .await
+            .unwrap();
         mock.clear_faults();
         mock.inject(rule(Some(USAGE_PATH), 0, 1, fault.clone()));
-        let (run, waits) = sync(&h, &mut store).await;
-        assert!(run.is_ok(), "{fault:?}: {run:?}");
+        let (run, waits, lines) = sync_waits(&h, &mut store).await;
+        let run = run.unwrap_or_else(|e| panic!("{fault:?}: {e:?}"));
         assert_eq!(waits.len(), 1, "{fault:?}: {waits:?}");
         assert_eq!(waits[0].0, "transient", "{fault:?}");
         assert_eq!(stored_usage(&store), truth_usage(&mock), "{fault:?}");
-        secrets_clean(&store, &format!("{waits:?}"), &keys.admin);
+        // one page, two requests sent for it (the failed one and its retry)
+        assert_eq!(run.streams["usage"].pages, 1, "{fault:?}");
+        assert_eq!(run.streams["usage"].requests, 2, "{fault:?}: {:?}", run.streams);
+        secrets_clean(&store, &format!("{waits:?}{lines}"), &keys.admin);
     }
 }
 
@@ -214,13 +217,9 @@ async fn when_the_retry_budget_runs_out_the_checkpoint_holds_and_the_next_run_fi
     let mock = MockServer::start(mock_config(&keys, 60, 90)).await.unwrap();
     let h = tuned(&mock, |c| c.retry.max_attempts = 3).await;
     let (_d, mut store) = store();
-    h.configure(
-        &mut store,
-        &[("backfill_days".into(), "90".into())],
-        &keys.admin,
-    )
-    .await
-    .unwrap();
+    configure(&h, &mut store, &[("backfill_days", "90")], &keys.admin)
+        .await
+        .unwrap();
     // the first usage page succeeds, every later one fails
     mock.inject(rule(
         Some(USAGE_PATH),
@@ -231,21 +230,22 @@ async fn when_the_retry_budget_runs_out_the_checkpoint_holds_and_the_next_run_fi
             retry_after: None,
         },
     ));
-    let (run, waits) = sync(&h, &mut store).await;
+    let (run, waits, lines) = sync_waits(&h, &mut store).await;
     let e = run.unwrap_err();
     assert_eq!(e.class, "transient");
-    assert!(
-        e.message.contains("gave up after 3 attempts"),
-        "{}",
-        e.message
-    );
+    assert_eq!(e.exit_code(), 6);
+    assert!(e.message.contains("gave up after 3 attempts"), "{}", e.message);
     assert_eq!(waits.len(), 2);
-    let failed = &store.runs(1).unwrap()[0];
+    let failed = last_run(&store);
     assert_eq!(
         (failed.status.as_str(), failed.error_class.as_deref()),
         ("failed", Some("transient"))
     );
+    assert_eq!(failed.error_message.as_deref(), Some(e.message.as_str()));
     assert_eq!(failed.streams["usage"].pages, 1);
+    // the history counts the committed page's request and the three failed attempts
+    assert_eq!(failed.streams["usage"].requests, 4, "{:?}", failed.streams);
+    assert_eq!(failed.requests(), mock.requests().len() as u64);
 
     // Committed: exactly the first page's 31 days, with exact numbers; the checkpoint is there.
     let truth = truth_usage(&mock);
@@ -256,18 +256,20 @@ async fn when_the_retry_budget_runs_out_the_checkpoint_holds_and_the_next_run_fi
         assert_eq!(truth.get(k), Some(v));
     }
     let checkpoint: Value =
-        serde_json::from_str(&store.checkpoint("usage").unwrap().unwrap()).unwrap();
+        serde_json::from_str(&store.checkpoint(CODEX, "usage").unwrap().unwrap()).unwrap();
     assert!(checkpoint["through"].as_i64().unwrap() > 0);
 
     mock.clear_faults();
-    let (run, _) = sync(&h, &mut store).await;
-    run.unwrap();
+    let (run, _, _) = sync_waits(&h, &mut store).await;
+    let run = run.unwrap();
+    assert_eq!(stored_usage(&store), truth, "the next run finishes the job with exact totals");
+    // it resumed after the committed page: two more usage pages, nothing re-inserted
+    assert_eq!(run.streams["usage"].pages, 2, "{:?}", run.streams);
     assert_eq!(
-        stored_usage(&store),
-        truth,
-        "the next run finishes the job with exact totals"
+        failed.streams["usage"].inserted + run.streams["usage"].inserted,
+        truth.len() as u64
     );
-    secrets_clean(&store, &e.message, &keys.admin);
+    secrets_clean(&store, &format!("{e:?}{lines}"), &keys.admin);
 }
 
 fn peak_rss_kib() -> u64 {
@@ -286,7 +288,7 @@ async fn oversize_bodies_stop_at_the_cap_with_a_typed_error() {
     let h = tuned(&mock, |c| c.policy.max_body_bytes = 4 << 20).await;
     for declared in [false, true] {
         let (_d, mut store) = store();
-        h.configure(&mut store, &[], &keys.admin).await.unwrap();
+        configure(&h, &mut store, &[], &keys.admin).await.unwrap();
         mock.clear_faults();
         mock.inject(rule(
             Some("/users"),
@@ -299,7 +301,7 @@ async fn oversize_bodies_stop_at_the_cap_with_a_typed_error() {
         ));
         let before = peak_rss_kib();
         let started = Instant::now();
-        let (run, waits) = sync(&h, &mut store).await;
+        let (run, waits, _) = sync_waits(&h, &mut store).await;
         let e = run.unwrap_err();
         assert_eq!(e.class, "provider-changed", "declared={declared}: {e:?}");
         assert!(e.message.contains("larger than the cap"), "{}", e.message);
@@ -311,7 +313,11 @@ async fn oversize_bodies_stop_at_the_cap_with_a_typed_error() {
             "peak RSS grew by {} KiB",
             peak_rss_kib() - before
         );
-        assert_eq!(store.record_count("users").unwrap(), 0);
+        assert_eq!(store.record_count(CODEX, "users").unwrap(), 0);
+        assert_eq!(store.raw_page_count(CODEX).unwrap(), 0);
+        let failed = last_run(&store);
+        assert_eq!(failed.error_class.as_deref(), Some("provider-changed"));
+        assert_eq!(failed.streams["users"].requests, 1, "{:?}", failed.streams);
     }
 }
 
@@ -327,16 +333,12 @@ async fn shape_changes_are_tolerated_where_clear_and_named_where_not() {
         ShapeChange::MissingOptional,
     ] {
         let (_d, mut store) = store();
-        h.configure(
-            &mut store,
-            &[("backfill_days".into(), "10".into())],
-            &keys.admin,
-        )
-        .await
-        .unwrap();
+        configure(&h, &mut store, &[("backfill_days", "10")], &keys.admin)
+            .await
+            .unwrap();
         mock.clear_faults();
         mock.inject(rule(None, 0, usize::MAX, Fault::Shape(shape)));
-        let (run, _) = sync(&h, &mut store).await;
+        let (run, _, _) = sync_waits(&h, &mut store).await;
         run.unwrap_or_else(|e| panic!("{shape:?}: {e:?}"));
         let (got, truth) = (stored_usage(&store), truth_usage(&mock));
         if shape == ShapeChange::MissingOptional {
@@ -351,47 +353,36 @@ async fn shape_changes_are_tolerated_where_clear_and_named_where_not() {
         } else {
             assert_eq!(got, truth, "{shape:?}");
         }
-        assert_eq!(store.record_count("users").unwrap(), 15, "{shape:?}");
+        assert_eq!(store.record_count(CODEX, "users").unwrap(), 15, "{shape:?}");
     }
 
     for (shape, path, stream, field) in [
-        (
-            ShapeChange::WrongType,
-            USAGE_PATH,
-            "usage",
-            "data[0].results[0].",
-        ),
-        (
-            ShapeChange::WrongType,
-            "/organization/users",
-            "users",
-            "data[0].added_at",
-        ),
+        (ShapeChange::WrongType, USAGE_PATH, "usage", "data[0].results[0]."),
+        (ShapeChange::WrongType, "/organization/users", "users", "data[0].added_at"),
         (ShapeChange::ExtraEnvelope, USAGE_PATH, "usage", "data"),
     ] {
         let (_d, mut store) = store();
-        h.configure(
-            &mut store,
-            &[("backfill_days".into(), "10".into())],
-            &keys.admin,
-        )
-        .await
-        .unwrap();
+        configure(&h, &mut store, &[("backfill_days", "10")], &keys.admin)
+            .await
+            .unwrap();
         mock.clear_faults();
         mock.inject(rule(Some(path), 0, usize::MAX, Fault::Shape(shape)));
-        let (run, waits) = sync(&h, &mut store).await;
+        let (run, waits, lines) = sync_waits(&h, &mut store).await;
         let e = run.unwrap_err();
         assert_eq!(e.class, "provider-changed", "{shape:?}: {e:?}");
+        assert_eq!(e.exit_code(), 7);
         assert!(
-            e.message
-                .contains(&format!("stream {stream}, field {field}")),
+            e.message.contains(&format!("stream {stream}, field {field}")),
             "{shape:?}: {}",
             e.message
         );
         assert!(waits.is_empty());
         // nothing half-written: no records and no checkpoint for the failed stream
-        assert_eq!(store.record_count(stream).unwrap(), 0, "{shape:?}");
-        assert_eq!(store.checkpoint(stream).unwrap(), None);
-        secrets_clean(&store, &e.message, &keys.admin);
+        assert_eq!(store.record_count(CODEX, stream).unwrap(), 0, "{shape:?}");
+        assert_eq!(store.checkpoint(CODEX, stream).unwrap(), None);
+        let failed = last_run(&store);
+        assert_eq!(failed.error_class.as_deref(), Some("provider-changed"));
+        assert_eq!(failed.streams[stream].inserted, 0);
+        secrets_clean(&store, &format!("{e:?}{lines}"), &keys.admin);
     }
 }

@@ -1,6 +1,7 @@
 //! Robustness: a million generated and mutated provider bodies through `normalize`, the
-//! paging parsers of every stream and the error classifier. No panic, and no allocation
-//! out of proportion to the input (a counting global allocator checks every case).
+//! paging parsers of every stream (the Platform's and the Codex Analytics API's) and the
+//! error classifiers of both sources. No panic, and no allocation out of proportion to the
+//! input (a counting global allocator checks every case).
 //!
 //! `FUZZ_ITERATIONS` (default 1,000,000) and `FUZZ_SEED` (default 1) pick the run; a
 //! failure prints the seed, iteration and body so it can be replayed.
@@ -9,12 +10,14 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use codex_connector::client::{classify, Capability, HttpResponse, Transport};
+use codex_connector::capability::Capability;
 use codex_connector::fuzzing::{case, seeds, Rng};
 use codex_connector::model::{ConnectorError, RawPage};
 use codex_connector::normalize::normalize;
-use codex_connector::settings::Settings;
+use codex_connector::provider_error::classify;
+use codex_connector::settings::{Period, Settings};
 use codex_connector::streams::pull_page;
+use codex_connector::transport::{HttpResponse, Request, Transport};
 
 /// Tracks live and peak heap bytes, so each case can assert bounded allocation.
 struct Counting;
@@ -44,7 +47,18 @@ struct Replay {
 }
 
 impl Transport for Replay {
-    fn get(&mut self, _path: &str) -> Result<HttpResponse, ConnectorError> {
+    fn get(&mut self, request: &Request<'_>) -> Result<HttpResponse, ConnectorError> {
+        // The credential is the host's: named, never carried, and only to its own origin.
+        let expected = match request.origin.host {
+            "api.openai.com" => "api_token",
+            "api.chatgpt.com" => "analytics_api_key",
+            other => panic!("a request to {other}"),
+        };
+        assert_eq!(request.secret, expected);
+        assert!(request
+            .headers
+            .iter()
+            .all(|(name, _)| !name.eq_ignore_ascii_case("authorization")));
         self.replies
             .pop_front()
             .ok_or_else(|| ConnectorError::Transient("no reply".into()))
@@ -64,7 +78,8 @@ fn a_million_mutated_bodies_never_panic_or_balloon() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
-    let settings = Settings::for_normalize("*codex*", &["proj_abc"], &["key_svc"]);
+    let settings = Settings::for_normalize("*codex*", &["proj_abc"], &["key_svc"])
+        .with_chatgpt("123e4567-e89b-42d3-a456-426614174000", Period::Day);
     let seeds = seeds();
     let mut rng = Rng::new(seed);
     let (mut ok, mut rejected, mut worst_ratio) = (0u64, 0u64, 0f64);
@@ -72,7 +87,7 @@ fn a_million_mutated_bodies_never_panic_or_balloon() {
     for i in 0..iterations {
         let (stream, body) = case(&mut rng, &seeds);
         let status = if rng.below(6) == 0 {
-            *rng.pick(&[400u16, 401, 403, 404, 429, 500, 503])
+            *rng.pick(&[400u16, 401, 403, 404, 422, 429, 500, 503])
         } else {
             200
         };
@@ -93,7 +108,8 @@ fn a_million_mutated_bodies_never_panic_or_balloon() {
                 retry_after: Some("3".into()),
                 ..Default::default()
             };
-            let _ = classify(&resp, Capability::UsageRead);
+            let _ = classify(&resp, Capability::PlatformUsage);
+            let _ = classify(&resp, Capability::WorkspaceUsage);
             let mut t = Replay {
                 replies: VecDeque::from([resp.clone(), resp]),
             };

@@ -1,6 +1,7 @@
 //! The scheduler behind `serve`: periodic runs, failures that do not stop the schedule,
-//! one run at a time, and a stop in the middle of a run that leaves the store consistent
-//! (the run is marked interrupted; the next run completes with the ground truth).
+//! nothing run (nor recorded) while nothing is saved, one run at a time, and a stop in the
+//! middle of a run that leaves the store consistent (the run is marked interrupted with what
+//! it had committed; the next run completes with the ground truth).
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use host_harness::runner::Harness;
+use host_harness::runner::{Harness, SyncOptions};
 use host_harness::scheduler::{ScheduleConfig, Scheduler, TriggerError};
 use host_harness::store::{Run, Store};
 use openai_mock::MockServer;
@@ -30,12 +31,7 @@ async fn configured(
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");
     let mut store = Store::open(&db).unwrap();
-    harness
-        .configure(
-            &mut store,
-            &[("backfill_days".into(), days.to_string())],
-            token,
-        )
+    configure(&harness, &mut store, &[("backfill_days", &days.to_string())], token)
         .await
         .unwrap();
     (dir, db, Arc::new(harness))
@@ -104,7 +100,7 @@ async fn runs_every_interval() {
     assert!(elapsed >= Duration::from_millis(3 * 180), "{elapsed:?}");
 
     let store = Store::open(&db).unwrap();
-    let runs = assert_sequential(&store.runs(100).unwrap());
+    let runs = assert_sequential(&store.runs(CODEX, 100).unwrap());
     assert!(runs.len() >= 3, "{runs:#?}");
     for r in &runs {
         assert_eq!(r.trigger, "schedule");
@@ -117,10 +113,47 @@ async fn runs_every_interval() {
     }
     // Later runs are incremental: nothing new, nothing duplicated.
     assert_eq!(
-        store.record_count("usage").unwrap(),
+        store.record_count(CODEX, "usage").unwrap(),
         mock.ground_truth().rows.len() as u64
     );
     assert_eq!(runs[1].inserted(), 0);
+    // The history's request counts are the host's: every request the provider saw was
+    // counted in exactly one run.
+    let counted: u64 = runs.iter().map(|r| r.requests()).sum();
+    assert_eq!(counted, mock.requests().len() as u64);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_runs_nor_is_recorded_while_nothing_is_saved() {
+    let keys = keys();
+    let mock = MockServer::start(mock_config(&keys, 5, 3)).await.unwrap();
+    let harness = Arc::new(harness(&connector_wasm(), Some(&mock)).await);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store.db");
+    let s = Scheduler::start(harness.clone(), db.clone(), every(100));
+    wait_until("two skipped ticks", Duration::from_secs(30), || {
+        s.status().skipped_unconfigured >= 2
+    })
+    .await;
+    assert_eq!(s.trigger("ui"), Err(TriggerError::NotConfigured));
+    assert_eq!(s.status().started, 0);
+    assert!(s.status().last.is_none());
+    let mut store = Store::open(&db).unwrap();
+    assert!(store.runs(CODEX, 10).unwrap().is_empty());
+    assert!(mock.requests().is_empty());
+
+    // Saved: the next tick runs.
+    configure(&harness, &mut store, &[("backfill_days", "3")], &keys.admin)
+        .await
+        .unwrap();
+    wait_until("a successful run", Duration::from_secs(30), || {
+        s.status().last.is_some_and(|l| l.status == "succeeded")
+    })
+    .await;
+    s.shutdown().await;
+    let runs = store.runs(CODEX, 10).unwrap();
+    assert!(!runs.is_empty() && runs.iter().all(|r| r.trigger == "schedule"), "{runs:#?}");
+    assert_ground_truth(&store, &mock);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -128,7 +161,7 @@ async fn a_failed_run_is_recorded_and_the_schedule_goes_on() {
     let keys = keys();
     let mock = MockServer::start(mock_config(&keys, 5, 3)).await.unwrap();
     // Well-formed, but unknown to OpenAI: every run fails with `unauthorized`.
-    let unknown = host_harness::random_admin_key();
+    let unknown = host_harness::random::key("sk-admin-");
     let (_dir, db, harness) = configured(&mock, &unknown, 3).await;
     let s = Scheduler::start(harness.clone(), db.clone(), every(200));
     wait_until("two failed runs", Duration::from_secs(30), || {
@@ -141,12 +174,7 @@ async fn a_failed_run_is_recorded_and_the_schedule_goes_on() {
 
     // The admin pastes a working key; the next scheduled run succeeds.
     let mut store = Store::open(&db).unwrap();
-    harness
-        .configure(
-            &mut store,
-            &[("backfill_days".into(), "3".into())],
-            &keys.admin,
-        )
+    configure(&harness, &mut store, &[("backfill_days", "3")], &keys.admin)
         .await
         .unwrap();
     wait_until("a successful run", Duration::from_secs(30), || {
@@ -155,19 +183,22 @@ async fn a_failed_run_is_recorded_and_the_schedule_goes_on() {
     .await;
     s.shutdown().await;
 
-    let runs = assert_sequential(&store.runs(100).unwrap());
+    let runs = assert_sequential(&store.runs(CODEX, 100).unwrap());
     let failed: Vec<&Run> = runs.iter().filter(|r| r.status == "failed").collect();
     assert!(failed.len() >= 2, "{runs:#?}");
     for r in &failed {
         assert_eq!(r.trigger, "schedule");
         assert_eq!(r.error_class.as_deref(), Some("unauthorized"));
         assert!(r.finished_at.is_some());
+        assert!(r.requests() >= 1, "the host counted the refused requests: {r:#?}");
         assert_no_secret(
             "the history",
             r.error_message.as_deref().unwrap_or(""),
             &unknown,
         );
     }
+    assert_no_secret("the store", &dump_store_outside_secrets(&store), &unknown);
+    assert_no_secret("the store", &dump_store_outside_secrets(&store), &keys.admin);
     let last = runs.last().unwrap();
     assert_eq!(last.status, "succeeded");
     assert!(last.id > failed.last().unwrap().id);
@@ -196,11 +227,18 @@ async fn one_run_at_a_time() {
     .await;
     // A sync from elsewhere (the CLI) on the same store is refused too.
     let mut store = Store::open(&db).unwrap();
+    let recorded = store.runs(CODEX, 100).unwrap().len();
     let elsewhere = harness
-        .sync(&mut store, None, "cli", &mut |_| {})
+        .sync(&mut store, SyncOptions::new("cli"))
         .await
         .expect_err("busy");
     assert_eq!(elsewhere.class, "busy");
+    assert_eq!(elsewhere.exit_code(), 9);
+    assert_eq!(
+        store.runs(CODEX, 100).unwrap().len(),
+        recorded,
+        "a refused sync records no run"
+    );
     // The timer's ticks that fall into the run are skipped, not queued.
     wait_until("a skipped tick", Duration::from_secs(30), || {
         s.status().skipped_busy >= 1
@@ -217,7 +255,7 @@ async fn one_run_at_a_time() {
     .await;
     s.shutdown().await;
 
-    let runs = assert_sequential(&store.runs(100).unwrap());
+    let runs = assert_sequential(&store.runs(CODEX, 100).unwrap());
     assert_eq!(runs[0].trigger, "ui");
     assert_eq!(runs[0].status, "succeeded");
     assert!(runs[1..].iter().all(|r| r.trigger == "schedule"));
@@ -252,7 +290,7 @@ async fn stopping_mid_run_leaves_a_consistent_store() {
 
     assert_integrity(&db);
     let store = Store::open(&db).unwrap();
-    let runs = store.runs(10).unwrap();
+    let runs = store.runs(CODEX, 10).unwrap();
     assert_eq!(runs.len(), 1, "{runs:#?}");
     let stopped = &runs[0];
     assert_eq!(stopped.status, "interrupted", "{stopped:#?}");
@@ -262,20 +300,21 @@ async fn stopping_mid_run_leaves_a_consistent_store() {
     assert!(stopped.streams["usage"].pages >= 1 && stopped.streams["usage"].pages < 3);
     for (stream, counts) in &stopped.streams {
         assert_eq!(
-            store.record_count(stream).unwrap(),
+            store.record_count(CODEX, stream).unwrap(),
             counts.inserted,
             "{stream}: records committed = records counted"
         );
+        assert!(counts.requests >= counts.pages, "{stream}: {counts:?}");
     }
-    assert_eq!(store.record_count("users").unwrap(), users as u64);
-    assert!(store.record_count("usage").unwrap() < mock.ground_truth().rows.len() as u64);
+    assert_eq!(store.record_count(CODEX, "users").unwrap(), users as u64);
+    assert!(store.record_count(CODEX, "usage").unwrap() < mock.ground_truth().rows.len() as u64);
 
     // A later run resumes from the last committed page and completes with the ground truth.
     mock.clear_faults();
     let later = Scheduler::new(harness, db.clone(), every(3_600_000));
     let finished = later.run_now("schedule").await.unwrap();
     assert_eq!(finished.status, "succeeded", "{finished:?}");
-    let runs = store.runs(10).unwrap();
+    let runs = store.runs(CODEX, 10).unwrap();
     assert_eq!(runs[0].status, "succeeded");
     assert_eq!(runs[1].status, "interrupted");
     // Nothing imported twice: the stopped run's usage lines plus the new ones are the truth.
@@ -284,6 +323,6 @@ async fn stopping_mid_run_leaves_a_consistent_store() {
         mock.ground_truth().rows.len() as u64
     );
     assert_ground_truth(&store, &mock);
-    assert_eq!(store.record_count("users").unwrap(), users as u64);
+    assert_eq!(store.record_count(CODEX, "users").unwrap(), users as u64);
     assert_integrity(&db);
 }

@@ -1,23 +1,32 @@
-//! The host platform stand-in for connector components.
+//! The host platform stand-in for connector components: the reference embedding of the
+//! `analytics:connector` contract. Nothing in it knows which connector it runs.
 //!
-//! - [`sandbox`]: wasmtime embedding and the policy the host owns (allow-list, redirect,
-//!   timeouts, body and memory caps),
-//! - [`records`]: `normalize`'s records, lifted from the component into one buffer,
-//! - [`store`]: the embedded SQLite store (settings + secret slot, checkpoints, raw pages,
-//!   records, import history),
+//! - [`bindings`]: generated host bindings, one module per accepted contract version,
+//! - [`sandbox`]: the wasmtime embedding (engine, precompiled cache, contract check,
+//!   instances and guarded calls),
+//! - [`policy`]: everything the host decides about what a component may do (allow-list by
+//!   origin, private networks refused, secrets attached only for their origins, request
+//!   caps, timeouts and memory limits),
+//! - [`origin`], [`secret`], [`redact`]: origins, secret values and redaction,
+//! - [`records`]: the host's checks of normalized records,
+//! - [`store`]: the embedded SQLite store,
 //! - [`runner`]: configure, validate and sync, with retries and history,
-//! - [`report`]: Codex usage per person, as the platform would show it,
-//! - [`redact`]: keeps the token out of everything the host writes,
+//! - [`report`]: usage per person, as the platform would show it,
 //! - [`scheduler`]: scheduled and on-demand syncs, one at a time, stoppable,
-//! - [`serve`]: the settings page (Integrations → OpenAI Codex Settings).
+//! - [`serve`]: the settings page.
 
-pub mod bench;
+pub mod bindings;
+pub mod human;
+pub mod origin;
+pub mod policy;
+pub mod random;
 pub mod records;
 pub mod redact;
 pub mod report;
 pub mod runner;
 pub mod sandbox;
 pub mod scheduler;
+pub mod secret;
 pub mod serve;
 pub mod store;
 
@@ -27,21 +36,4 @@ pub fn default_component_path() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .join("target/wasm32-wasip2/release/codex_connector.wasm")
-}
-
-/// A random admin-shaped key for demos and tests (never printed).
-pub fn random_admin_key() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut s = String::from("sk-admin-");
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    while s.len() < 9 + 48 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_usize(s.len());
-        let mut v = h.finish();
-        for _ in 0..8 {
-            s.push(ALPHABET[(v % ALPHABET.len() as u64) as usize] as char);
-            v /= ALPHABET.len() as u64;
-        }
-    }
-    s
 }

@@ -1,12 +1,11 @@
 //! The scheduler: runs a sandboxed sync of one connection every `every` (with jitter), one
 //! run at a time, and lets the settings page start one now.
 //!
-//! - A run happens on its own thread with its own single-threaded runtime (a sync future
-//!   borrows the store and a progress callback, so it stays on one thread).
+//! - A run is a plain tokio task; its progress arrives through a channel.
 //! - One at a time: while a run is going, "Sync now" and scheduled ticks are refused
 //!   ([`TriggerError::Busy`]); the next interval is counted from the end of a run.
 //! - A failed run is recorded in the import history by the runner, and the schedule goes on.
-//! - Nothing is scheduled while no API token is stored (the tick is skipped, not recorded).
+//! - Nothing is scheduled while nothing is saved (the tick is skipped, not recorded).
 //! - [`Scheduler::shutdown`] stops a run between two awaits of the sync: pages commit with
 //!   their records and checkpoint in one transaction, so the store stays consistent; the
 //!   run is marked `interrupted` with what it had committed, and the next run resumes from
@@ -20,7 +19,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::runner::{random_unit, Harness, HostError, Progress};
+use crate::runner::{Harness, HostError, Progress, SyncOptions};
 use crate::store::{Store, StreamCounts};
 
 /// How often, and how irregularly, scheduled runs happen.
@@ -44,7 +43,9 @@ impl ScheduleConfig {
     /// The next interval, jittered.
     pub fn next_delay(&self) -> Duration {
         let j = self.jitter.clamp(0.0, 0.5);
-        self.every.mul_f64(1.0 + j * (2.0 * random_unit() - 1.0))
+        // Jitter needs no cryptographic strength; without a random source, no jitter.
+        let u = crate::random::unit().unwrap_or(0.5);
+        self.every.mul_f64(1.0 + j * (2.0 * u - 1.0))
     }
 }
 
@@ -159,7 +160,7 @@ pub struct Status {
 pub enum TriggerError {
     #[error("a sync is already running (started {0})")]
     Busy(String),
-    #[error("no API token is saved yet")]
+    #[error("nothing is saved for this connection yet")]
     NotConfigured,
     #[error("the server is stopping")]
     Stopping,
@@ -168,7 +169,7 @@ pub enum TriggerError {
 #[derive(Default)]
 struct State {
     live: Option<LiveRun>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
     next_at: Option<String>,
     started: u64,
     finished: u64,
@@ -320,7 +321,7 @@ impl Scheduler {
     }
 
     /// Stop the timer and any run in progress (which is marked `interrupted`), and wait for
-    /// the run's thread to end. Later triggers are refused.
+    /// the run's task to end. Later triggers are refused.
     pub async fn shutdown(&self) {
         self.shared.state().stopping = true;
         self.shared.cancel.send_replace(true);
@@ -329,9 +330,9 @@ impl Scheduler {
             t.abort();
             let _ = t.await;
         }
-        let thread = self.shared.state().thread.take();
-        if let Some(t) = thread {
-            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        let task = self.shared.state().task.take();
+        if let Some(t) = task {
+            let _ = t.await;
         }
         self.shared.state().next_at = None;
         self.shared.bump();
@@ -349,8 +350,8 @@ impl Drop for Scheduler {
 
 fn start_run(shared: &Arc<Shared>, trigger: &str) -> Result<(), TriggerError> {
     let configured = Store::open(&shared.db)
-        .and_then(|s| s.token())
-        .map(|t| t.is_some())
+        .map_err(anyhow::Error::from)
+        .and_then(|s| s.is_configured(shared.harness.id()))
         .unwrap_or(true); // an unreadable store: let the run record the error
     let mut st = shared.state();
     if st.stopping {
@@ -371,53 +372,20 @@ fn start_run(shared: &Arc<Shared>, trigger: &str) -> Result<(), TriggerError> {
         waiting: None,
     });
     st.started += 1;
-    // The previous run's thread has ended (live was None); reap it.
-    if let Some(old) = st.thread.take() {
-        let _ = old.join();
-    }
     let sh = shared.clone();
     let t = trigger.to_string();
-    let spawned = std::thread::Builder::new()
-        .name("sync-run".into())
-        .spawn(move || run_thread(sh, t));
-    match spawned {
-        Ok(handle) => {
-            st.thread = Some(handle);
-            drop(st);
-            shared.bump();
-            Ok(())
-        }
-        Err(e) => {
-            st.live = None;
-            st.finished += 1;
-            st.last = Some(Finished {
-                trigger: trigger.to_string(),
-                run_id: None,
-                status: "failed".into(),
-                error: Some(HostError::new(
-                    "internal",
-                    format!("cannot start a thread: {e}"),
-                )),
-                finished_at: now_rfc3339(),
-            });
-            drop(st);
-            shared.bump();
-            Ok(())
-        }
-    }
+    st.task = Some(tokio::spawn(run_task(sh, t)));
+    drop(st);
+    shared.bump();
+    Ok(())
 }
 
-fn run_thread(shared: Arc<Shared>, trigger: String) {
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| HostError::new("internal", format!("cannot start a runtime: {e}")))?;
-        Ok::<Finished, HostError>(rt.block_on(run_once(&shared, &trigger)))
-    }));
-    let finished = match outcome {
-        Ok(Ok(f)) => f,
-        Ok(Err(e)) => failed(&trigger, None, e),
+/// One run, as a task: a panic in it is recorded as a failed run, like any error.
+async fn run_task(shared: Arc<Shared>, trigger: String) {
+    let sh = shared.clone();
+    let t = trigger.clone();
+    let finished = match tokio::spawn(async move { run_once(&sh, &t).await }).await {
+        Ok(f) => f,
         Err(_) => failed(
             &trigger,
             None,
@@ -454,9 +422,10 @@ fn failed(trigger: &str, run_id: Option<i64>, e: HostError) -> Finished {
 async fn run_once(shared: &Arc<Shared>, trigger: &str) -> Finished {
     let mut store = match Store::open(&shared.db) {
         Ok(s) => s,
-        Err(e) => return failed(trigger, None, e.into()),
+        Err(e) => return failed(trigger, None, anyhow::Error::from(e).into()),
     };
-    let newest = |store: &Store| store.runs(1).ok().and_then(|r| r.first().map(|r| r.id));
+    let id = shared.harness.id().to_string();
+    let newest = |store: &Store| store.runs(&id, 1).ok().and_then(|r| r.first().map(|r| r.id));
     let before = newest(&store).unwrap_or(0);
     let mut cancel = shared.cancel.subscribe();
     if *cancel.borrow() {
@@ -468,12 +437,23 @@ async fn run_once(shared: &Arc<Shared>, trigger: &str) -> Finished {
             finished_at: now_rfc3339(),
         };
     }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
     let sh = shared.clone();
-    let mut progress = move |p: Progress| sh.on_progress(p);
+    let listener = tokio::spawn(async move {
+        while let Some(p) = rx.recv().await {
+            sh.on_progress(p);
+        }
+    });
+    let opts = SyncOptions {
+        progress: Some(tx),
+        ..SyncOptions::new(trigger)
+    };
     let result = tokio::select! {
-        r = shared.harness.sync(&mut store, None, trigger, &mut progress) => Some(r),
+        r = shared.harness.sync(&mut store, opts) => Some(r),
         _ = cancel.wait_for(|stop| *stop) => None,
     };
+    // The sender is gone with the sync future: the listener drains what is left and ends.
+    let _ = listener.await;
     let started_here = newest(&store).filter(|id| *id > before);
     match result {
         Some(Ok(run)) => Finished {
@@ -494,7 +474,7 @@ async fn run_once(shared: &Arc<Shared>, trigger: &str) -> Finished {
                 .map(|l| l.streams.clone())
                 .unwrap_or_default();
             let message = "the server stopped during this run; the next run resumes from the last committed page";
-            let marked = store.interrupt_own_runs(before, &counts, message);
+            let marked = store.interrupt_own_runs(&id, before, &counts, message);
             if let Err(e) = marked {
                 tracing::error!("could not mark the stopped run interrupted: {e}");
             }
@@ -542,7 +522,7 @@ async fn timer(shared: Arc<Shared>) {
                 shared.state().skipped_busy += 1;
             }
             Err(TriggerError::NotConfigured) => {
-                tracing::info!("scheduled sync skipped: no API token is saved");
+                tracing::info!("scheduled sync skipped: nothing is saved for this connection");
                 shared.state().skipped_unconfigured += 1;
             }
             Err(TriggerError::Stopping) => return,

@@ -15,11 +15,11 @@ const SCOPE_USAGE: &str = "api.usage.read";
 const SCOPE_MANAGEMENT: &str = "api.management.read";
 
 /// An error response: status and body.
-struct ApiError {
-    status: StatusCode,
-    body: Value,
+pub(crate) struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) body: Value,
     /// An authentication or permission refusal.
-    refused: bool,
+    pub(crate) refused: bool,
 }
 
 fn std_error(
@@ -58,22 +58,41 @@ enum Caller {
     Project,
 }
 
-fn identify(shared: &Shared, headers: &HeaderMap) -> Caller {
+/// The `Authorization` header.
+pub(crate) enum Bearer {
+    /// No header, or `Bearer` with nothing after it.
+    Missing,
+    /// Something other than `Bearer <token>`.
+    Other(String),
+    Token(String),
+}
+
+pub(crate) fn bearer(headers: &HeaderMap) -> Bearer {
     let Some(raw) = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     else {
-        return Caller::Missing;
+        return Bearer::Missing;
     };
     let raw = raw.trim();
     let token = if raw.len() >= 7 && raw[..7].eq_ignore_ascii_case("bearer ") {
         raw[7..].trim()
     } else {
-        return Caller::Unknown(raw.to_string());
+        return Bearer::Other(raw.to_string());
     };
     if token.is_empty() {
-        return Caller::Missing;
+        return Bearer::Missing;
     }
+    Bearer::Token(token.to_string())
+}
+
+fn identify(shared: &Shared, headers: &HeaderMap) -> Caller {
+    let token = match bearer(headers) {
+        Bearer::Missing => return Caller::Missing,
+        Bearer::Other(raw) => return Caller::Unknown(raw),
+        Bearer::Token(t) => t,
+    };
+    let token = token.as_str();
     let cfg = &shared.config;
     if token == cfg.admin_key {
         Caller::Admin {
@@ -190,8 +209,8 @@ pub(crate) fn record(shared: &Shared, method: &Method, path: &str, query: &str, 
         });
 }
 
-/// The headers every answer carries: `content-type`, `x-request-id` and, on success,
-/// `openai-organization`.
+/// The headers every answer carries: `content-type`, `x-request-id` and, on success of a
+/// Platform request (`ok`), `openai-organization`.
 pub(crate) fn base_headers(shared: &Shared, request_id: &str, ok: bool) -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert(
@@ -209,8 +228,12 @@ pub(crate) fn base_headers(shared: &Shared, request_id: &str, ok: bool) -> Heade
     h
 }
 
-/// The standard error object body for a fault answering with `status`.
-pub(crate) fn fault_error_body(status: StatusCode) -> Vec<u8> {
+/// The error body for a fault answering with `status` on `path`: the standard error object
+/// on Platform paths, `{"detail": …}` on Codex Analytics paths.
+pub(crate) fn fault_error_body(status: StatusCode, path: &str) -> Vec<u8> {
+    if crate::analytics::is_analytics(path) {
+        return serde_json::to_vec(&crate::analytics::fault_body(status)).expect("serialize error");
+    }
     let (message, ty, code): (String, &str, Option<&str>) = match status.as_u16() {
         429 => (
             "Rate limit reached for requests on this organization. Please try again later."
@@ -247,6 +270,9 @@ fn dispatch(
     query: &str,
     headers: &HeaderMap,
 ) -> Result<Vec<u8>, ApiError> {
+    if crate::analytics::is_analytics(path) {
+        return crate::analytics::dispatch(shared, method, path, query, headers);
+    }
     let caller = identify(shared, headers);
     let (usage_scope, management_scope) = match caller {
         Caller::Missing => {

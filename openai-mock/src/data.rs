@@ -17,13 +17,13 @@ pub(crate) const MODELS: [&str; 6] = [
 const CODEX_WEIGHTS: [u32; 6] = [25, 20, 20, 10, 15, 10];
 const OTHER_WEIGHTS: [u32; 6] = [5, 5, 5, 3, 40, 42];
 
-const FIRST: [&str; 40] = [
+pub(crate) const FIRST: [&str; 40] = [
     "Ada", "Alan", "Grace", "Linus", "Margaret", "Dennis", "Barbara", "Ken", "Frances", "Edsger",
     "Radia", "Donald", "Hedy", "Niklaus", "Karen", "Bjarne", "Sophie", "Guido", "Anita", "James",
     "Mary", "John", "Lynn", "Tim", "Joan", "Vint", "Adele", "Brian", "Jean", "Rob", "Shafi",
     "Leslie", "Fran", "Butler", "Carla", "Yukihiro", "Ivan", "Maria", "Omar", "Priya",
 ];
-const LAST: [&str; 40] = [
+pub(crate) const LAST: [&str; 40] = [
     "Lovelace",
     "Turing",
     "Hopper",

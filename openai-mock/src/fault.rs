@@ -28,8 +28,9 @@ pub enum Fault {
     /// Answer with this status and the standard error object body
     /// (`{"error":{"message","type","param":null,"code"}}`), plus `Retry-After: <value>`
     /// when given. 429 uses type and code `"rate_limit_exceeded"`; 5xx type `"server_error"`
-    /// (code null); other statuses type `"invalid_request_error"`. A status outside
-    /// 200..=999 is sent as 500.
+    /// (code null); other statuses type `"invalid_request_error"`. On Codex Analytics paths
+    /// (`/v1/analytics/codex/…`) the body is `{"detail": "<message>"}` instead. A status
+    /// outside 200..=999 is sent as 500.
     Status {
         status: u16,
         retry_after: Option<String>,
@@ -49,7 +50,8 @@ pub enum Fault {
     /// Send headers (real Content-Length) and the first half of the body, wait this long,
     /// then send the rest.
     StallBetweenBytes(Duration),
-    /// 200 with a syntactically valid JSON usage page of exactly `bytes` bytes
+    /// 200 with a syntactically valid JSON usage page of exactly `bytes` bytes (the Platform
+    /// shape, on every path)
     /// (`{"object":"page","data":[` + empty buckets + `],"has_more":false,"next_page":null}`;
     /// below 61 bytes it is `{ … }` padded with spaces), streamed in 64 KiB chunks and never
     /// held in memory whole. Chunked (no Content-Length) when `declared` is false; a correct
@@ -75,7 +77,9 @@ pub enum ShapeChange {
     ResultForResults,
     /// The first result's `input_tokens` becomes a string (`"123"`); when no bucket has a
     /// result, the first bucket's `start_time`. For list endpoints the first item's
-    /// `created_at` (or `added_at`) becomes a string. An empty page is unchanged.
+    /// `created_at` (or `added_at`) becomes a string; for the Codex Analytics endpoints the
+    /// first row's `credits` (usage), `prs_reviewed` (code reviews) or `replies` (responses).
+    /// An empty page is unchanged.
     WrongType,
     /// Wrap the whole body: `{"object":"wrapper","response": <original body>}`.
     ExtraEnvelope,
@@ -249,9 +253,15 @@ fn wrong_type(v: &mut Value) {
             stringify(b, "start_time");
         }
     } else if let Some(item) = data.first_mut().and_then(Value::as_object_mut) {
-        if !stringify(item, "created_at") {
-            stringify(item, "added_at");
-        }
+        let _ = [
+            "created_at",
+            "added_at",
+            "credits",
+            "prs_reviewed",
+            "replies",
+        ]
+        .iter()
+        .any(|k| stringify(item, k));
     }
 }
 

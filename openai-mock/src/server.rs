@@ -107,7 +107,8 @@ async fn respond(
     let query = req.uri().query().unwrap_or("").to_string();
     let ans = api::answer(&shared, &method, &path, &query, req.headers());
     drop(req);
-    let ok = ans.status == StatusCode::OK;
+    let platform = !crate::analytics::is_analytics(&path);
+    let ok = ans.status == StatusCode::OK && platform;
     let fault = if ans.refused {
         None
     } else {
@@ -137,7 +138,7 @@ async fn respond(
             if let Some(v) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
                 headers.insert(RETRY_AFTER, v);
             }
-            let body = api::fault_error_body(status);
+            let body = api::fault_error_body(status, &path);
             content_length(&mut headers, body.len() as u64);
             response(status, headers, MockBody::full(body))
         }
@@ -171,7 +172,7 @@ async fn respond(
         }
         Fault::HugeBody { bytes, declared } => {
             record(200);
-            let mut headers = api::base_headers(&shared, &ans.request_id, true);
+            let mut headers = api::base_headers(&shared, &ans.request_id, platform);
             if declared {
                 content_length(&mut headers, bytes);
             }

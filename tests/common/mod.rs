@@ -6,10 +6,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use host_harness::runner::{Harness, HarnessConfig};
-use host_harness::sandbox::Base;
-use host_harness::store::Store;
+use std::collections::BTreeMap;
+
+use host_harness::policy::Redirect;
+use host_harness::runner::{Harness, HarnessConfig, HostError, SyncOptions};
+use host_harness::secret::Secret;
+use host_harness::store::{Run, Store};
 use openai_mock::{Fault, FaultRule, MockConfig, MockServer};
+
+/// The connector id of the codex connector: the key of its data in a store.
+pub const CODEX: &str = "openai-codex";
 
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -36,6 +42,8 @@ fn build_components() -> &'static () {
                 "hostile-connector",
                 "-p",
                 "broken-describe-connector",
+                "-p",
+                "other-contract-connector",
             ])
             .status()
             .expect("run cargo to build the components");
@@ -56,6 +64,11 @@ pub fn broken_describe_wasm() -> PathBuf {
     workspace().join("target/wasm32-wasip2/release/broken_describe_connector.wasm")
 }
 
+pub fn other_contract_wasm() -> PathBuf {
+    build_components();
+    workspace().join("target/wasm32-wasip2/release/other_contract_connector.wasm")
+}
+
 pub fn hostile_wasm() -> PathBuf {
     build_components();
     workspace().join("target/wasm32-wasip2/release/hostile_connector.wasm")
@@ -70,10 +83,10 @@ pub struct Keys {
 }
 
 pub fn keys() -> Keys {
-    let admin = host_harness::random_admin_key();
-    let usage_only = host_harness::random_admin_key();
-    let directory_only = host_harness::random_admin_key();
-    let project = host_harness::random_admin_key().replace("sk-admin-", "sk-proj-");
+    let admin = host_harness::random::key("sk-admin-");
+    let usage_only = host_harness::random::key("sk-admin-");
+    let directory_only = host_harness::random::key("sk-admin-");
+    let project = host_harness::random::key("sk-proj-");
     Keys {
         admin,
         usage_only,
@@ -105,11 +118,85 @@ pub fn slow(mock: &MockServer, each: std::time::Duration) {
     });
 }
 
-pub async fn harness(component: &Path, mock: Option<&MockServer>) -> Harness {
+/// A harness config for `component`, with api.openai.com redirected to `mock`.
+pub fn config(component: &Path, mock: Option<&MockServer>) -> HarnessConfig {
     let mut config = HarnessConfig::new(component.to_path_buf());
-    config.openai_base = mock.map(|m| Base::parse(&m.base_url()).unwrap());
+    if let Some(m) = mock {
+        config
+            .policy
+            .redirects
+            .push(Redirect::to("api.openai.com", &m.base_url()).unwrap());
+    }
     config.retry.base_delay = std::time::Duration::from_millis(5);
-    Harness::load(config).await.expect("load the component")
+    config
+}
+
+pub async fn harness(component: &Path, mock: Option<&MockServer>) -> Harness {
+    Harness::load(config(component, mock))
+        .await
+        .expect("load the component")
+}
+
+/// A harness config for `component` with both of the connector's origins redirected to
+/// `mock`: api.openai.com (the Platform Admin API) and api.chatgpt.com (the ChatGPT
+/// workspace's Codex Analytics API), which the mock serves on one address.
+pub fn config_both(component: &Path, mock: &MockServer) -> HarnessConfig {
+    let mut config = config(component, Some(mock));
+    config
+        .policy
+        .redirects
+        .push(Redirect::to("api.chatgpt.com", &mock.base_url()).unwrap());
+    config
+}
+
+pub async fn harness_both(component: &Path, mock: &MockServer) -> Harness {
+    Harness::load(config_both(component, mock))
+        .await
+        .expect("load the component")
+}
+
+/// Secrets for `configure` from `(key, value)` pairs, e.g. `api_token` and
+/// `analytics_api_key`.
+pub fn secrets(pairs: &[(&str, &str)]) -> BTreeMap<String, Secret> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), Secret::from_input(v)))
+        .collect()
+}
+
+/// Secrets for `configure`: `api_token` = `token`.
+pub fn token(token: &str) -> BTreeMap<String, Secret> {
+    let mut s = BTreeMap::new();
+    s.insert("api_token".to_string(), Secret::from_input(token));
+    s
+}
+
+/// `(key, value)` settings from pairs.
+pub fn set(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Save `api_token` (and `settings`) without a live check.
+pub async fn configure(
+    h: &Harness,
+    store: &mut Store,
+    settings: &[(&str, &str)],
+    api_token: &str,
+) -> Result<host_harness::runner::Saved, HostError> {
+    h.configure(store, &set(settings), token(api_token)).await
+}
+
+/// A sync of every stream, without progress.
+pub async fn sync(h: &Harness, store: &mut Store) -> Result<Run, HostError> {
+    h.sync(store, SyncOptions::new("test")).await
+}
+
+/// The newest run of the codex connector.
+pub fn last_run(store: &Store) -> Run {
+    store.runs(CODEX, 1).unwrap().remove(0)
 }
 
 pub fn store() -> (tempfile::TempDir, Store) {
@@ -118,13 +205,15 @@ pub fn store() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
-/// Fails if `haystack` holds the token or any 8-character slice of its secret part.
+/// Fails if `haystack` holds the token or any 8-character slice of its secret part (after
+/// `sk-` and its kind: `admin-`, `proj-`, `cgpt-`).
 pub fn assert_no_secret(what: &str, haystack: &str, token: &str) {
     assert!(!haystack.contains(token), "{what} contains the token");
     let secret = token.split_once("-").map(|(_, s)| s).unwrap_or(token);
     let secret = secret
         .strip_prefix("admin-")
         .or(secret.strip_prefix("proj-"))
+        .or(secret.strip_prefix("cgpt-"))
         .unwrap_or(secret);
     let chars: Vec<char> = secret.chars().collect();
     for w in chars.windows(8) {
@@ -169,7 +258,7 @@ pub type Line = (String, String, String, String, String);
 /// a duplicate line.
 pub fn stored_usage(store: &Store) -> std::collections::BTreeMap<Line, [u64; 4]> {
     let mut out = std::collections::BTreeMap::new();
-    for r in store.records("usage").unwrap() {
+    for r in store.records(CODEX, "usage").unwrap() {
         let p: serde_json::Value = serde_json::from_str(&r.payload).unwrap();
         let s = |k: &str| p[k].as_str().unwrap_or("").to_string();
         let key = (

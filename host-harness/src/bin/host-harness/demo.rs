@@ -1,0 +1,148 @@
+//! `demo`: the mock on a free loopback port, a key configured and checked, a full sync, the
+//! history and the usage report, reconciled with the mock's ground truth. It works in a
+//! store of its own, in a temporary directory removed at the end (or at `--keep PATH`, a
+//! new file), so it never touches a store it did not create.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use host_harness::human::thousands;
+use host_harness::report::codex_usage;
+use host_harness::report::people::{people, Period};
+use host_harness::runner::{HostError, SyncOptions};
+use host_harness::secret::Secret;
+use host_harness::store::Store;
+use openai_mock::{MockConfig, MockServer};
+
+use crate::args::ComponentArgs;
+use crate::output;
+
+pub async fn run(users: u32, days: u32, keep: Option<PathBuf>, component: &ComponentArgs) -> Result<(), HostError> {
+    if let Some(p) = &keep {
+        if p.exists() {
+            return Err(HostError::new(
+                "usage",
+                format!("{} exists; the demo only writes a store it creates", p.display()),
+            )
+            .with_hint("Pass --keep with a path that does not exist yet."));
+        }
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("codex-connector-demo-")
+        .tempdir()
+        .map_err(|e| HostError::new("internal", format!("cannot create a temporary directory: {e}")))?;
+    let db = match &keep {
+        Some(p) => p.clone(),
+        None => scratch.path().join("demo.db"),
+    };
+    let admin_key = host_harness::random::key("sk-admin-");
+    let analytics_key = host_harness::random::key("sk-cgpt-");
+    let server = MockServer::start(MockConfig {
+        users: users as usize,
+        days,
+        admin_key: admin_key.clone(),
+        analytics_key: Some(analytics_key.clone()),
+        ..MockConfig::default()
+    })
+    .await?;
+    let step = |s: &str| println!("\n== {s}");
+    println!("Demo: OpenAI API mock on {} ({})", server.base_url(), server.dataset_summary());
+    println!("Store: {}", db.display());
+
+    let mut component = component.clone();
+    for host in ["api.openai.com", "api.chatgpt.com"] {
+        component.redirects.push(format!("{host}={}", server.base_url()));
+    }
+    let harness = crate::setup::harness(&component).await?;
+    let mut store = Store::open(&db).map_err(anyhow::Error::from)?;
+
+    step("configure both sources: the Platform admin key and the ChatGPT workspace's analytics key (from memory, never printed), checked live, then saved");
+    let mut secrets = BTreeMap::new();
+    secrets.insert("api_token".to_string(), Secret::from_input(&admin_key));
+    secrets.insert("analytics_api_key".to_string(), Secret::from_input(&analytics_key));
+    let values = [
+        ("backfill_days".to_string(), days.to_string()),
+        ("chatgpt_workspace_id".to_string(), server.workspace_id().to_string()),
+    ];
+    let (saved, report) = harness.configure_validated(&mut store, &values, secrets).await?;
+    output::print_credential_report(&harness, &report);
+    if saved.is_none() {
+        return Err(HostError::new("internal", "the demo key was refused by the demo mock"));
+    }
+
+    step("sync");
+    let started = std::time::Instant::now();
+    let (progress, shown) = output::progress(false);
+    let result = harness
+        .sync(
+            &mut store,
+            SyncOptions {
+                progress,
+                ..SyncOptions::new("demo")
+            },
+        )
+        .await;
+    let _ = shown.await;
+    let run = result?;
+    println!("sync took {:.2} s", started.elapsed().as_secs_f64());
+
+    step("import history");
+    output::print_history(&store.runs(harness.id(), 10)?);
+
+    step("Codex use per person, across both sign-in paths");
+    let usage = codex_usage(&store, harness.id())?;
+    let view = people(&store, harness.id(), Period::All)?;
+    output::print_people(&view, &usage);
+
+    let truth = server.ground_truth();
+    let truth_tokens: u64 = truth.rows.iter().map(|r| r.input_tokens + r.output_tokens).sum();
+    let truth_requests: u64 = truth.rows.iter().map(|r| r.requests).sum();
+    let api_exact = usage.all_total.tokens() == truth_tokens && usage.all_total.requests == truth_requests;
+    // The ChatGPT path over the days the import covered (its history reaches back 90 days).
+    let ws = server.workspace_truth();
+    let imported: rust_decimal::Decimal = view
+        .people
+        .iter()
+        .chain(&view.unattributed)
+        .map(|p| p.chatgpt.credits)
+        .sum();
+    let covered = |day: &str| {
+        view.first_day.as_deref().is_some_and(|f| day >= f) && view.last_day.as_deref().is_some_and(|l| day <= l)
+    };
+    let expected: f64 = ws.daily.iter().filter(|d| covered(&d.day)).map(|d| d.credits.as_f64()).sum();
+    let chat_exact = rust_decimal::Decimal::try_from(expected).ok() == Some(imported);
+    println!(
+        "\nReconciliation with the mock's ground truth:\n  API keys: {} tokens / {} requests imported, {} / {} expected: {}\n  ChatGPT:  {} credits imported, {} expected: {}",
+        thousands(usage.all_total.tokens()),
+        thousands(usage.all_total.requests),
+        thousands(truth_tokens),
+        thousands(truth_requests),
+        if api_exact { "exact match" } else { "MISMATCH" },
+        imported.normalize(),
+        expected,
+        if chat_exact { "exact match" } else { "MISMATCH" }
+    );
+    let exact = api_exact && chat_exact;
+    println!(
+        "Run {} imported {} records in {} provider requests.",
+        run.id,
+        thousands(run.inserted()),
+        thousands(run.requests())
+    );
+    match &keep {
+        Some(p) => println!(
+            "Explore the kept store from the repository root:\n  cargo run --release -q -p host-harness -- history --db {0}\n  cargo run --release -q -p host-harness -- report --db {0}\n  cargo run --release -q -p host-harness -- export --db {0} --stream usage --format csv --out /tmp/usage.csv",
+            p.display()
+        ),
+        None => println!(
+            "The demo's store was temporary and is removed now; run `demo --keep /tmp/demo.db` to keep it and explore it."
+        ),
+    }
+    server.shutdown().await;
+    drop(store);
+    drop(scratch);
+    if !exact {
+        return Err(HostError::new("internal", "the import does not match the mock's ground truth"));
+    }
+    Ok(())
+}

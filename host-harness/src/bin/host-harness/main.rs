@@ -1,0 +1,83 @@
+//! `host-harness`: plays the analytics platform for connector components.
+
+mod args;
+mod bench;
+mod commands;
+mod demo;
+mod export;
+mod mock;
+mod output;
+mod serve;
+mod setup;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use serde_json::json;
+
+use args::{Cli, Command};
+use host_harness::runner::HostError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Library warnings (wasmtime, hyper, …) stay out of the default output; -v shows the
+    // host's decisions, -vv everything.
+    let filter = match cli.verbose {
+        0 => "host_harness=warn",
+        1 => "host_harness=info",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let json = wants_json(&cli.command);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error [internal]: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(commands::run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if json {
+                println!(
+                    "{}",
+                    json!({ "ok": false, "error": { "class": e.class, "message": e.message, "advice": e.advice() } })
+                );
+            } else {
+                eprintln!("error [{}]: {}", e.class, e.message);
+                if let Some(advice) = e.advice() {
+                    eprintln!("what to do: {advice}");
+                }
+            }
+            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
+        }
+    }
+}
+
+/// Whether the command was asked for JSON (its errors are JSON too).
+fn wants_json(c: &Command) -> bool {
+    match c {
+        Command::Describe { out, .. }
+        | Command::Validate { out, .. }
+        | Command::Sync { out, .. }
+        | Command::History { out, .. }
+        | Command::Report { out, .. } => out.json,
+        Command::Configure(a) => a.out.json,
+        Command::Bench(b) => b.json,
+        _ => false,
+    }
+}
+
+/// A write to stdout that stopped because the reader went away (`| head`) is a normal end.
+pub fn stdout_error(e: std::io::Error) -> HostError {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    HostError::new("internal", format!("cannot write the output: {e}"))
+}

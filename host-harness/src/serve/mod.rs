@@ -1,0 +1,235 @@
+//! `host-harness serve`: the platform's settings page for the loaded connector —
+//! Integrations → {connector name} Settings — with the connection check, the import
+//! history, "Sync now", a usage view and the scheduler behind it.
+//!
+//! Nothing here knows which connector it serves: the title, the form (its sections and
+//! fields, each by kind), the capability names and labels, every message and every piece of
+//! advice come from the connector's `describe()`, its checks and its errors.
+//!
+//! Server-rendered HTML (axum + minijinja, templates embedded in the binary, autoescaped),
+//! one small inline script under the response's CSP nonce that polls `/status` while a sync
+//! runs.
+//!
+//! The parts, one concept per file:
+//! - [`security`]: the guard every request passes (loopback `Host`, admin password,
+//!   same-origin posts, CSRF token, security headers),
+//! - [`form`]: a posted form turned into settings and secrets by the kinds `describe`
+//!   declared (an empty secret field keeps that secret's saved value),
+//! - [`connection`]: the last connection check of the *saved* configuration,
+//! - [`flash`]: the result of a form post, shown once by the page it redirects to,
+//! - [`views`]: the view models the templates render,
+//! - [`usage`]: the usage report the page shows (the swap point for `crate::report`),
+//! - [`render`]: the embedded templates and the CSP nonce,
+//! - [`routes`]: one file per route.
+
+mod connection;
+mod flash;
+mod form;
+mod render;
+mod routes;
+mod security;
+mod usage;
+mod views;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::middleware;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::runner::Harness;
+use crate::scheduler::{format_duration, ScheduleConfig, Scheduler};
+use crate::store::Store;
+
+/// How `serve` runs.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    pub db: PathBuf,
+    pub listen: SocketAddr,
+    pub schedule: ScheduleConfig,
+    /// Required (HTTP Basic, any user name) when `listen` is not a loopback address.
+    pub admin_password: Option<String>,
+}
+
+/// Everything the handlers share.
+pub(crate) struct App {
+    pub harness: Arc<Harness>,
+    pub db: PathBuf,
+    pub scheduler: Arc<Scheduler>,
+    pub security: security::Security,
+    pub templates: render::Templates,
+    pub flashes: flash::Flashes,
+    pub connection: connection::Connection,
+    /// One save (or check) at a time.
+    pub save_lock: tokio::sync::Mutex<()>,
+}
+
+pub(crate) type Shared = Arc<App>;
+
+/// A running settings server and its scheduler.
+pub struct Server {
+    addr: SocketAddr,
+    scheduler: Arc<Scheduler>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Check the options, bind, start the scheduler and serve (in the background).
+    pub async fn start(harness: Harness, opts: ServeOptions) -> anyhow::Result<Server> {
+        let loopback = opts.listen.ip().is_loopback();
+        let password = opts.admin_password.clone().filter(|p| !p.is_empty());
+        if !loopback && password.is_none() {
+            anyhow::bail!(
+                "refusing to listen on {} (beyond loopback) without an admin password: pass --admin-password-env VAR",
+                opts.listen
+            );
+        }
+        if let Some(p) = &password {
+            if p.chars().count() < 8 {
+                anyhow::bail!("the admin password is too short (at least 8 characters)");
+            }
+        }
+        // The store must open (and stale runs of dead processes are closed).
+        Store::open(&opts.db)?.mark_interrupted_runs()?;
+        let templates = render::Templates::new()?;
+        let listener = tokio::net::TcpListener::bind(opts.listen).await?;
+        let addr = listener.local_addr()?;
+        let security = security::Security::new(password, loopback.then(|| addr.port()))?;
+        let harness = Arc::new(harness);
+        let scheduler = Arc::new(Scheduler::start(
+            harness.clone(),
+            opts.db.clone(),
+            opts.schedule.clone(),
+        ));
+        let app = Arc::new(App {
+            harness,
+            db: opts.db.clone(),
+            scheduler: scheduler.clone(),
+            security,
+            templates,
+            flashes: flash::Flashes::default(),
+            connection: connection::Connection::default(),
+            save_lock: tokio::sync::Mutex::new(()),
+        });
+        let router = router(app);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!("the settings server stopped: {e}");
+            }
+        });
+        Ok(Server {
+            addr,
+            scheduler,
+            stop: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT/`
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    pub fn scheduler(&self) -> &Scheduler {
+        &self.scheduler
+    }
+
+    /// Stop taking requests, stop the scheduler (a run in progress is marked interrupted)
+    /// and wait for both.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        self.scheduler.shutdown().await;
+        if let Some(mut task) = self.task.take() {
+            // Open keep-alive connections (a browser's) would hold graceful shutdown open.
+            if tokio::time::timeout(std::time::Duration::from_secs(3), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// The routes, behind the guard.
+fn router(app: Shared) -> Router {
+    Router::new()
+        .route("/", get(routes::page::page))
+        .route("/settings", post(routes::save::save))
+        .route("/check", post(routes::check::check))
+        .route("/sync", post(routes::sync::sync_now))
+        .route("/status", get(routes::status::status))
+        .fallback(routes::not_found)
+        .layer(middleware::from_fn_with_state(app.clone(), security::guard))
+        .with_state(app)
+}
+
+/// Serve until Ctrl-C or SIGTERM, then shut down cleanly.
+pub async fn run(harness: Harness, opts: ServeOptions) -> anyhow::Result<()> {
+    let every = opts.schedule.every;
+    let protected = opts.admin_password.is_some();
+    let server = Server::start(harness, opts).await?;
+    println!("Settings page: {}", server.url());
+    println!(
+        "Scheduled imports every {} (±{:.0}% jitter); Ctrl-C stops the server (a running import is marked interrupted and resumes next time).",
+        format_duration(every),
+        server.scheduler().config().jitter * 100.0
+    );
+    if protected {
+        println!("The page asks for the admin password (HTTP Basic, any user name).");
+        if !server.addr().ip().is_loopback() {
+            println!("Note: this is plain HTTP; put a TLS proxy in front of it before using it across a network.");
+        }
+    }
+    use std::io::Write;
+    std::io::stdout().flush().ok();
+    wait_for_signal().await;
+    eprintln!("stopping…");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

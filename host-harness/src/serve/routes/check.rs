@@ -1,0 +1,81 @@
+//! `POST /check`: check the saved configuration live, and show the result as the
+//! connection's status.
+
+use axum::extract::State;
+use axum::response::Response;
+use axum::Form;
+
+use super::{advice, see_result};
+use crate::bindings::v0_2::types as wit;
+use crate::serve::connection::fingerprint;
+use crate::serve::flash::{Flash, Tone};
+use crate::serve::security::bad_csrf;
+use crate::serve::views::{check_view, credentials};
+use crate::serve::{App, Shared};
+use crate::store::Store;
+
+pub(crate) async fn check(
+    State(app): State<Shared>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    if !app.security.csrf_ok(&form) {
+        return bad_csrf();
+    }
+    let flash = {
+        let _one = app.save_lock.lock().await;
+        check_saved(&app).await
+    };
+    see_result(&app, flash)
+}
+
+async fn check_saved(app: &App) -> Flash {
+    let harness = &app.harness;
+    let id = harness.id();
+    let store = match Store::open(&app.db) {
+        Ok(s) => s,
+        Err(e) => return Flash::new(Tone::Error, "The store cannot be opened").line(e.to_string()),
+    };
+    let (settings, secrets) = match (store.settings(id), store.secrets(id)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            return Flash::new(Tone::Error, "The store cannot be read").line(format!("{e:#}"))
+        }
+    };
+    let fp = fingerprint(&settings, &secrets);
+    match harness.validate(&store).await {
+        Ok(report) => {
+            let view = check_view(harness, &report, credentials(harness.info(), &secrets));
+            app.connection.record(fp, view);
+            if report.ok {
+                Flash::new(
+                    Tone::Ok,
+                    "Connected: the saved settings passed the live check",
+                )
+            } else {
+                let denied: Vec<String> = report
+                    .capabilities
+                    .iter()
+                    .filter(|c| c.status == wit::CheckStatus::Denied)
+                    .map(|c| harness.capability_label(&c.name))
+                    .collect();
+                Flash::new(
+                    Tone::Error,
+                    "The saved settings no longer pass the live check",
+                )
+                .line(format!(
+                    "Denied: {}. The connection status below says why, in the connector's words.",
+                    denied.join(", ")
+                ))
+            }
+        }
+        Err(e) => {
+            let mut f = Flash::new(
+                Tone::Error,
+                format!("The check could not finish: {}", e.class),
+            )
+            .line(e.message.clone());
+            f.advice = advice(&e);
+            f
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! `GET /status`: the scheduler's state for the page's progress poll.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use crate::serve::views::{live_text, trigger_text, when};
+use crate::serve::Shared;
+
+pub(crate) async fn status(State(app): State<Shared>) -> Response {
+    let s = app.scheduler.status();
+    let body = serde_json::json!({
+        "running": s.running.as_ref().map(|l| serde_json::json!({
+            "trigger": l.trigger,
+            "trigger_text": trigger_text(&l.trigger),
+            "started_at": l.started_at,
+            "text": live_text(l),
+        })),
+        "finished": s.finished,
+        "next_at": s.next_at.as_deref().map(when),
+        "last": s.last.as_ref().map(|l| serde_json::json!({
+            "status": l.status, "run_id": l.run_id, "trigger": l.trigger,
+        })),
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}

@@ -1,0 +1,35 @@
+//! `POST /sync`: Sync now, through the scheduler (one run at a time).
+
+use axum::extract::State;
+use axum::response::Response;
+use axum::Form;
+
+use super::see_result;
+use crate::scheduler::TriggerError;
+use crate::serve::flash::{Flash, Tone};
+use crate::serve::security::bad_csrf;
+use crate::serve::views::when;
+use crate::serve::Shared;
+
+pub(crate) async fn sync_now(
+    State(app): State<Shared>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    if !app.security.csrf_ok(&form) {
+        return bad_csrf();
+    }
+    let flash = match app.scheduler.trigger("ui") {
+        Ok(()) => Flash::new(Tone::Ok, "Import started")
+            .line("Its progress shows under Import history; the page refreshes when it ends."),
+        Err(TriggerError::Busy(since)) => Flash::new(Tone::Warn, "An import is already running")
+            .line(format!(
+            "It started {}; its progress shows under Import history. One import runs at a time.",
+            when(&since)
+        )),
+        Err(TriggerError::NotConfigured) => Flash::new(Tone::Error, "Nothing is saved yet").line(
+            "Fill in the settings and press Save; imports run once the settings pass the check.",
+        ),
+        Err(TriggerError::Stopping) => Flash::new(Tone::Error, "The server is stopping"),
+    };
+    see_result(&app, flash)
+}
