@@ -30,7 +30,6 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use host_harness::human::thousands;
 use host_harness::scheduler::ScheduleConfig;
 use host_harness::serve::{ServeOptions, Server};
-use host_harness::store::Store;
 use openai_mock::MockServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -158,7 +157,8 @@ async fn fill(c: &Client, id: &str, value: &str) {
 
 fn serve_options(db: PathBuf) -> ServeOptions {
     ServeOptions {
-        db,
+        db: host_harness::store::Location::Sqlite(db),
+        store: host_harness::store::StoreOptions::default(),
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         schedule: ScheduleConfig {
             every: Duration::from_secs(3600),
@@ -279,11 +279,11 @@ async fn settings_page_in_a_real_browser() {
         std::panic::resume_unwind(e.into_panic());
     }
     server.shutdown().await;
-    let store = Store::open(&db).unwrap();
-    let runs = store.runs(CODEX, 10).unwrap();
+    let store = open(&db).await;
+    let runs = store.runs(CONN, 10).await.unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].trigger, "ui");
-    assert_eq!(store.record_count(CODEX, "usage").unwrap(), truth_rows);
+    assert_eq!(store.record_count(CONN, "usage").await.unwrap(), truth_rows);
 }
 
 /// Whether the element `id` is in the browser's viewport (a post's redirect lands on it).
@@ -406,7 +406,7 @@ async fn browser_flow(c: Client, url: String, db: PathBuf, keys: Keys, expected:
         "the other fields come back as typed"
     );
     assert!(
-        !Store::open(&db).unwrap().is_configured(CODEX).unwrap(),
+        !open(&db).await.is_configured(CONN).await.unwrap(),
         "nothing saved"
     );
     assert_eq!(text_of(&c, "#conn-state").await, "Not configured");
@@ -443,9 +443,9 @@ async fn browser_flow(c: Client, url: String, db: PathBuf, keys: Keys, expected:
     assert!(text_of(&c, "#saved-api_token")
         .await
         .contains("Leave empty to keep the saved value"));
-    let store = Store::open(&db).unwrap();
+    let store = open(&db).await;
     assert_eq!(
-        store.secrets(CODEX).unwrap()["api_token"].expose(),
+        store.secrets(CONN).await.unwrap()["api_token"].expose(),
         keys.admin
     );
     drop(store);
@@ -601,7 +601,7 @@ async fn browser_flow(c: Client, url: String, db: PathBuf, keys: Keys, expected:
     assert!(!c.source().await.unwrap().contains("Not connected"));
     assert!(text_of(&c, "#saved-api_token").await.contains(&redacted));
     assert_eq!(
-        Store::open(&db).unwrap().secrets(CODEX).unwrap()["api_token"].expose(),
+        open(&db).await.secrets(CONN).await.unwrap()["api_token"].expose(),
         keys.admin
     );
     sources.push_str(&c.source().await.unwrap());
@@ -716,7 +716,7 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
     let addr = server.addr();
     let host = format!("127.0.0.1:{}", addr.port());
     let same_origin = format!("Origin: http://{host}\r\n");
-    let configured = || Store::open(&db).unwrap().is_configured(CODEX).unwrap();
+    let configured = || async { open(&db).await.is_configured(CONN).await.unwrap() };
 
     let page = http(addr, &get(&host, "/", "")).await;
     assert_eq!(page.status, 200);
@@ -789,7 +789,7 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
     )
     .await;
     assert_eq!(r.status, 403);
-    assert!(!configured(), "nothing saved");
+    assert!(!configured().await, "nothing saved");
 
     // Sync now before anything is saved: says so, records nothing.
     let r = http(
@@ -803,7 +803,7 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
         "{}",
         shown.body
     );
-    assert!(Store::open(&db).unwrap().runs(CODEX, 5).unwrap().is_empty());
+    assert!(open(&db).await.runs(CONN, 5).await.unwrap().is_empty());
 
     // A same-origin save with markup in a setting: stored, and rendered escaped.
     let hostile = "<script>alert(1)</script>*nomatch*";
@@ -873,13 +873,13 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
         "the attempt's values come back to be corrected"
     );
     assert_no_secret("the page", &shown.body, &unknown);
-    let store = Store::open(&db).unwrap();
+    let store = open(&db).await;
     assert_eq!(
-        store.secrets(CODEX).unwrap()["api_token"].expose(),
+        store.secrets(CONN).await.unwrap()["api_token"].expose(),
         keys.admin
     );
     let pattern = store
-        .settings(CODEX)
+        .settings(CONN).await
         .unwrap()
         .into_iter()
         .find(|s| s.key == "codex_model_pattern")
@@ -910,9 +910,9 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
     let shown = follow(addr, &host, &r).await;
     assert!(shown.body.contains("Saved and connected"), "{}", shown.body);
     assert!(shown.body.contains("kept the saved value"));
-    let store = Store::open(&db).unwrap();
+    let store = open(&db).await;
     assert_eq!(
-        store.secrets(CODEX).unwrap()["api_token"].expose(),
+        store.secrets(CONN).await.unwrap()["api_token"].expose(),
         keys.admin
     );
     drop(store);
@@ -942,7 +942,7 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
     );
     server.scheduler().wait_idle().await;
     mock.clear_faults();
-    let runs = Store::open(&db).unwrap().runs(CODEX, 10).unwrap();
+    let runs = open(&db).await.runs(CONN, 10).await.unwrap();
     assert_eq!(runs.len(), 2);
     assert_eq!(
         (runs[0].trigger.as_str(), runs[0].status.as_str()),
@@ -1006,8 +1006,8 @@ async fn each_secret_is_kept_on_its_own() {
             urlencode(&workspace_id)
         )
     };
-    let saved = || {
-        let s = Store::open(&db).unwrap().secrets(CODEX).unwrap();
+    let saved = || async {
+        let s = open(&db).await.secrets(CONN).await.unwrap();
         (
             s.get("api_token").map(|v| v.expose().to_string()),
             s.get("analytics_api_key").map(|v| v.expose().to_string()),
@@ -1032,7 +1032,7 @@ async fn each_secret_is_kept_on_its_own() {
         !shown.body.contains("data-status=\"denied\"")
             && !shown.body.contains("data-status=\"not-configured\"")
     );
-    assert_eq!(saved(), both);
+    assert_eq!(saved().await, both);
     let page = http(addr, &get(&host, "/", "")).await;
     for k in [&keys.admin, &analytics] {
         let r = host_harness::secret::redacted_form(k);
@@ -1048,7 +1048,7 @@ async fn each_secret_is_kept_on_its_own() {
     let shown = follow(addr, &host, &r).await;
     assert!(shown.body.contains("Saved and connected"), "{}", shown.body);
     assert_eq!(shown.body.matches("kept the saved value").count(), 2);
-    assert_eq!(saved(), both);
+    assert_eq!(saved().await, both);
 
     // Only the first typed in again: the second is kept.
     let r = http(
@@ -1061,7 +1061,7 @@ async fn each_secret_is_kept_on_its_own() {
     assert!(shown
         .body
         .contains("Analytics API key: kept the saved value"));
-    assert_eq!(saved(), both);
+    assert_eq!(saved().await, both);
 
     // A new first key that cannot read everything: not saved, the second untouched too.
     let r = http(
@@ -1081,7 +1081,7 @@ async fn each_secret_is_kept_on_its_own() {
         shown.body
     );
     assert!(shown.body.contains("data-state=\"connected\""));
-    assert_eq!(saved(), both);
+    assert_eq!(saved().await, both);
     assert_no_secret("the page", &shown.body, &keys.usage_only);
 
     server.shutdown().await;

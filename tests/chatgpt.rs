@@ -103,11 +103,11 @@ fn both_secrets(e: &Env) -> BTreeMap<String, host_harness::secret::Secret> {
 /// Check live and save; the report must grant everything configured.
 async fn save(
     h: &host_harness::runner::Harness,
-    store: &mut Store,
+    store: &Store,
     values: &[(String, String)],
     s: BTreeMap<String, host_harness::secret::Secret>,
 ) -> (host_harness::runner::Saved, wit::CredentialReport) {
-    let (saved, report) = h.configure_validated(store, values, s).await.unwrap();
+    let (saved, report) = h.configure_validated(store, CONN, values, s).await.unwrap();
     assert!(report.ok, "{report:?}");
     (saved.expect("a granted configuration is saved"), report)
 }
@@ -169,19 +169,19 @@ fn day_number(day: &str) -> i64 {
 
 /// What an admin's stored state holds of the ChatGPT source: its settings, its secrets,
 /// its records (payload and runs) and its checkpoints.
-fn ws_state(store: &Store) -> String {
+async fn ws_state(store: &Store) -> String {
     let mut out = format!(
         "{:?}\n{:?}\n",
-        store.settings(CODEX).unwrap(),
+        store.settings(CONN).await.unwrap(),
         store
-            .secrets(CODEX)
+            .secrets(CONN).await
             .unwrap()
             .iter()
             .map(|(k, v)| (k.clone(), v.expose().to_string()))
             .collect::<Vec<_>>()
     );
     for s in WORKSPACE_STREAMS {
-        for r in store.records(CODEX, s).unwrap() {
+        for r in store.records(CONN, s).await.unwrap() {
             out.push_str(&format!(
                 "{:?} {} {} {} {}\n",
                 r.key, r.payload, r.first_run, r.changed_run, r.seen_run
@@ -189,7 +189,7 @@ fn ws_state(store: &Store) -> String {
         }
         out.push_str(&format!(
             "{s} checkpoint {:?}\n",
-            store.checkpoint(CODEX, s).unwrap()
+            store.checkpoint(CONN, s).await.unwrap()
         ));
     }
     out
@@ -197,10 +197,10 @@ fn ws_state(store: &Store) -> String {
 
 /// Everything stored outside the secret slot and the import history (whose failed runs
 /// are expected): settings, secrets, records and checkpoints of every stream.
-fn whole_state(store: &Store) -> String {
-    let mut out = ws_state(store);
+async fn whole_state(store: &Store) -> String {
+    let mut out = ws_state(store).await;
     for s in PLATFORM_STREAMS {
-        for r in store.records(CODEX, s).unwrap() {
+        for r in store.records(CONN, s).await.unwrap() {
             out.push_str(&format!(
                 "{:?} {} {} {}\n",
                 r.key, r.payload, r.changed_run, r.seen_run
@@ -208,7 +208,7 @@ fn whole_state(store: &Store) -> String {
         }
         out.push_str(&format!(
             "{s} checkpoint {:?}\n",
-            store.checkpoint(CODEX, s).unwrap()
+            store.checkpoint(CONN, s).await.unwrap()
         ));
     }
     out
@@ -283,7 +283,7 @@ const NOT_COUNTS: [&str; 7] = [
 /// record must pass: its natural key is the stored key, read from its own payload, and
 /// unique; it names its person (email, whatever the field the API used); its period is a
 /// day.
-fn stored_ws(store: &Store, h: &host_harness::runner::Harness) -> WsView {
+async fn stored_ws(store: &Store, h: &host_harness::runner::Harness) -> WsView {
     let mut v = WsView::default();
     for stream in WORKSPACE_STREAMS {
         let pk = &h
@@ -294,7 +294,7 @@ fn stored_ws(store: &Store, h: &host_harness::runner::Harness) -> WsView {
             .unwrap()
             .primary_key;
         let mut seen = HashSet::new();
-        for r in store.records(CODEX, stream).unwrap() {
+        for r in store.records(CONN, stream).await.unwrap() {
             let p: Value = serde_json::from_str(&r.payload).unwrap();
             let natural: Vec<Option<String>> = pk
                 .iter()
@@ -439,8 +439,8 @@ fn truth_ws(t: &WorkspaceTruth) -> WsView {
 
 /// The stored workspace data equals the mock's ground truth, exactly, breakdown by
 /// breakdown; a client breakdown sums to the totals minus what was served without one.
-fn assert_ws_equals_truth(store: &Store, h: &host_harness::runner::Harness, t: &WorkspaceTruth) {
-    let stored = stored_ws(store, h);
+async fn assert_ws_equals_truth(store: &Store, h: &host_harness::runner::Harness, t: &WorkspaceTruth) {
+    let stored = stored_ws(store, h).await;
     let truth = truth_ws(t);
     assert_eq!(stored.totals, truth.totals, "totals per email");
     assert_eq!(stored.clients, truth.clients, "per email × client");
@@ -842,11 +842,11 @@ async fn both_sources_import_the_ground_truth_and_merge_each_person_once() {
     let harness = harness_both(&connector_wasm(), &mock).await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("both.db");
-    let mut store = Store::open(&db).unwrap();
+    let store = open(&db).await;
 
     let (saved, report) = save(
         &harness,
-        &mut store,
+        &store,
         &both_settings(&mock),
         both_secrets(&e),
     )
@@ -873,7 +873,7 @@ async fn both_sources_import_the_ground_truth_and_merge_each_person_once() {
     }
     // one probe per capability, each on its own endpoint
     mock.reset_requests();
-    let report = harness.validate(&store).await.unwrap();
+    let report = harness.validate(&store, CONN).await.unwrap();
     assert!(report.ok);
     expect_caps(
         &report,
@@ -895,7 +895,7 @@ async fn both_sources_import_the_ground_truth_and_merge_each_person_once() {
     }
 
     mock.reset_requests();
-    let run = sync(&harness, &mut store).await.unwrap();
+    let run = sync(&harness, &store).await.unwrap();
     assert_eq!(run.status, "succeeded");
     let truth = mock.workspace_truth();
     let gt = mock.ground_truth();
@@ -906,16 +906,16 @@ async fn both_sources_import_the_ground_truth_and_merge_each_person_once() {
             gt.rows.last().unwrap().day.as_str()
         )
     );
-    assert_ws_equals_truth(&store, &harness, &truth);
+    assert_ws_equals_truth(&store, &harness, &truth).await;
     assert_eq!(
-        stored_usage(&store),
+        stored_usage(&store).await,
         truth_usage(&mock),
         "the Platform path, as before"
     );
     // The serving quirks were exercised: mixed-case emails, rows naming `user_email`,
     // rows without clients, an unknown surface, several pages.
     let raw: Vec<Value> = store
-        .records(CODEX, "workspace_usage")
+        .records(CONN, "workspace_usage").await
         .unwrap()
         .iter()
         .map(|r| serde_json::from_str(&r.payload).unwrap())
@@ -928,7 +928,7 @@ async fn both_sources_import_the_ground_truth_and_merge_each_person_once() {
     // Rows naming the email `user_email` were served (the raw pages show it), and every
     // record carries its person's email (`stored_ws` checks each one).
     let bodies: Vec<String> = store
-        .conn()
+        .sqlite().unwrap()
         .prepare("SELECT body FROM raw_pages WHERE stream = 'workspace_usage'")
         .unwrap()
         .query_map([], |r| r.get(0))
@@ -977,23 +977,23 @@ async fn both_sources_import_the_ground_truth_and_merge_each_person_once() {
     for s in WORKSPACE_STREAMS {
         assert_eq!(
             run.streams[s].inserted,
-            store.record_count(CODEX, s).unwrap(),
+            store.record_count(CONN, s).await.unwrap(),
             "{s}"
         );
     }
 
     // The merged view.
-    let view = people(&store, CODEX, Period::All).unwrap();
+    let view = people(&store, CONN, Period::All).await.unwrap();
     assert_people_equal_truth(&view, &truth, &gt);
     assert!(
         view.unattributed.is_empty(),
         "everything has an owner here: {:?}",
         view.unattributed
     );
-    let daily = people(&store, CODEX, Period::Day).unwrap();
+    let daily = people(&store, CONN, Period::Day).await.unwrap();
     assert_daily_people_equal_truth(&daily, &truth, &gt);
     // Weeks add up to the whole window.
-    let weekly = people(&store, CODEX, Period::Week).unwrap();
+    let weekly = people(&store, CONN, Period::Week).await.unwrap();
     for row in &view.people {
         let weeks: Vec<_> = weekly
             .people
@@ -1094,7 +1094,7 @@ async fn usage_without_a_person_is_kept_unattributed_and_the_shares_say_so() {
     let e = env();
     let mock = MockServer::start(ws_mock_config(&e, 30, 10)).await.unwrap();
     let harness = harness_both(&connector_wasm(), &mock).await;
-    let (_dir, mut store) = store();
+    let (_dir, store) = store().await;
     let s = secrets(&[
         ("api_token", &e.keys.usage_only),
         ("analytics_api_key", &e.analytics),
@@ -1106,7 +1106,7 @@ async fn usage_without_a_person_is_kept_unattributed_and_the_shares_say_so() {
     ]);
     // the live check says what is missing, and saves nothing
     let (saved, report) = harness
-        .configure_validated(&mut store, &values, s.clone())
+        .configure_validated(&store, CONN, &values, s.clone())
         .await
         .unwrap();
     assert!(saved.is_none() && !report.ok);
@@ -1118,12 +1118,12 @@ async fn usage_without_a_person_is_kept_unattributed_and_the_shares_say_so() {
         cap(&report, "workspace-usage").status,
         wit::CheckStatus::Granted
     );
-    harness.configure(&mut store, &values, s).await.unwrap();
+    harness.configure(&store, CONN, &values, s).await.unwrap();
     let mut streams: Vec<String> = WORKSPACE_STREAMS.iter().map(|s| s.to_string()).collect();
     streams.push("usage".into());
     harness
         .sync(
-            &mut store,
+            &store, CONN,
             SyncOptions {
                 streams: Some(streams),
                 ..SyncOptions::new("test")
@@ -1133,8 +1133,8 @@ async fn usage_without_a_person_is_kept_unattributed_and_the_shares_say_so() {
         .unwrap();
     let truth = mock.workspace_truth();
     let gt = mock.ground_truth();
-    assert_ws_equals_truth(&store, &harness, &truth);
-    let view = people(&store, CODEX, Period::All).unwrap();
+    assert_ws_equals_truth(&store, &harness, &truth).await;
+    let view = people(&store, CONN, Period::All).await.unwrap();
     assert_eq!(view.unattributed.len(), 1, "{view:?}");
     let u = &view.unattributed[0];
     assert_eq!(u.email, "(unattributed)");
@@ -1165,7 +1165,7 @@ async fn usage_without_a_person_is_kept_unattributed_and_the_shares_say_so() {
     }
     // and the CLI prints it, with the shares
     let mut transcript = String::new();
-    let o = cli(store.path(), None, "report", &[], &[], &mut transcript);
+    let o = cli(store.path().unwrap(), None, "report", &[], &[], &mut transcript);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     assert_eq!(
@@ -1182,7 +1182,7 @@ async fn usage_without_a_person_is_kept_unattributed_and_the_shares_say_so() {
         "{text}"
     );
     let o = cli(
-        store.path(),
+        store.path().unwrap(),
         None,
         "report",
         &["--json"],
@@ -1202,30 +1202,30 @@ async fn a_second_sync_after_late_changes_equals_the_new_truth_without_duplicate
         .await
         .unwrap();
     let harness = harness_both(&connector_wasm(), &mock).await;
-    let (_dir, mut store) = store();
+    let (_dir, store) = store().await;
     save(
         &harness,
-        &mut store,
+        &store,
         &both_settings(&mock),
         both_secrets(&e),
     )
     .await;
-    let run1 = sync(&harness, &mut store).await.unwrap();
+    let run1 = sync(&harness, &store).await.unwrap();
     let before = mock.workspace_truth();
-    assert_ws_equals_truth(&store, &harness, &before);
-    let counts: BTreeMap<&str, u64> = WORKSPACE_STREAMS
-        .iter()
-        .map(|s| (*s, store.record_count(CODEX, s).unwrap()))
-        .collect();
+    assert_ws_equals_truth(&store, &harness, &before).await;
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    for s in WORKSPACE_STREAMS {
+        counts.insert(s, store.record_count(CONN, s).await.unwrap());
+    }
 
     mock.change_recent_workspace_days(3);
     let after = mock.workspace_truth();
     assert_ne!(before, after);
     mock.reset_requests();
-    let run2 = sync(&harness, &mut store).await.unwrap();
-    assert_ws_equals_truth(&store, &harness, &after);
-    assert_eq!(stored_usage(&store), truth_usage(&mock));
-    let view = people(&store, CODEX, Period::All).unwrap();
+    let run2 = sync(&harness, &store).await.unwrap();
+    assert_ws_equals_truth(&store, &harness, &after).await;
+    assert_eq!(stored_usage(&store).await, truth_usage(&mock));
+    let view = people(&store, CONN, Period::All).await.unwrap();
     assert_people_equal_truth(&view, &after, &mock.ground_truth());
 
     // The re-read window: from the day the first run read through, minus the default 5
@@ -1243,7 +1243,7 @@ async fn a_second_sync_after_late_changes_equals_the_new_truth_without_duplicate
     }
     for s in WORKSPACE_STREAMS {
         let c = &run2.streams[s];
-        let now = store.record_count(CODEX, s).unwrap();
+        let now = store.record_count(CONN, s).await.unwrap();
         assert_eq!(
             c.inserted,
             now - counts[s],
@@ -1254,7 +1254,7 @@ async fn a_second_sync_after_late_changes_equals_the_new_truth_without_duplicate
             c.pages < run1.streams[s].pages || run1.streams[s].pages == 1,
             "{s}"
         );
-        for r in store.records(CODEX, s).unwrap() {
+        for r in store.records(CONN, s).await.unwrap() {
             let p: Value = serde_json::from_str(&r.payload).unwrap();
             let day = day_number(&p["period_start"].as_str().unwrap()[..10]);
             if day < today - 5 {
@@ -1284,7 +1284,7 @@ async fn a_second_sync_after_late_changes_equals_the_new_truth_without_duplicate
         .any(|c| c.client_id == "CODEX_WORK_MOBILE"));
 
     // A third sync with nothing new changes nothing.
-    let run3 = sync(&harness, &mut store).await.unwrap();
+    let run3 = sync(&harness, &store).await.unwrap();
     for s in WORKSPACE_STREAMS {
         assert_eq!(
             (run3.streams[s].inserted, run3.streams[s].updated),
@@ -1292,7 +1292,7 @@ async fn a_second_sync_after_late_changes_equals_the_new_truth_without_duplicate
             "{s}"
         );
     }
-    assert_ws_equals_truth(&store, &harness, &mock.workspace_truth());
+    assert_ws_equals_truth(&store, &harness, &mock.workspace_truth()).await;
 }
 
 /// Only the ChatGPT workspace configured: no Platform request at all, the Platform
@@ -1304,10 +1304,10 @@ async fn only_the_workspace_source_works_end_to_end_without_a_platform_request()
         .await
         .unwrap();
     let harness = harness_both(&connector_wasm(), &mock).await;
-    let (_dir, mut store) = store();
+    let (_dir, store) = store().await;
     let (saved, report) = save(
         &harness,
-        &mut store,
+        &store,
         &ws_settings(&mock, &[]),
         secrets(&[("analytics_api_key", &e.analytics)]),
     )
@@ -1329,7 +1329,7 @@ async fn only_the_workspace_source_works_end_to_end_without_a_platform_request()
         saved.secrets.keys().collect::<Vec<_>>(),
         ["analytics_api_key"]
     );
-    let report = harness.validate(&store).await.unwrap();
+    let report = harness.validate(&store, CONN).await.unwrap();
     expect_caps(
         &report,
         (wit::CheckStatus::NotConfigured, None),
@@ -1344,7 +1344,7 @@ async fn only_the_workspace_source_works_end_to_end_without_a_platform_request()
     assert!(probes.iter().all(|r| is_analytics(&r.path)), "{probes:?}");
 
     mock.reset_requests();
-    let run = sync(&harness, &mut store).await.unwrap();
+    let run = sync(&harness, &store).await.unwrap();
     assert_eq!(run.status, "succeeded");
     let log = mock.requests();
     assert!(!log.is_empty());
@@ -1358,16 +1358,16 @@ async fn only_the_workspace_source_works_end_to_end_without_a_platform_request()
     );
     assert_eq!(run.requests(), log.len() as u64);
     for s in PLATFORM_STREAMS {
-        assert_eq!(store.record_count(CODEX, s).unwrap(), 0, "{s}");
+        assert_eq!(store.record_count(CONN, s).await.unwrap(), 0, "{s}");
         assert_eq!(
             (run.streams[s].requests, run.streams[s].inserted),
             (0, 0),
             "{s}"
         );
-        assert_eq!(store.checkpoint(CODEX, s).unwrap(), None, "{s}");
+        assert_eq!(store.checkpoint(CONN, s).await.unwrap(), None, "{s}");
     }
-    assert_ws_equals_truth(&store, &harness, &mock.workspace_truth());
-    let view = people(&store, CODEX, Period::All).unwrap();
+    assert_ws_equals_truth(&store, &harness, &mock.workspace_truth()).await;
+    let view = people(&store, CONN, Period::All).await.unwrap();
     assert!(view
         .people
         .iter()
@@ -1402,8 +1402,8 @@ async fn only_the_platform_source_keeps_todays_behaviour() {
         .await
         .unwrap();
     let harness = harness_both(&connector_wasm(), &mock).await;
-    let (_dir, mut store) = store();
-    let (saved, report) = save(&harness, &mut store, &[], token(&e.keys.admin)).await;
+    let (_dir, store) = store().await;
+    let (saved, report) = save(&harness, &store, &[], token(&e.keys.admin)).await;
     expect_caps(
         &report,
         (wit::CheckStatus::Granted, None),
@@ -1422,7 +1422,7 @@ async fn only_the_platform_source_keeps_todays_behaviour() {
         mock.requests()
     );
     mock.reset_requests();
-    let run = sync(&harness, &mut store).await.unwrap();
+    let run = sync(&harness, &store).await.unwrap();
     let log = mock.requests();
     assert!(
         !log.iter().any(|r| is_analytics(&r.path)),
@@ -1430,16 +1430,16 @@ async fn only_the_platform_source_keeps_todays_behaviour() {
     );
     assert_eq!(run.requests(), log.len() as u64);
     for s in WORKSPACE_STREAMS {
-        assert_eq!(store.record_count(CODEX, s).unwrap(), 0, "{s}");
+        assert_eq!(store.record_count(CONN, s).await.unwrap(), 0, "{s}");
         assert_eq!(
             (run.streams[s].requests, run.streams[s].pages),
             (0, 1),
             "{s}: one empty page"
         );
-        assert_eq!(store.checkpoint(CODEX, s).unwrap(), None, "{s}");
+        assert_eq!(store.checkpoint(CONN, s).await.unwrap(), None, "{s}");
     }
-    assert_eq!(stored_usage(&store), truth_usage(&mock));
-    let view = people(&store, CODEX, Period::All).unwrap();
+    assert_eq!(stored_usage(&store).await, truth_usage(&mock));
+    let view = people(&store, CONN, Period::All).await.unwrap();
     assert!(view
         .people
         .iter()
@@ -1452,15 +1452,15 @@ async fn only_the_platform_source_keeps_todays_behaviour() {
 /// `configure`, with the live check or without.
 async fn attempt(
     h: &host_harness::runner::Harness,
-    store: &mut Store,
+    store: &Store,
     validated: bool,
     values: Vec<(String, String)>,
     s: BTreeMap<String, host_harness::secret::Secret>,
 ) -> Result<(), HostError> {
     if validated {
-        h.configure_validated(store, &values, s).await.map(|_| ())
+        h.configure_validated(store, CONN, &values, s).await.map(|_| ())
     } else {
-        h.configure(store, &values, s).await.map(|_| ())
+        h.configure(store, CONN, &values, s).await.map(|_| ())
     }
 }
 
@@ -1472,15 +1472,15 @@ async fn configure_refuses_wrong_keys_and_ids_before_any_request_and_stores_noth
     let e = env();
     let mock = MockServer::start(ws_mock_config(&e, 20, 5)).await.unwrap();
     let harness = harness_both(&connector_wasm(), &mock).await;
-    let (_dir, mut store) = store();
+    let (_dir, store) = store().await;
     save(
         &harness,
-        &mut store,
+        &store,
         &both_settings(&mock),
         both_secrets(&e),
     )
     .await;
-    let state = whole_state(&store);
+    let state = whole_state(&store).await;
     mock.reset_requests();
 
     let refused = |r: Result<(), HostError>| -> HostError {
@@ -1508,7 +1508,7 @@ async fn configure_refuses_wrong_keys_and_ids_before_any_request_and_stores_noth
             secrets(&[("analytics_api_key", &e.keys.usage_only)]),
         ] {
             let err =
-                refused(attempt(&harness, &mut store, validated, ws_settings(&mock, &[]), s).await);
+                refused(attempt(&harness, &store, validated, ws_settings(&mock, &[]), s).await);
             let m = lines(&err, "analytics_api_key");
             assert_eq!(m.len(), 1, "{err:?}");
             assert!(
@@ -1531,7 +1531,7 @@ async fn configure_refuses_wrong_keys_and_ids_before_any_request_and_stores_noth
             ("analytics_api_key", &e.keys.admin),
         ]);
         let err =
-            refused(attempt(&harness, &mut store, validated, ws_settings(&mock, &[]), s).await);
+            refused(attempt(&harness, &store, validated, ws_settings(&mock, &[]), s).await);
         assert_eq!(
             lines(&err, "api_token"),
             ["This is the same key as in Analytics API key; each of these fields needs its own key."]
@@ -1546,7 +1546,7 @@ async fn configure_refuses_wrong_keys_and_ids_before_any_request_and_stores_noth
             ("analytics_api_key", &e.analytics),
         ]);
         let err =
-            refused(attempt(&harness, &mut store, validated, ws_settings(&mock, &[]), s).await);
+            refused(attempt(&harness, &store, validated, ws_settings(&mock, &[]), s).await);
         assert!(
             lines(&err, "analytics_api_key")[0].contains("same key as in API Token"),
             "{err:?}"
@@ -1569,7 +1569,7 @@ async fn configure_refuses_wrong_keys_and_ids_before_any_request_and_stores_noth
             let err = refused(
                 attempt(
                     &harness,
-                    &mut store,
+                    &store,
                     validated,
                     ws_settings(&mock, &[])
                         .into_iter()
@@ -1598,7 +1598,7 @@ async fn configure_refuses_wrong_keys_and_ids_before_any_request_and_stores_noth
         let err = refused(
             attempt(
                 &harness,
-                &mut store,
+                &store,
                 validated,
                 ws_settings(&mock, &[]),
                 token(&e.keys.admin),
@@ -1615,7 +1615,7 @@ async fn configure_refuses_wrong_keys_and_ids_before_any_request_and_stores_noth
         "refused before any request: {:?}",
         mock.requests()
     );
-    assert_eq!(whole_state(&store), state, "nothing stored");
+    assert_eq!(whole_state(&store).await, state, "nothing stored");
 }
 
 /// Errors the provider answers, at the live check and during a sync: what the admin is
@@ -1625,12 +1625,12 @@ async fn provider_refusals_say_what_to_do_and_leave_the_stored_state_untouched()
     let e = env();
     let mock = MockServer::start(ws_mock_config(&e, 20, 10)).await.unwrap();
     let harness = harness_both(&connector_wasm(), &mock).await;
-    let (_dir, mut store) = store();
+    let (_dir, store) = store().await;
     let good = ws_settings(&mock, &[("backfill_days", "10")]);
-    save(&harness, &mut store, &good, both_secrets(&e)).await;
-    sync(&harness, &mut store).await.unwrap();
-    let imported = ws_state(&store);
-    assert!(store.record_count(CODEX, "workspace_usage").unwrap() > 0);
+    save(&harness, &store, &good, both_secrets(&e)).await;
+    sync(&harness, &store).await.unwrap();
+    let imported = ws_state(&store).await;
+    assert!(store.record_count(CONN, "workspace_usage").await.unwrap() > 0);
 
     let unknown_ws = "123e4567-e89b-42d3-a456-426614174000";
     assert_ne!(unknown_ws, mock.workspace_id());
@@ -1704,15 +1704,15 @@ async fn provider_refusals_say_what_to_do_and_leave_the_stored_state_untouched()
     ];
     for c in &cases {
         // (the previous case saved its settings without a check: back to the good ones)
-        save(&harness, &mut store, &good, both_secrets(&e)).await;
-        assert_eq!(ws_state(&store), imported, "{}", c.what);
-        let whole = whole_state(&store);
+        save(&harness, &store, &good, both_secrets(&e)).await;
+        assert_eq!(ws_state(&store).await, imported, "{}", c.what);
+        let whole = whole_state(&store).await;
         let s = secrets(&[("api_token", &e.keys.admin), ("analytics_api_key", c.key)]);
         // The live check: the Platform still granted, each ChatGPT capability denied with
         // the class and the advice; nothing saved.
         mock.reset_requests();
         let (saved, report) = harness
-            .configure_validated(&mut store, &c.values, s.clone())
+            .configure_validated(&store, CONN, &c.values, s.clone())
             .await
             .unwrap();
         assert!(saved.is_none() && !report.ok, "{}", c.what);
@@ -1740,7 +1740,7 @@ async fn provider_refusals_say_what_to_do_and_leave_the_stored_state_untouched()
             .collect();
         assert_eq!(statuses, [c.status; 3], "{}", c.what);
         assert_eq!(
-            whole_state(&store),
+            whole_state(&store).await,
             whole,
             "{}: a refused check saves nothing",
             c.what
@@ -1756,7 +1756,7 @@ async fn provider_refusals_say_what_to_do_and_leave_the_stored_state_untouched()
             .1
             .clone();
         let o = cli(
-            store.path(),
+            store.path().unwrap(),
             Some(&mock),
             "configure",
             &[
@@ -1782,7 +1782,7 @@ async fn provider_refusals_say_what_to_do_and_leave_the_stored_state_untouched()
         assert!(stdout(&o).contains(c.says[0]), "{transcript}");
         assert_no_secret("CLI output", &transcript, c.key);
         assert_eq!(
-            whole_state(&store),
+            whole_state(&store).await,
             whole,
             "{}: the CLI saved nothing",
             c.what
@@ -1791,14 +1791,14 @@ async fn provider_refusals_say_what_to_do_and_leave_the_stored_state_untouched()
         // Saved without the check (offline set-up), the sync fails with that class at the
         // first ChatGPT request, recorded in the history; the imported ChatGPT data and its
         // checkpoints stay as they were.
-        let (_d, mut other) = common::store();
+        let (_d, other) = common::store().await;
         harness
-            .configure(&mut other, &c.values, s.clone())
+            .configure(&other, CONN, &c.values, s.clone())
             .await
             .unwrap();
-        harness.configure(&mut store, &c.values, s).await.unwrap();
-        let before = ws_state(&store);
-        let err = sync(&harness, &mut store).await.unwrap_err();
+        harness.configure(&store, CONN, &c.values, s).await.unwrap();
+        let before = ws_state(&store).await;
+        let err = sync(&harness, &store).await.unwrap_err();
         assert_eq!(
             (err.class.as_str(), err.exit_code()),
             (c.class_name, c.exit),
@@ -1821,12 +1821,12 @@ async fn provider_refusals_say_what_to_do_and_leave_the_stored_state_untouched()
             );
         }
         assert_eq!(
-            ws_state(&store),
+            ws_state(&store).await,
             before,
             "{}: the stored ChatGPT data is untouched",
             c.what
         );
-        let run = last_run(&store);
+        let run = last_run(&store).await;
         assert_eq!(
             (run.status.as_str(), run.error_class.as_deref()),
             ("failed", Some(c.class_name))
@@ -1837,25 +1837,25 @@ async fn provider_refusals_say_what_to_do_and_leave_the_stored_state_untouched()
             c.status
         );
         assert_no_secret("error", &format!("{err:?}{run:?}"), c.key);
-        assert_no_secret("store", &dump_store_outside_secrets(&store), c.key);
+        assert_no_secret("store", &dump_store_outside_secrets(&store).await, c.key);
         // a store that never imported anything keeps nothing of the ChatGPT source
-        let err = sync(&harness, &mut other).await.unwrap_err();
+        let err = sync(&harness, &other).await.unwrap_err();
         assert_eq!(err.class, c.class_name);
         for s in WORKSPACE_STREAMS {
-            assert_eq!(store_count_and_checkpoint(&other, s), (0, None), "{s}");
+            assert_eq!(store_count_and_checkpoint(&other, s).await, (0, None), "{s}");
         }
     }
     // Back to the good settings: the data was never harmed and reads on.
-    save(&harness, &mut store, &good, both_secrets(&e)).await;
-    assert_eq!(ws_state(&store), imported);
-    sync(&harness, &mut store).await.unwrap();
-    assert_ws_equals_truth(&store, &harness, &mock.workspace_truth());
+    save(&harness, &store, &good, both_secrets(&e)).await;
+    assert_eq!(ws_state(&store).await, imported);
+    sync(&harness, &store).await.unwrap();
+    assert_ws_equals_truth(&store, &harness, &mock.workspace_truth()).await;
 }
 
-fn store_count_and_checkpoint(store: &Store, stream: &str) -> (u64, Option<String>) {
+async fn store_count_and_checkpoint(store: &Store, stream: &str) -> (u64, Option<String>) {
     (
-        store.record_count(CODEX, stream).unwrap(),
-        store.checkpoint(CODEX, stream).unwrap(),
+        store.record_count(CONN, stream).await.unwrap(),
+        store.checkpoint(CONN, stream).await.unwrap(),
     )
 }
 
@@ -1868,10 +1868,10 @@ async fn a_422_is_provider_changed_with_the_apis_detail() {
     // A fault: every analytics request answered 422 {"detail": "Unprocessable Entity"}.
     let mock = MockServer::start(ws_mock_config(&e, 10, 5)).await.unwrap();
     let harness = harness_both(&connector_wasm(), &mock).await;
-    let (_dir, mut store) = store();
+    let (_dir, store) = store().await;
     save(
         &harness,
-        &mut store,
+        &store,
         &ws_settings(&mock, &[]),
         secrets(&[("analytics_api_key", &e.analytics)]),
     )
@@ -1885,8 +1885,8 @@ async fn a_422_is_provider_changed_with_the_apis_detail() {
             retry_after: None,
         },
     });
-    let before = ws_state(&store);
-    let err = sync(&harness, &mut store).await.unwrap_err();
+    let before = ws_state(&store).await;
+    let err = sync(&harness, &store).await.unwrap_err();
     assert_eq!(
         (err.class.as_str(), err.exit_code()),
         ("provider-changed", 7),
@@ -1900,13 +1900,13 @@ async fn a_422_is_provider_changed_with_the_apis_detail() {
         err.message
     );
     assert!(err.advice().unwrap().contains("update the connector"));
-    assert_eq!(ws_state(&store), before);
+    assert_eq!(ws_state(&store).await, before);
     assert_eq!(
         mock.requests().iter().filter(|r| r.status == 422).count(),
         1,
         "not retried"
     );
-    let run = last_run(&store);
+    let run = last_run(&store).await;
     assert_eq!(run.error_class.as_deref(), Some("provider-changed"));
     drop(harness);
     mock.shutdown().await;
@@ -1920,10 +1920,10 @@ async fn a_422_is_provider_changed_with_the_apis_detail() {
     .await
     .unwrap();
     let harness = harness_both(&connector_wasm(), &mock).await;
-    let (_dir, mut store) = common::store();
+    let (_dir, store) = common::store().await;
     save(
         &harness,
-        &mut store,
+        &store,
         &set(&[
             ("chatgpt_workspace_id", mock.workspace_id()),
             ("backfill_days", "90"),
@@ -1931,7 +1931,7 @@ async fn a_422_is_provider_changed_with_the_apis_detail() {
         secrets(&[("analytics_api_key", &e.analytics)]),
     )
     .await;
-    let err = sync(&harness, &mut store).await.unwrap_err();
+    let err = sync(&harness, &store).await.unwrap_err();
     assert_eq!(err.class, "provider-changed", "{err:?}");
     assert!(
         err.message.starts_with(
@@ -1941,7 +1941,7 @@ async fn a_422_is_provider_changed_with_the_apis_detail() {
         err.message
     );
     for s in WORKSPACE_STREAMS {
-        assert_eq!(store_count_and_checkpoint(&store, s), (0, None), "{s}");
+        assert_eq!(store_count_and_checkpoint(&store, s).await, (0, None), "{s}");
     }
     assert_eq!(
         mock.requests().iter().filter(|r| r.status == 422).count(),
@@ -1958,10 +1958,10 @@ async fn rate_limits_are_waited_out_as_asked_and_the_import_completes() {
         .await
         .unwrap();
     let harness = harness_both(&connector_wasm(), &mock).await;
-    let (_dir, mut store) = store();
+    let (_dir, store) = store().await;
     save(
         &harness,
-        &mut store,
+        &store,
         &ws_settings(&mock, &[]),
         secrets(&[("analytics_api_key", &e.analytics)]),
     )
@@ -1991,7 +1991,7 @@ async fn rate_limits_are_waited_out_as_asked_and_the_import_completes() {
     let started = std::time::Instant::now();
     let run = harness
         .sync(
-            &mut store,
+            &store, CONN,
             SyncOptions {
                 progress: Some(tx),
                 ..SyncOptions::new("test")
@@ -2054,7 +2054,7 @@ async fn rate_limits_are_waited_out_as_asked_and_the_import_completes() {
         run.streams["code_reviews"].pages + 2
     );
     assert_eq!(run.requests(), mock.requests().len() as u64);
-    assert_ws_equals_truth(&store, &harness, &mock.workspace_truth());
+    assert_ws_equals_truth(&store, &harness, &mock.workspace_truth()).await;
 
     // One that does not go away: the run gives up after the policy's attempts, recorded.
     mock.inject(FaultRule {
@@ -2066,7 +2066,7 @@ async fn rate_limits_are_waited_out_as_asked_and_the_import_completes() {
             retry_after: Some("0".into()),
         },
     });
-    let err = sync(&harness, &mut store).await.unwrap_err();
+    let err = sync(&harness, &store).await.unwrap_err();
     assert_eq!((err.class.as_str(), err.exit_code()), ("rate-limited", 5));
     assert!(
         err.message
@@ -2079,7 +2079,7 @@ async fn rate_limits_are_waited_out_as_asked_and_the_import_completes() {
         "{}",
         err.message
     );
-    assert_ws_equals_truth(&store, &harness, &mock.workspace_truth());
+    assert_ws_equals_truth(&store, &harness, &mock.workspace_truth()).await;
 }
 
 /// Clients that see `next_cursor` instead of `next_page`: the same pages, the same data.
@@ -2093,16 +2093,16 @@ async fn the_next_cursor_envelope_is_imported_exactly() {
     .await
     .unwrap();
     let harness = harness_both(&connector_wasm(), &mock).await;
-    let (_dir, mut store) = store();
+    let (_dir, store) = store().await;
     save(
         &harness,
-        &mut store,
+        &store,
         &ws_settings(&mock, &[]),
         secrets(&[("analytics_api_key", &e.analytics)]),
     )
     .await;
     mock.reset_requests();
-    let run = sync(&harness, &mut store).await.unwrap();
+    let run = sync(&harness, &store).await.unwrap();
     let usage_path = format!(
         "/v1/analytics/codex/workspaces/{}/usage",
         mock.workspace_id()
@@ -2121,10 +2121,10 @@ async fn the_next_cursor_envelope_is_imported_exactly() {
             .all(|r| r.query.contains("&page=") && r.status == 200),
         "{pages:?}"
     );
-    assert_ws_equals_truth(&store, &harness, &mock.workspace_truth());
+    assert_ws_equals_truth(&store, &harness, &mock.workspace_truth()).await;
     // the run read through the end: the checkpoint is set
     for s in WORKSPACE_STREAMS {
-        assert!(store.checkpoint(CODEX, s).unwrap().is_some(), "{s}");
+        assert!(store.checkpoint(CONN, s).await.unwrap().is_some(), "{s}");
     }
 }
 
@@ -2137,31 +2137,31 @@ async fn the_analytics_key_appears_in_no_output_log_history_export_or_store_tabl
     let e = env();
     let mock = MockServer::start(ws_mock_config(&e, 20, 10)).await.unwrap();
     let harness = harness_both(&connector_wasm(), &mock).await;
-    let (_dir, mut store) = store();
+    let (_dir, store) = store().await;
     let s = secrets(&[
         ("api_token", &e.keys.admin),
         ("analytics_api_key", &format!(" {}\n", e.analytics)),
     ]);
     let (saved, report) = save(
         &harness,
-        &mut store,
+        &store,
         &ws_settings(&mock, &[("backfill_days", "10")]),
         s,
     )
     .await;
     assert_eq!(
-        store.secrets(CODEX).unwrap()["analytics_api_key"].expose(),
+        store.secrets(CONN).await.unwrap()["analytics_api_key"].expose(),
         e.analytics
     );
     let mut text = format!(
         "{saved:?}{report:?}{}",
         serde_json::to_string(&saved).unwrap()
     );
-    text.push_str(&format!("{:?}", harness.validate(&store).await.unwrap()));
+    text.push_str(&format!("{:?}", harness.validate(&store, CONN).await.unwrap()));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
     let run = harness
         .sync(
-            &mut store,
+            &store, CONN,
             SyncOptions {
                 progress: Some(tx),
                 ..SyncOptions::new("test")
@@ -2176,7 +2176,7 @@ async fn the_analytics_key_appears_in_no_output_log_history_export_or_store_tabl
 
     // The component's own log lines, from an instance holding the stored keys.
     let (mut session, _redactor) = harness
-        .configured_session(harness.stored(&store).unwrap(), "leak-check")
+        .configured_session(harness.stored(&store, CONN).await.unwrap(), "leak-check")
         .await
         .unwrap();
     text.push_str(&format!(
@@ -2200,15 +2200,15 @@ async fn the_analytics_key_appears_in_no_output_log_history_export_or_store_tabl
     text.push_str(&format!("{logs:?}"));
 
     // History, every stream, the per-person view.
-    text.push_str(&serde_json::to_string(&store.runs(CODEX, 50).unwrap()).unwrap());
+    text.push_str(&serde_json::to_string(&store.runs(CONN, 50).await.unwrap()).unwrap());
     for stream in PLATFORM_STREAMS.iter().chain(&WORKSPACE_STREAMS) {
-        for r in store.records(CODEX, stream).unwrap() {
+        for r in store.records(CONN, stream).await.unwrap() {
             text.push_str(&r.payload);
             text.push_str(&format!("{:?}", r.key));
         }
     }
     for period in [Period::All, Period::Day, Period::Week] {
-        text.push_str(&serde_json::to_string(&people(&store, CODEX, period).unwrap()).unwrap());
+        text.push_str(&serde_json::to_string(&people(&store, CONN, period).await.unwrap()).unwrap());
     }
 
     // Refusals: a rejected key, a key without the scope, a wrong workspace.
@@ -2221,20 +2221,20 @@ async fn the_analytics_key_appears_in_no_output_log_history_export_or_store_tabl
             "123e4567-e89b-42d3-a456-426614174000".to_string(),
         ),
     ] {
-        let (_d, mut other) = common::store();
+        let (_d, other) = common::store().await;
         let values = set(&[("chatgpt_workspace_id", &ws)]);
         let s = secrets(&[("analytics_api_key", key)]);
         let (none, refused) = harness
-            .configure_validated(&mut other, &values, s.clone())
+            .configure_validated(&other, CONN, &values, s.clone())
             .await
             .unwrap();
         assert!(none.is_none());
-        harness.configure(&mut other, &values, s).await.unwrap();
-        let err = sync(&harness, &mut other).await.unwrap_err();
+        harness.configure(&other, CONN, &values, s).await.unwrap();
+        let err = sync(&harness, &other).await.unwrap_err();
         for (what, hay) in [
             ("refused report", format!("{refused:?}")),
             ("error", format!("{err:?}")),
-            ("store", dump_store_outside_secrets(&other)),
+            ("store", dump_store_outside_secrets(&other).await),
         ] {
             assert_no_secret(what, &hay, key);
             assert_no_secret(what, &hay, &e.analytics);
@@ -2252,7 +2252,7 @@ async fn the_analytics_key_appears_in_no_output_log_history_export_or_store_tabl
         );
         assert_no_secret(
             "store outside the secret slot",
-            &dump_store_outside_secrets(&store),
+            &dump_store_outside_secrets(&store).await,
             key,
         );
         assert_no_secret("mock request log", &format!("{:?}", mock.requests()), key);
@@ -2376,8 +2376,8 @@ async fn the_cli_flow_with_secret_env_never_prints_the_analytics_key() {
     assert_eq!(stdout(&o).lines().count() as u64, inserted);
     let o = cli(&db, None, "export", &["--people"], &[], &mut t);
     assert!(o.status.success(), "{t}");
-    let store = Store::open_existing(&db).unwrap();
-    let view = people(&store, CODEX, Period::All).unwrap();
+    let store = open_existing(&db).await;
+    let view = people(&store, CONN, Period::All).await.unwrap();
     let rows: Vec<Value> = stdout(&o)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -2419,7 +2419,7 @@ async fn the_cli_flow_with_secret_env_never_prints_the_analytics_key() {
     t.push_str(&std::fs::read_to_string(&file).unwrap());
 
     // Refused by configure: nothing changes, no request, and the refusal says why.
-    let state = whole_state(&store);
+    let state = whole_state(&store).await;
     mock.reset_requests();
     let o = cli(
         &db,
@@ -2488,14 +2488,14 @@ async fn the_cli_flow_with_secret_env_never_prints_the_analytics_key() {
         stderr(&o)
     );
     assert!(mock.requests().is_empty(), "{:?}", mock.requests());
-    assert_eq!(whole_state(&store), state);
+    assert_eq!(whole_state(&store).await, state);
     drop(store);
 
     for key in [&e.analytics, &e.keys.admin, &e.keys.usage_only] {
         assert_no_secret("CLI output", &t, key);
         assert_no_secret(
             "store outside the secret slot",
-            &dump_store_outside_secrets(&Store::open_existing(&db).unwrap()),
+            &dump_store_outside_secrets(&open_existing(&db).await).await,
             key,
         );
     }

@@ -10,7 +10,6 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use common::*;
-use host_harness::store::Store;
 use openai_mock::MockServer;
 use serde_json::Value;
 
@@ -62,10 +61,9 @@ impl Cli<'_> {
         out
     }
 
-    fn stored_token(&self) -> Option<String> {
-        Store::open_existing(self.db)
-            .unwrap()
-            .secrets(CODEX)
+    async fn stored_token(&self) -> Option<String> {
+        open_existing(self.db).await
+            .secrets(CONN).await
             .unwrap()
             .get("api_token")
             .map(|s| s.expose().to_string())
@@ -124,7 +122,7 @@ async fn full_cli_flow_never_prints_the_token() {
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!((v["ok"].as_bool(), v["validated"].as_bool()), (Some(true), Some(true)), "{v}");
     assert_eq!(v["saved"]["secrets"]["api_token"], format!("sk-admin…{tail}"));
-    assert_eq!(cli.stored_token().as_deref(), Some(keys.admin.as_str()), "stdin's newline is trimmed");
+    assert_eq!(cli.stored_token().await.as_deref(), Some(keys.admin.as_str()), "stdin's newline is trimmed");
 
     let o = cli.run("validate", &["--json"], &[], None);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -202,7 +200,7 @@ async fn full_cli_flow_never_prints_the_token() {
     assert!(o.status.success());
 
     assert_no_secret("CLI transcript", &cli.transcript, &keys.admin);
-    assert_no_secret("store outside the secret slot", &dump_store_outside_secrets(&Store::open(&db).unwrap()), &keys.admin);
+    assert_no_secret("store outside the secret slot", &dump_store_outside_secrets(&open(&db).await).await, &keys.admin);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -307,7 +305,7 @@ async fn errors_have_a_class_advice_and_exit_code() {
         stderr(&o)
     );
     assert!(mock.requests().is_empty(), "the shape decides, not the provider");
-    assert!(!Store::open(&db).unwrap().is_configured(CODEX).unwrap());
+    assert!(!open(&db).await.is_configured(CONN).await.unwrap());
 
     // an unknown admin key: the live check refuses it (unauthorized, 3) and saves nothing
     let unknown = host_harness::random::key("sk-admin-");
@@ -315,7 +313,7 @@ async fn errors_have_a_class_advice_and_exit_code() {
     assert_error(&o, "unauthorized", 3, true);
     assert!(stdout(&o).contains("NOT fully connected"), "{}", stdout(&o));
     assert!(stderr(&o).contains("nothing was saved"), "{}", stderr(&o));
-    assert_eq!(cli.stored_token(), None);
+    assert_eq!(cli.stored_token().await, None);
     // saved without the live check, it fails validate and sync with the same class
     let o = cli.run("configure", &["--token-stdin", "--no-validate"], &[], Some(&unknown));
     assert!(o.status.success(), "{}", stderr(&o));
@@ -336,7 +334,7 @@ async fn errors_have_a_class_advice_and_exit_code() {
     let o = cli.run("configure", &["--token-stdin"], &[], Some(&keys.usage_only));
     assert_error(&o, "forbidden", 4, true);
     assert!(stdout(&o).contains("[FAIL] Directory"), "{}", stdout(&o));
-    assert_eq!(cli.stored_token().as_deref(), Some(unknown.as_str()), "the refused key was not saved");
+    assert_eq!(cli.stored_token().await.as_deref(), Some(unknown.as_str()), "the refused key was not saved");
     let o = cli.run("configure", &["--token-stdin", "--no-validate"], &[], Some(&keys.usage_only));
     assert!(o.status.success(), "{}", stderr(&o));
     let o = cli.run("validate", &[], &[], None);
@@ -389,7 +387,7 @@ async fn a_refused_key_leaves_the_saved_working_key_in_place() {
     };
     let o = cli.run("configure", &["--token-stdin", "--set", "backfill_days=2"], &[], Some(&keys.admin));
     assert!(o.status.success(), "{}", stderr(&o));
-    let settings_before = format!("{:?}", Store::open(&db).unwrap().settings(CODEX).unwrap());
+    let settings_before = format!("{:?}", open(&db).await.settings(CONN).await.unwrap());
 
     let unknown = host_harness::random::key("sk-admin-");
     for (args, env, stdin) in [
@@ -405,8 +403,8 @@ async fn a_refused_key_leaves_the_saved_working_key_in_place() {
             "{args:?}: {}",
             stderr(&o)
         );
-        assert_eq!(cli.stored_token().as_deref(), Some(keys.admin.as_str()), "{args:?}");
-        assert_eq!(format!("{:?}", Store::open(&db).unwrap().settings(CODEX).unwrap()), settings_before);
+        assert_eq!(cli.stored_token().await.as_deref(), Some(keys.admin.as_str()), "{args:?}");
+        assert_eq!(format!("{:?}", open(&db).await.settings(CONN).await.unwrap()), settings_before);
     }
     // the working key still works
     let o = cli.run("validate", &[], &[], None);
@@ -416,7 +414,7 @@ async fn a_refused_key_leaves_the_saved_working_key_in_place() {
     // a later save without a new key keeps the saved one and changes only the settings
     let o = cli.run("configure", &["--set", "backfill_days=3"], &[], None);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(cli.stored_token().as_deref(), Some(keys.admin.as_str()));
+    assert_eq!(cli.stored_token().await.as_deref(), Some(keys.admin.as_str()));
     for k in [&keys.admin, &keys.directory_only, &unknown] {
         assert_no_secret("CLI transcript", &cli.transcript, k);
     }
@@ -456,6 +454,6 @@ async fn a_key_passed_as_a_variable_name_is_refused_without_printing_it() {
     assert_error(&o, "usage", 2, true);
     assert!(stderr(&o).contains("CODEX_UNSET_VARIABLE_FOR_TEST is not set"), "{}", stderr(&o));
     assert!(mock.requests().is_empty());
-    assert!(!db.exists() || !Store::open(&db).unwrap().is_configured(CODEX).unwrap());
+    assert!(!db.exists() || !open(&db).await.is_configured(CONN).await.unwrap());
     assert_no_secret("CLI transcript", &cli.transcript, &keys.admin);
 }

@@ -9,7 +9,6 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use host_harness::store::Store;
 use openai_mock::MockServer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_host-harness");
@@ -124,21 +123,21 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     let status = harness_cmd("sync", &db, &base).status().unwrap();
     assert!(status.success());
 
-    let store = Store::open(&db).unwrap();
+    let store = open(&db).await;
     let integrity: String = store
-        .conn()
+        .sqlite().unwrap()
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(integrity, "ok");
 
     // Exactly the ground truth: every line once, with the provider's numbers.
-    let (stored, truth) = (stored_usage(&store), truth_usage(&mock));
+    let (stored, truth) = (stored_usage(&store).await, truth_usage(&mock));
     assert_eq!(stored.len(), truth.len());
     assert!(stored == truth, "the store differs from the ground truth");
-    assert_eq!(store.record_count(CODEX, "users").unwrap(), 600);
+    assert_eq!(store.record_count(CONN, "users").await.unwrap(), 600);
 
     // History: the killed runs are interrupted, the last one succeeded, none still "running".
-    let runs = store.runs(CODEX, 100).unwrap();
+    let runs = store.runs(CONN, 100).await.unwrap();
     assert_eq!(runs[0].status, "succeeded");
     let interrupted = runs.iter().filter(|r| r.status == "interrupted").count();
     assert!(interrupted >= 1, "{runs:#?}");
@@ -157,6 +156,6 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     assert!(runs[0].requests() >= 1, "{:#?}", runs[0]);
 
     // Kills never spread the key outside its slot, nor lost it.
-    assert_eq!(store.secrets(CODEX).unwrap()["api_token"].expose(), keys.admin);
-    assert_no_secret("store outside the secret slot", &dump_store_outside_secrets(&store), &keys.admin);
+    assert_eq!(store.secrets(CONN).await.unwrap()["api_token"].expose(), keys.admin);
+    assert_no_secret("store outside the secret slot", &dump_store_outside_secrets(&store).await, &keys.admin);
 }

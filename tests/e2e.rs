@@ -100,9 +100,9 @@ async fn admin_key_is_accepted_with_both_capabilities() {
     assert!(harness.info().notes.iter().any(|n| n.contains("ChatGPT")), "{:?}", harness.info().notes);
 
     // Configure checks live before saving: both capabilities granted, then saved.
-    let (_dir, mut store) = store();
+    let (_dir, store) = store().await;
     let (saved, report) = harness
-        .configure_validated(&mut store, &[], token(&keys.admin))
+        .configure_validated(&store, CONN, &[], token(&keys.admin))
         .await
         .unwrap();
     let saved = saved.expect("a working admin key is saved");
@@ -110,11 +110,11 @@ async fn admin_key_is_accepted_with_both_capabilities() {
     let tail = &keys.admin[keys.admin.len() - 4..];
     assert_eq!(saved.secrets["api_token"], format!("sk-admin…{tail}"));
     assert_eq!(saved.origins, ["https://api.openai.com"]);
-    assert_eq!(store.secrets(CODEX).unwrap()["api_token"].expose(), keys.admin);
+    assert_eq!(store.secrets(CONN).await.unwrap()["api_token"].expose(), keys.admin);
 
     // The stored key checks the same, each capability with its own probe.
     mock.reset_requests();
-    let report = harness.validate(&store).await.unwrap();
+    let report = harness.validate(&store, CONN).await.unwrap();
     assert!(report.ok, "{report:?}");
     assert_eq!(statuses(&report), [(wit::CheckStatus::Granted, None), (wit::CheckStatus::Granted, None)]);
     assert!(report.capabilities.iter().all(|c| c.message.len() > 10), "{report:?}");
@@ -130,7 +130,7 @@ async fn project_key_is_refused_from_its_shape_before_any_request_and_nothing_is
     let keys = keys();
     let mock = MockServer::start(mock_config(&keys, 5, 2)).await.unwrap();
     let harness = harness(&connector_wasm(), Some(&mock)).await;
-    let (_dir, mut store) = store();
+    let (_dir, store) = store().await;
     // The mock's own project key, and one it has never heard of: the connector sees only
     // the shape (`sk-proj-`, the length), so both are refused the same way.
     let stranger = host_harness::random::key("sk-proj-");
@@ -138,12 +138,12 @@ async fn project_key_is_refused_from_its_shape_before_any_request_and_nothing_is
         for validated in [false, true] {
             let err: HostError = if validated {
                 harness
-                    .configure_validated(&mut store, &[], token(key))
+                    .configure_validated(&store, CONN, &[], token(key))
                     .await
                     .map(|_| ())
                     .unwrap_err()
             } else {
-                configure(&harness, &mut store, &[], key).await.map(|_| ()).unwrap_err()
+                configure(&harness, &store, &[], key).await.map(|_| ()).unwrap_err()
             };
             assert_eq!(err.class, "invalid-settings");
             assert_eq!(err.exit_code(), 2);
@@ -156,8 +156,8 @@ async fn project_key_is_refused_from_its_shape_before_any_request_and_nothing_is
             assert_no_secret("error message", &err.message, key);
         }
     }
-    assert!(store.secrets(CODEX).unwrap().is_empty());
-    assert!(!store.is_configured(CODEX).unwrap());
+    assert!(store.secrets(CONN).await.unwrap().is_empty());
+    assert!(!store.is_configured(CONN).await.unwrap());
     assert!(mock.requests().is_empty(), "configure must not touch the network");
 }
 
@@ -173,37 +173,37 @@ async fn keys_without_rights_or_unknown_keys_get_the_right_class_per_capability(
         use wit::ErrorClass::{Forbidden, Unauthorized};
 
         // Admin key restricted to usage: the directory is forbidden, and says which scope.
-        let (_d1, mut store) = store();
+        let (_d1, store) = store().await;
         let (saved, r) = harness
-            .configure_validated(&mut store, &[], token(&keys.usage_only))
+            .configure_validated(&store, CONN, &[], token(&keys.usage_only))
             .await
             .unwrap();
         assert!(saved.is_none() && !r.ok, "{style:?}: a denied capability saves nothing");
-        assert!(!store.is_configured(CODEX).unwrap());
-        configure(&harness, &mut store, &[], &keys.usage_only).await.unwrap();
-        let r = harness.validate(&store).await.unwrap();
+        assert!(!store.is_configured(CONN).await.unwrap());
+        configure(&harness, &store, &[], &keys.usage_only).await.unwrap();
+        let r = harness.validate(&store, CONN).await.unwrap();
         assert!(!r.ok);
         assert_eq!(statuses(&r), [(Granted, None), (Denied, Some(Forbidden))], "{style:?}: {r:?}");
         let m = &cap(&r, "platform-directory").message;
         assert!(m.contains("api.management.read") && m.contains("Manage → Admin API Keys"), "{m}");
         // A sync reads the directory first: forbidden, recorded with its class.
-        let e = sync(&harness, &mut store).await.unwrap_err();
+        let e = sync(&harness, &store).await.unwrap_err();
         assert_eq!((e.class.as_str(), e.exit_code()), ("forbidden", 4), "{e:?}");
-        let run = last_run(&store);
+        let run = last_run(&store).await;
         assert_eq!((run.status.as_str(), run.error_class.as_deref()), ("failed", Some("forbidden")));
 
-        let (_d2, mut store) = common::store();
-        configure(&harness, &mut store, &[], &keys.directory_only).await.unwrap();
-        let r = harness.validate(&store).await.unwrap();
+        let (_d2, store) = common::store().await;
+        configure(&harness, &store, &[], &keys.directory_only).await.unwrap();
+        let r = harness.validate(&store, CONN).await.unwrap();
         assert_eq!(statuses(&r), [(Denied, Some(Forbidden)), (Granted, None)], "{style:?}: {r:?}");
         assert!(cap(&r, "platform-usage").message.contains("api.usage.read"));
 
         // An admin-shaped key the provider does not know: rejected (401), told apart from
         // a key without rights.
         let unknown = host_harness::random::key("sk-admin-");
-        let (_d3, mut store) = common::store();
-        configure(&harness, &mut store, &[], &unknown).await.unwrap();
-        let r = harness.validate(&store).await.unwrap();
+        let (_d3, store) = common::store().await;
+        configure(&harness, &store, &[], &unknown).await.unwrap();
+        let r = harness.validate(&store, CONN).await.unwrap();
         assert_eq!(statuses(&r), [(Denied, Some(Unauthorized)), (Denied, Some(Unauthorized))], "{style:?}");
         for name in PLATFORM {
             let c = cap(&r, name);
@@ -213,14 +213,14 @@ async fn keys_without_rights_or_unknown_keys_get_the_right_class_per_capability(
         // and a sync with it fails with that class, recorded in the history with the
         // requests the host made (its own count, equal to what the provider saw)
         mock.reset_requests();
-        let e = sync(&harness, &mut store).await.unwrap_err();
+        let e = sync(&harness, &store).await.unwrap_err();
         assert_eq!((e.class.as_str(), e.exit_code()), ("unauthorized", 3));
-        let run = last_run(&store);
+        let run = last_run(&store).await;
         assert_eq!(run.status, "failed");
         assert_eq!(run.error_class.as_deref(), Some("unauthorized"));
         assert_eq!(run.requests(), mock.requests().len() as u64, "{run:?}");
         assert!(run.requests() >= 1);
-        assert_no_secret("history", &dump_store_outside_secrets(&store), &unknown);
+        assert_no_secret("history", &dump_store_outside_secrets(&store).await, &unknown);
         assert_no_secret("error", &format!("{e:?}"), &unknown);
     }
 }
@@ -230,19 +230,19 @@ async fn sync_before_configure_is_not_configured_and_records_no_run() {
     let keys = keys();
     let mock = MockServer::start(mock_config(&keys, 5, 2)).await.unwrap();
     let harness = harness(&connector_wasm(), Some(&mock)).await;
-    let (_dir, mut store) = store();
-    let e = sync(&harness, &mut store).await.unwrap_err();
+    let (_dir, store) = store().await;
+    let e = sync(&harness, &store).await.unwrap_err();
     assert_eq!((e.class.as_str(), e.exit_code()), ("not-configured", 8), "{e:?}");
     assert!(e.advice().unwrap().contains("configure"));
-    let e = harness.validate(&store).await.unwrap_err();
+    let e = harness.validate(&store, CONN).await.unwrap_err();
     assert_eq!(e.class, "not-configured");
-    assert!(store.runs(CODEX, 10).unwrap().is_empty(), "nothing was run, nothing is recorded");
+    assert!(store.runs(CONN, 10).await.unwrap().is_empty(), "nothing was run, nothing is recorded");
     assert!(mock.requests().is_empty());
     // An unknown stream is refused as usage, before anything is recorded either.
-    configure(&harness, &mut store, &[], &keys.admin).await.unwrap();
+    configure(&harness, &store, &[], &keys.admin).await.unwrap();
     let e = harness
         .sync(
-            &mut store,
+            &store, CONN,
             SyncOptions {
                 streams: Some(vec!["usage".into(), "invoices".into()]),
                 ..SyncOptions::new("test")
@@ -255,7 +255,7 @@ async fn sync_before_configure_is_not_configured_and_records_no_run() {
     for s in &harness.info().streams {
         assert!(e.message.contains(&s.name), "names the streams: {}", e.message);
     }
-    assert!(store.runs(CODEX, 10).unwrap().is_empty());
+    assert!(store.runs(CONN, 10).await.unwrap().is_empty());
     assert!(mock.requests().is_empty());
 }
 
@@ -264,11 +264,11 @@ async fn ninety_day_sync_crosses_pages_and_equals_the_ground_truth() {
     let keys = keys();
     let mock = MockServer::start(mock_config(&keys, 150, 90)).await.unwrap();
     let harness = harness(&connector_wasm(), Some(&mock)).await;
-    let (_dir, mut store) = store();
-    configure(&harness, &mut store, &[("backfill_days", "90")], &keys.admin)
+    let (_dir, store) = store().await;
+    configure(&harness, &store, &[("backfill_days", "90")], &keys.admin)
         .await
         .unwrap();
-    let run = sync(&harness, &mut store).await.unwrap();
+    let run = sync(&harness, &store).await.unwrap();
     assert_eq!(run.status, "succeeded");
     assert_eq!(run.connector, CODEX);
     assert_eq!(run.trigger, "test");
@@ -293,19 +293,19 @@ async fn ninety_day_sync_crosses_pages_and_equals_the_ground_truth() {
     assert_eq!(run.streams["users"].requests, served(&mock, "/organization/users") as u64);
     assert_eq!(run.streams["users"].requests, 2);
     assert_eq!(run.requests(), mock.requests().len() as u64);
-    assert_eq!(last_run(&store), run);
+    assert_eq!(last_run(&store).await, run);
 
-    let stored = stored_usage(&store);
+    let stored = stored_usage(&store).await;
     let truth = truth_usage(&mock);
     assert_eq!(stored.len(), truth.len());
     assert_eq!(stored, truth, "every usage line equals the mock's ground truth");
     assert_eq!(per_user_model(&stored), per_user_model(&truth));
-    assert_eq!(store.record_count(CODEX, "users").unwrap(), 150);
+    assert_eq!(store.record_count(CONN, "users").await.unwrap(), 150);
     assert_eq!(run.streams["usage"].inserted, truth.len() as u64);
 
     // Every API key the usage mentions is in the directory with its owner.
     let keys_in_dir: Vec<String> = store
-        .records(CODEX, "api_keys")
+        .records(CONN, "api_keys").await
         .unwrap()
         .into_iter()
         .map(|r| {
@@ -319,7 +319,7 @@ async fn ninety_day_sync_crosses_pages_and_equals_the_ground_truth() {
     // Codex attribution: by model name here (no declared projects or keys); the natural
     // key has one part per primary-key field, absent parts as None.
     let primary_key = &harness.info().streams.iter().find(|s| s.name == "usage").unwrap().primary_key;
-    for r in store.records(CODEX, "usage").unwrap() {
+    for r in store.records(CONN, "usage").await.unwrap() {
         let p: Value = serde_json::from_str(&r.payload).unwrap();
         let model = p["model"].as_str().unwrap();
         assert_eq!(p["is_codex"], Value::Bool(model.contains("codex")), "{model}");
@@ -340,20 +340,20 @@ async fn second_sync_adds_no_duplicates_and_changes_only_reread_buckets() {
     let keys = keys();
     let mock = MockServer::start(mock_config(&keys, 40, 30)).await.unwrap();
     let harness = harness(&connector_wasm(), Some(&mock)).await;
-    let (_dir, mut store) = store();
-    configure(&harness, &mut store, &[], &keys.admin).await.unwrap();
-    let run1 = sync(&harness, &mut store).await.unwrap();
-    let first = store.records(CODEX, "usage").unwrap();
-    let keys_before = store.records(CODEX, "api_keys").unwrap();
+    let (_dir, store) = store().await;
+    configure(&harness, &store, &[], &keys.admin).await.unwrap();
+    let run1 = sync(&harness, &store).await.unwrap();
+    let first = store.records(CONN, "usage").await.unwrap();
+    let keys_before = store.records(CONN, "api_keys").await.unwrap();
 
     // The newest bucket keeps filling up between runs.
     mock.advance_current_bucket(25);
     mock.reset_requests();
-    let run2 = sync(&harness, &mut store).await.unwrap();
-    let second = store.records(CODEX, "usage").unwrap();
+    let run2 = sync(&harness, &store).await.unwrap();
+    let second = store.records(CONN, "usage").await.unwrap();
 
     // Exact totals again, no duplicates (stored_usage asserts uniqueness).
-    assert_eq!(stored_usage(&store), truth_usage(&mock));
+    assert_eq!(stored_usage(&store).await, truth_usage(&mock));
     // The incremental run reads only the lookback window: one request.
     assert_eq!(served(&mock, "/usage/completions"), 1);
     assert_eq!(run2.streams["usage"].pages, 1);
@@ -386,7 +386,7 @@ async fn second_sync_adds_no_duplicates_and_changes_only_reread_buckets() {
     // only in last_used_at.
     assert_eq!(run2.streams["users"].inserted + run2.streams["users"].updated, 0);
     assert_eq!(run2.streams["api_keys"].inserted, 0);
-    let keys_after = store.records(CODEX, "api_keys").unwrap();
+    let keys_after = store.records(CONN, "api_keys").await.unwrap();
     assert_eq!(keys_before.len(), keys_after.len());
     let without_last_used = |payload: &str| {
         let mut v: Value = serde_json::from_str(payload).unwrap();
@@ -411,7 +411,7 @@ async fn second_sync_adds_no_duplicates_and_changes_only_reread_buckets() {
     mock.reset_requests();
     let run3 = harness
         .sync(
-            &mut store,
+            &store, CONN,
             SyncOptions {
                 full_refresh: true,
                 ..SyncOptions::new("test")
@@ -423,8 +423,8 @@ async fn second_sync_adds_no_duplicates_and_changes_only_reread_buckets() {
     assert!(run3.streams["users"].requests >= 1 && run3.streams["api_keys"].requests >= 1);
     assert_eq!(run3.requests(), mock.requests().len() as u64);
     assert_eq!(run3.streams["usage"].inserted + run3.streams["users"].inserted, 0);
-    assert_eq!(stored_usage(&store), truth_usage(&mock));
-    let runs = store.runs(CODEX, 10).unwrap();
+    assert_eq!(stored_usage(&store).await, truth_usage(&mock));
+    let runs = store.runs(CONN, 10).await.unwrap();
     assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), [run3.id, run2.id, run1.id]);
 }
 
@@ -441,24 +441,24 @@ async fn requests_outside_the_allow_list_are_denied() {
     assert!(declared.contains(&"https://api.openai.com".to_string()), "{declared:?}");
     assert!(!declared.iter().any(|o| o.contains("127.0.0.1")), "{declared:?}");
     let fixture = host_harness::random::key("sk-admin-");
-    let (_dir, mut store) = store();
+    let (_dir, store) = store().await;
     for url in [target.as_str(), "https://example.com/"] {
         harness
             .configure(
-                &mut store,
+                &store, CONN,
                 &set(&[("mode", "call"), ("url", url), ("leak", "attach")]),
                 token(&fixture),
             )
             .await
             .unwrap();
         let e = harness
-            .sync(&mut store, SyncOptions::new("test"))
+            .sync(&store, CONN, SyncOptions::new("test"))
             .await
             .unwrap_err();
         let host = if url == target { "127.0.0.1" } else { "example.com" };
         assert!(e.message.contains(host), "{url}: {e:?}");
         assert!(e.message.contains("the sandbox refused"), "{url}: {e:?}");
-        let run = &store.runs("hostile", 1).unwrap()[0];
+        let run = &store.runs(CONN, 1).await.unwrap()[0];
         assert_eq!(run.status, "failed");
         assert_eq!(run.error_class.as_deref(), Some(e.class.as_str()));
         assert_eq!(run.requests(), 0, "a refused request was never sent: {run:?}");
@@ -476,26 +476,26 @@ async fn the_token_appears_in_no_output_log_error_history_export_or_store_table(
     let keys = keys();
     let mock = MockServer::start(mock_config(&keys, 20, 10)).await.unwrap();
     let harness = harness(&connector_wasm(), Some(&mock)).await;
-    let (_dir, mut store) = store();
+    let (_dir, store) = store().await;
     let (saved, report) = harness
-        .configure_validated(&mut store, &[], token(&format!("  {}\n", keys.admin)))
+        .configure_validated(&store, CONN, &[], token(&format!("  {}\n", keys.admin)))
         .await
         .unwrap();
     let saved = saved.unwrap();
     assert_eq!(
-        store.secrets(CODEX).unwrap()["api_token"].expose(),
+        store.secrets(CONN).await.unwrap()["api_token"].expose(),
         keys.admin,
         "pasted whitespace is trimmed once, at input"
     );
     let mut text = format!("{saved:?}{report:?}");
     text.push_str(&serde_json::to_string(&saved).unwrap());
-    text.push_str(&format!("{:?}", harness.validate(&store).await.unwrap()));
+    text.push_str(&format!("{:?}", harness.validate(&store, CONN).await.unwrap()));
 
     // A sync with its progress events.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
     let run = harness
         .sync(
-            &mut store,
+            &store, CONN,
             SyncOptions {
                 progress: Some(tx),
                 ..SyncOptions::new("test")
@@ -513,7 +513,7 @@ async fn the_token_appears_in_no_output_log_error_history_export_or_store_table(
 
     // The component's own log lines, from an instance configured with the stored key.
     let (mut session, _redactor) = harness
-        .configured_session(harness.stored(&store).unwrap(), "leak-check")
+        .configured_session(harness.stored(&store, CONN).await.unwrap(), "leak-check")
         .await
         .unwrap();
     text.push_str(&format!("{:?}", session.validate_credentials().await.unwrap().unwrap()));
@@ -525,21 +525,21 @@ async fn the_token_appears_in_no_output_log_error_history_export_or_store_table(
     text.push_str(&format!("{logs:?}"));
 
     // The history, every exported stream and the usage report, as the CLI shows them.
-    text.push_str(&serde_json::to_string(&store.runs(CODEX, 50).unwrap()).unwrap());
+    text.push_str(&serde_json::to_string(&store.runs(CONN, 50).await.unwrap()).unwrap());
     for stream in ["users", "projects", "api_keys", "usage"] {
-        for r in store.records(CODEX, stream).unwrap() {
+        for r in store.records(CONN, stream).await.unwrap() {
             text.push_str(&r.payload);
             text.push_str(&format!("{:?}", r.key));
         }
     }
-    let usage = host_harness::report::codex_usage(&store, CODEX).unwrap();
+    let usage = host_harness::report::codex_usage(&store, CONN).await.unwrap();
     text.push_str(&serde_json::to_string(&usage).unwrap());
 
     // Failures echo key fragments from the provider; they must be redacted everywhere.
-    let (_d2, mut other) = common::store();
+    let (_d2, other) = common::store().await;
     let unknown = host_harness::random::key("sk-admin-");
-    configure(&harness, &mut other, &[], &unknown).await.unwrap();
-    let e = sync(&harness, &mut other).await.unwrap_err();
+    configure(&harness, &other, &[], &unknown).await.unwrap();
+    let e = sync(&harness, &other).await.unwrap_err();
     assert_eq!(e.class, "unauthorized");
     assert!(
         e.message.contains("[redacted"),
@@ -548,14 +548,14 @@ async fn the_token_appears_in_no_output_log_error_history_export_or_store_table(
     );
     let masked_tail = format!("****{}", &unknown[unknown.len() - 4..]);
     let (validated, refused) = harness
-        .configure_validated(&mut other, &[], token(&unknown))
+        .configure_validated(&other, CONN, &[], token(&unknown))
         .await
         .unwrap();
     assert!(validated.is_none());
     for (what, hay) in [
         ("error", format!("{e:?}")),
         ("refused report", format!("{refused:?}")),
-        ("store", dump_store_outside_secrets(&other)),
+        ("store", dump_store_outside_secrets(&other).await),
         ("logs", captured_logs()),
     ] {
         assert_no_secret(what, &hay, &unknown);
@@ -568,7 +568,7 @@ async fn the_token_appears_in_no_output_log_error_history_export_or_store_table(
     assert_no_secret("outputs, reports, progress, history and exports", &text, &keys.admin);
     assert_no_secret(
         "store outside the secret slot",
-        &dump_store_outside_secrets(&store),
+        &dump_store_outside_secrets(&store).await,
         &keys.admin,
     );
     // the mock never logs the Authorization header either
@@ -576,11 +576,11 @@ async fn the_token_appears_in_no_output_log_error_history_export_or_store_table(
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(store.path()).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(store.path().unwrap()).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "the store holds the token: owner-only");
         // SQLite's side files hold pages of the secret slot too while the store is open
         for suffix in ["-wal", "-shm"] {
-            let side = format!("{}{suffix}", store.path().display());
+            let side = format!("{}{suffix}", store.path().unwrap().display());
             let mode = std::fs::metadata(&side).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{side}");
         }
@@ -591,20 +591,20 @@ async fn the_token_appears_in_no_output_log_error_history_export_or_store_table(
 async fn a_rejected_save_leaves_stored_settings_untouched() {
     let keys = keys();
     let harness = harness(&connector_wasm(), None).await;
-    let (_dir, mut store) = store();
-    configure(&harness, &mut store, &[("backfill_days", "45")], &keys.admin)
+    let (_dir, store) = store().await;
+    configure(&harness, &store, &[("backfill_days", "45")], &keys.admin)
         .await
         .unwrap();
-    let snapshot = |store: &Store| {
+    async fn snapshot(store: &Store) -> (String, std::collections::BTreeMap<String, host_harness::secret::Secret>) {
         (
-            format!("{:?}", store.settings(CODEX).unwrap()),
-            store.secrets(CODEX).unwrap(),
+            format!("{:?}", store.settings(CONN).await.unwrap()),
+            store.secrets(CONN).await.unwrap(),
         )
-    };
-    let before = snapshot(&store);
+    }
+    let before = snapshot(&store).await;
     let e = configure(
         &harness,
-        &mut store,
+        &store,
         &[("backfill_days", "400"), ("bucket_width", "1w")],
         &format!("{}\r\nX-Injected: 1", keys.admin),
     )
@@ -619,7 +619,7 @@ async fn a_rejected_save_leaves_stored_settings_untouched() {
         );
     }
     assert_no_secret("error", &e.message, &keys.admin);
-    assert_eq!(snapshot(&store), before);
+    assert_eq!(snapshot(&store).await, before);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -627,10 +627,10 @@ async fn soak_one_thousand_sequential_requests_through_the_component() {
     let keys = keys();
     let mock = MockServer::start(mock_config(&keys, 5, 1)).await.unwrap();
     let harness = harness(&connector_wasm(), Some(&mock)).await;
-    let (_dir, mut store) = store();
-    configure(&harness, &mut store, &[], &keys.admin).await.unwrap();
+    let (_dir, store) = store().await;
+    configure(&harness, &store, &[], &keys.admin).await.unwrap();
     let (mut session, _redactor) = harness
-        .configured_session(harness.stored(&store).unwrap(), "soak")
+        .configured_session(harness.stored(&store, CONN).await.unwrap(), "soak")
         .await
         .unwrap();
     let mut errors = Vec::new();

@@ -40,12 +40,12 @@ fn rule(path: Option<&str>, skip: usize, times: usize, fault: Fault) -> FaultRul
 /// line for the leak checks.
 async fn sync_waits(
     h: &Harness,
-    store: &mut Store,
+    store: &Store,
 ) -> (Result<Run, HostError>, Vec<(String, Duration)>, String) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let r = h
         .sync(
-            store,
+            store, CONN,
             SyncOptions {
                 progress: Some(tx),
                 ..SyncOptions::new("test")
@@ -63,8 +63,8 @@ async fn sync_waits(
     (r, waits, lines)
 }
 
-fn secrets_clean(store: &Store, text: &str, token: &str) {
-    assert_no_secret("store", &dump_store_outside_secrets(store), token);
+async fn secrets_clean(store: &Store, text: &str, token: &str) {
+    assert_no_secret("store", &dump_store_outside_secrets(store).await, token);
     assert_no_secret("errors and progress", text, token);
 }
 
@@ -73,8 +73,8 @@ async fn rate_limits_wait_what_retry_after_says_within_bounds() {
     let keys = keys();
     let mock = MockServer::start(mock_config(&keys, 30, 40)).await.unwrap();
     let h = tuned(&mock, |c| c.retry.max_delay = Duration::from_millis(1500)).await;
-    let (_d, mut store) = store();
-    configure(&h, &mut store, &[("backfill_days", "40")], &keys.admin)
+    let (_d, store) = store().await;
+    configure(&h, &store, &[("backfill_days", "40")], &keys.admin)
         .await
         .unwrap();
 
@@ -108,7 +108,7 @@ async fn rate_limits_wait_what_retry_after_says_within_bounds() {
         },
     ));
     let started = Instant::now();
-    let (run, waits, lines) = sync_waits(&h, &mut store).await;
+    let (run, waits, lines) = sync_waits(&h, &store).await;
     let run = run.unwrap();
     let rl: Vec<Duration> = waits
         .iter()
@@ -131,7 +131,7 @@ async fn rate_limits_wait_what_retry_after_says_within_bounds() {
     );
     assert!(started.elapsed() >= Duration::from_millis(3500));
     assert_eq!(
-        stored_usage(&store),
+        stored_usage(&store).await,
         truth_usage(&mock),
         "a burst of 429s still ends with the ground truth"
     );
@@ -160,8 +160,8 @@ async fn rate_limits_wait_what_retry_after_says_within_bounds() {
     assert_eq!(run.streams["usage"].pages, 2);
     assert_eq!(run.streams["users"].requests, 4, "{:?}", run.streams);
     assert_eq!(run.requests(), mock.requests().len() as u64);
-    assert_eq!(last_run(&store).streams, run.streams);
-    secrets_clean(&store, &format!("{waits:?}{lines}{run:?}"), &keys.admin);
+    assert_eq!(last_run(&store).await.streams, run.streams);
+    secrets_clean(&store, &format!("{waits:?}{lines}{run:?}"), &keys.admin).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -193,21 +193,21 @@ async fn transient_errors_resets_truncation_and_stalls_are_retried() {
         Fault::StallBetweenBytes(Duration::from_secs(3)),
     ];
     for fault in faults {
-        let (_d, mut store) = store();
-        configure(&h, &mut store, &[("backfill_days", "20")], &keys.admin)
+        let (_d, store) = store().await;
+        configure(&h, &store, &[("backfill_days", "20")], &keys.admin)
             .await
             .unwrap();
         mock.clear_faults();
         mock.inject(rule(Some(USAGE_PATH), 0, 1, fault.clone()));
-        let (run, waits, lines) = sync_waits(&h, &mut store).await;
+        let (run, waits, lines) = sync_waits(&h, &store).await;
         let run = run.unwrap_or_else(|e| panic!("{fault:?}: {e:?}"));
         assert_eq!(waits.len(), 1, "{fault:?}: {waits:?}");
         assert_eq!(waits[0].0, "transient", "{fault:?}");
-        assert_eq!(stored_usage(&store), truth_usage(&mock), "{fault:?}");
+        assert_eq!(stored_usage(&store).await, truth_usage(&mock), "{fault:?}");
         // one page, two requests sent for it (the failed one and its retry)
         assert_eq!(run.streams["usage"].pages, 1, "{fault:?}");
         assert_eq!(run.streams["usage"].requests, 2, "{fault:?}: {:?}", run.streams);
-        secrets_clean(&store, &format!("{waits:?}{lines}"), &keys.admin);
+        secrets_clean(&store, &format!("{waits:?}{lines}"), &keys.admin).await;
     }
 }
 
@@ -216,8 +216,8 @@ async fn when_the_retry_budget_runs_out_the_checkpoint_holds_and_the_next_run_fi
     let keys = keys();
     let mock = MockServer::start(mock_config(&keys, 60, 90)).await.unwrap();
     let h = tuned(&mock, |c| c.retry.max_attempts = 3).await;
-    let (_d, mut store) = store();
-    configure(&h, &mut store, &[("backfill_days", "90")], &keys.admin)
+    let (_d, store) = store().await;
+    configure(&h, &store, &[("backfill_days", "90")], &keys.admin)
         .await
         .unwrap();
     // the first usage page succeeds, every later one fails
@@ -230,13 +230,13 @@ async fn when_the_retry_budget_runs_out_the_checkpoint_holds_and_the_next_run_fi
             retry_after: None,
         },
     ));
-    let (run, waits, lines) = sync_waits(&h, &mut store).await;
+    let (run, waits, lines) = sync_waits(&h, &store).await;
     let e = run.unwrap_err();
     assert_eq!(e.class, "transient");
     assert_eq!(e.exit_code(), 6);
     assert!(e.message.contains("gave up after 3 attempts"), "{}", e.message);
     assert_eq!(waits.len(), 2);
-    let failed = last_run(&store);
+    let failed = last_run(&store).await;
     assert_eq!(
         (failed.status.as_str(), failed.error_class.as_deref()),
         ("failed", Some("transient"))
@@ -249,27 +249,27 @@ async fn when_the_retry_budget_runs_out_the_checkpoint_holds_and_the_next_run_fi
 
     // Committed: exactly the first page's 31 days, with exact numbers; the checkpoint is there.
     let truth = truth_usage(&mock);
-    let partial = stored_usage(&store);
+    let partial = stored_usage(&store).await;
     let days: std::collections::BTreeSet<&String> = partial.keys().map(|k| &k.0).collect();
     assert_eq!(days.len(), 31);
     for (k, v) in &partial {
         assert_eq!(truth.get(k), Some(v));
     }
     let checkpoint: Value =
-        serde_json::from_str(&store.checkpoint(CODEX, "usage").unwrap().unwrap()).unwrap();
+        serde_json::from_str(&store.checkpoint(CONN, "usage").await.unwrap().unwrap()).unwrap();
     assert!(checkpoint["through"].as_i64().unwrap() > 0);
 
     mock.clear_faults();
-    let (run, _, _) = sync_waits(&h, &mut store).await;
+    let (run, _, _) = sync_waits(&h, &store).await;
     let run = run.unwrap();
-    assert_eq!(stored_usage(&store), truth, "the next run finishes the job with exact totals");
+    assert_eq!(stored_usage(&store).await, truth, "the next run finishes the job with exact totals");
     // it resumed after the committed page: two more usage pages, nothing re-inserted
     assert_eq!(run.streams["usage"].pages, 2, "{:?}", run.streams);
     assert_eq!(
         failed.streams["usage"].inserted + run.streams["usage"].inserted,
         truth.len() as u64
     );
-    secrets_clean(&store, &format!("{e:?}{lines}"), &keys.admin);
+    secrets_clean(&store, &format!("{e:?}{lines}"), &keys.admin).await;
 }
 
 fn peak_rss_kib() -> u64 {
@@ -287,8 +287,8 @@ async fn oversize_bodies_stop_at_the_cap_with_a_typed_error() {
     let mock = MockServer::start(mock_config(&keys, 10, 5)).await.unwrap();
     let h = tuned(&mock, |c| c.policy.max_body_bytes = 4 << 20).await;
     for declared in [false, true] {
-        let (_d, mut store) = store();
-        configure(&h, &mut store, &[], &keys.admin).await.unwrap();
+        let (_d, store) = store().await;
+        configure(&h, &store, &[], &keys.admin).await.unwrap();
         mock.clear_faults();
         mock.inject(rule(
             Some("/users"),
@@ -301,7 +301,7 @@ async fn oversize_bodies_stop_at_the_cap_with_a_typed_error() {
         ));
         let before = peak_rss_kib();
         let started = Instant::now();
-        let (run, waits, _) = sync_waits(&h, &mut store).await;
+        let (run, waits, _) = sync_waits(&h, &store).await;
         let e = run.unwrap_err();
         assert_eq!(e.class, "provider-changed", "declared={declared}: {e:?}");
         assert!(e.message.contains("larger than the cap"), "{}", e.message);
@@ -313,9 +313,9 @@ async fn oversize_bodies_stop_at_the_cap_with_a_typed_error() {
             "peak RSS grew by {} KiB",
             peak_rss_kib() - before
         );
-        assert_eq!(store.record_count(CODEX, "users").unwrap(), 0);
-        assert_eq!(store.raw_page_count(CODEX).unwrap(), 0);
-        let failed = last_run(&store);
+        assert_eq!(store.record_count(CONN, "users").await.unwrap(), 0);
+        assert_eq!(store.raw_page_count(CONN).await.unwrap(), 0);
+        let failed = last_run(&store).await;
         assert_eq!(failed.error_class.as_deref(), Some("provider-changed"));
         assert_eq!(failed.streams["users"].requests, 1, "{:?}", failed.streams);
     }
@@ -332,15 +332,15 @@ async fn shape_changes_are_tolerated_where_clear_and_named_where_not() {
         ShapeChange::ResultForResults,
         ShapeChange::MissingOptional,
     ] {
-        let (_d, mut store) = store();
-        configure(&h, &mut store, &[("backfill_days", "10")], &keys.admin)
+        let (_d, store) = store().await;
+        configure(&h, &store, &[("backfill_days", "10")], &keys.admin)
             .await
             .unwrap();
         mock.clear_faults();
         mock.inject(rule(None, 0, usize::MAX, Fault::Shape(shape)));
-        let (run, _, _) = sync_waits(&h, &mut store).await;
+        let (run, _, _) = sync_waits(&h, &store).await;
         run.unwrap_or_else(|e| panic!("{shape:?}: {e:?}"));
-        let (got, truth) = (stored_usage(&store), truth_usage(&mock));
+        let (got, truth) = (stored_usage(&store).await, truth_usage(&mock));
         if shape == ShapeChange::MissingOptional {
             // cached tokens were not sent: carried as 0, everything else exact
             let strip = |m: &BTreeMap<Line, [u64; 4]>| {
@@ -353,7 +353,7 @@ async fn shape_changes_are_tolerated_where_clear_and_named_where_not() {
         } else {
             assert_eq!(got, truth, "{shape:?}");
         }
-        assert_eq!(store.record_count(CODEX, "users").unwrap(), 15, "{shape:?}");
+        assert_eq!(store.record_count(CONN, "users").await.unwrap(), 15, "{shape:?}");
     }
 
     for (shape, path, stream, field) in [
@@ -361,13 +361,13 @@ async fn shape_changes_are_tolerated_where_clear_and_named_where_not() {
         (ShapeChange::WrongType, "/organization/users", "users", "data[0].added_at"),
         (ShapeChange::ExtraEnvelope, USAGE_PATH, "usage", "data"),
     ] {
-        let (_d, mut store) = store();
-        configure(&h, &mut store, &[("backfill_days", "10")], &keys.admin)
+        let (_d, store) = store().await;
+        configure(&h, &store, &[("backfill_days", "10")], &keys.admin)
             .await
             .unwrap();
         mock.clear_faults();
         mock.inject(rule(Some(path), 0, usize::MAX, Fault::Shape(shape)));
-        let (run, waits, lines) = sync_waits(&h, &mut store).await;
+        let (run, waits, lines) = sync_waits(&h, &store).await;
         let e = run.unwrap_err();
         assert_eq!(e.class, "provider-changed", "{shape:?}: {e:?}");
         assert_eq!(e.exit_code(), 7);
@@ -378,11 +378,11 @@ async fn shape_changes_are_tolerated_where_clear_and_named_where_not() {
         );
         assert!(waits.is_empty());
         // nothing half-written: no records and no checkpoint for the failed stream
-        assert_eq!(store.record_count(CODEX, stream).unwrap(), 0, "{shape:?}");
-        assert_eq!(store.checkpoint(CODEX, stream).unwrap(), None);
-        let failed = last_run(&store);
+        assert_eq!(store.record_count(CONN, stream).await.unwrap(), 0, "{shape:?}");
+        assert_eq!(store.checkpoint(CONN, stream).await.unwrap(), None);
+        let failed = last_run(&store).await;
         assert_eq!(failed.error_class.as_deref(), Some("provider-changed"));
         assert_eq!(failed.streams[stream].inserted, 0);
-        secrets_clean(&store, &format!("{e:?}{lines}"), &keys.admin);
+        secrets_clean(&store, &format!("{e:?}{lines}"), &keys.admin).await;
     }
 }

@@ -107,24 +107,26 @@ fn pairs(mode: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 /// Save `mode` (and `extra` settings) with `secret` as the API token.
-async fn save(h: &Harness, store: &mut Store, mode: &str, extra: &[(&str, &str)], secret: &str) {
-    h.configure(store, &pairs(mode, extra), token(secret))
+async fn save(h: &Harness, store: &Store, mode: &str, extra: &[(&str, &str)], secret: &str) {
+    h.configure(store, CONN, &pairs(mode, extra), token(secret))
         .await
         .unwrap_or_else(|e| panic!("configure {mode}: {e}"));
 }
 
-fn hostile_run(store: &Store) -> Run {
-    store.runs(HOSTILE, 1).unwrap().remove(0)
+async fn hostile_run(store: &Store) -> Run {
+    let run = store.runs(CONN, 1).await.unwrap().remove(0);
+    assert_eq!(run.connector, HOSTILE, "the run names the connector that ran");
+    run
 }
 
 /// Save and sync `mode`, which must fail; the failure must be the recorded one.
-async fn failing_run(h: &Harness, store: &mut Store, mode: &str, extra: &[(&str, &str)], secret: &str) -> (HostError, Run) {
+async fn failing_run(h: &Harness, store: &Store, mode: &str, extra: &[(&str, &str)], secret: &str) -> (HostError, Run) {
     save(h, store, mode, extra, secret).await;
     let e = h
-        .sync(store, host_harness::runner::SyncOptions::new("test"))
+        .sync(store, CONN, host_harness::runner::SyncOptions::new("test"))
         .await
         .expect_err(mode);
-    let run = hostile_run(store);
+    let run = hostile_run(store).await;
     assert_eq!(run.status, "failed", "{mode}: the failure is recorded");
     assert_eq!(run.error_class.as_deref(), Some(e.class.as_str()), "{mode}");
     assert_eq!(run.error_message.as_deref(), Some(e.message.as_str()), "{mode}");
@@ -132,10 +134,10 @@ async fn failing_run(h: &Harness, store: &mut Store, mode: &str, extra: &[(&str,
 }
 
 /// Nothing of the failed page was stored: no raw page, no record, no checkpoint.
-fn assert_nothing_stored(store: &Store, what: &str) {
-    assert_eq!(store.record_count(HOSTILE, "things").unwrap(), 0, "{what}: records");
-    assert_eq!(store.raw_page_count(HOSTILE).unwrap(), 0, "{what}: raw pages");
-    assert_eq!(store.checkpoint(HOSTILE, "things").unwrap(), None, "{what}: checkpoint");
+async fn assert_nothing_stored(store: &Store, what: &str) {
+    assert_eq!(store.record_count(CONN, "things").await.unwrap(), 0, "{what}: records");
+    assert_eq!(store.raw_page_count(CONN).await.unwrap(), 0, "{what}: raw pages");
+    assert_eq!(store.checkpoint(CONN, "things").await.unwrap(), None, "{what}: checkpoint");
 }
 
 /// The fixture's report (`name=outcome; …`, then the host's own list of refusals).
@@ -160,8 +162,8 @@ fn assert_no_secret_any_case(what: &str, haystack: &str, token: &str) {
 }
 
 /// Every table of the store except the secret slot and the settings the admin typed.
-fn dump_component_output(store: &Store) -> String {
-    let conn = store.conn();
+async fn dump_component_output(store: &Store) -> String {
+    let conn = store.sqlite().unwrap();
     let mut out = String::new();
     for t in ["checkpoints", "raw_pages", "records", "runs"] {
         let mut stmt = conn.prepare(&format!("SELECT * FROM {t}")).unwrap();
@@ -180,9 +182,9 @@ fn dump_component_output(store: &Store) -> String {
 
 /// A good run of the real connector, proving the harness still serves other runs.
 async fn good_run(good: &Harness, admin: &str) {
-    let (_d, mut store) = store();
-    configure(good, &mut store, &[], admin).await.unwrap();
-    let run = sync(good, &mut store).await.unwrap();
+    let (_d, store) = store().await;
+    configure(good, &store, &[], admin).await.unwrap();
+    let run = sync(good, &store).await.unwrap();
     assert_eq!(run.status, "succeeded");
 }
 
@@ -388,35 +390,35 @@ async fn every_misbehaviour_is_a_typed_recorded_failure_and_the_host_keeps_servi
         ("split-utf8", "utf-8"),
     ];
     for (mode, needle) in cases {
-        let (_d, mut store) = store();
+        let (_d, store) = store().await;
         let started = Instant::now();
-        let (e, _) = failing_run(&h, &mut store, mode, &[], &keys.admin).await;
+        let (e, _) = failing_run(&h, &store, mode, &[], &keys.admin).await;
         assert_eq!(e.class, "sandbox", "{mode}: {e:?}");
         assert!(e.message.contains(needle), "{mode}: {}", e.message);
         assert!(started.elapsed() < Duration::from_secs(15), "{mode} took {:?}", started.elapsed());
         if *mode == "endless" {
             // the pages before the cap were committed, each on its own
-            assert_eq!(store.record_count(HOSTILE, "things").unwrap(), 0);
+            assert_eq!(store.record_count(CONN, "things").await.unwrap(), 0);
         } else {
-            assert_nothing_stored(&store, mode);
+            assert_nothing_stored(&store, mode).await;
         }
         good_run(&good, &keys.admin).await;
     }
 
     // configure trapping: the save fails, typed, and nothing is stored
-    let (_d, mut store) = store();
+    let (_d, store) = store().await;
     let e = h
-        .configure(&mut store, &pairs("panic-configure", &[]), token(&keys.admin))
+        .configure(&store, CONN, &pairs("panic-configure", &[]), token(&keys.admin))
         .await
         .unwrap_err();
     assert_eq!(e.class, "sandbox");
     assert!(e.message.contains("unreachable"), "{}", e.message);
-    assert!(!store.is_configured(HOSTILE).unwrap());
+    assert!(!store.is_configured(CONN).await.unwrap());
 
     // validate-credentials trapping is a typed error too
-    let (_d2, mut store) = common::store();
-    save(&h, &mut store, "panic-validate", &[], &keys.admin).await;
-    let e = h.validate(&store).await.unwrap_err();
+    let (_d2, store) = common::store().await;
+    save(&h, &store, "panic-validate", &[], &keys.admin).await;
+    let e = h.validate(&store, CONN).await.unwrap_err();
     assert_eq!(e.class, "sandbox", "{e:?}");
     assert!(e.message.contains("unreachable"), "{}", e.message);
 }
@@ -431,12 +433,12 @@ async fn a_spinning_component_hits_the_wall_clock_limit_while_others_run() {
     c.policy.cpu_budget = Duration::from_secs(600);
     c.policy.call_timeout = Duration::from_secs(3);
     let h = hostile(c).await;
-    let (_d, mut store) = store();
-    save(&h, &mut store, "loop", &[], &keys.admin).await;
+    let (_d, store) = store().await;
+    save(&h, &store, "loop", &[], &keys.admin).await;
     let started = Instant::now();
     let spin = async {
         let e = h
-            .sync(&mut store, host_harness::runner::SyncOptions::new("test"))
+            .sync(&store, CONN, host_harness::runner::SyncOptions::new("test"))
             .await
             .unwrap_err();
         (e, started.elapsed())
@@ -468,9 +470,9 @@ async fn a_flood_of_requests_at_once_is_capped_and_counted_by_the_host() {
     c.policy.max_requests_in_flight = 8;
     c.policy.max_requests_per_call = 100;
     let h = hostile(c).await;
-    let (_d, mut store) = store();
+    let (_d, store) = store().await;
     let started = Instant::now();
-    let (e, run) = failing_run(&h, &mut store, "flood", &[], &keys.admin).await;
+    let (e, run) = failing_run(&h, &store, "flood", &[], &keys.admin).await;
     assert_eq!(e.class, "sandbox", "{e:?}");
     assert!(
         e.message.contains("more than 8 requests in flight at once"),
@@ -485,7 +487,7 @@ async fn a_flood_of_requests_at_once_is_capped_and_counted_by_the_host() {
         .count() as u64;
     assert!((1..=8).contains(&seen), "the provider saw {seen} requests");
     assert_eq!(run.requests(), seen, "the history counts what the host sent: {run:?}");
-    assert_nothing_stored(&store, "flood");
+    assert_nothing_stored(&store, "flood").await;
 }
 
 /// The same flood one request at a time: capped per call, in total.
@@ -497,8 +499,8 @@ async fn a_flood_of_requests_one_after_another_is_capped_per_call() {
     let mut c = hostile_config(Some(&mock.base_url()), None);
     c.policy.max_requests_per_call = 50;
     let h = hostile(c).await;
-    let (_d, mut store) = store();
-    let (e, run) = failing_run(&h, &mut store, "flood-serial", &[], &keys.admin).await;
+    let (_d, store) = store().await;
+    let (e, run) = failing_run(&h, &store, "flood-serial", &[], &keys.admin).await;
     assert_eq!(e.class, "sandbox", "{e:?}");
     assert!(e.message.contains("more than 50 requests in one call"), "{}", e.message);
     let seen = mock
@@ -508,7 +510,7 @@ async fn a_flood_of_requests_one_after_another_is_capped_per_call() {
         .count() as u64;
     assert_eq!(seen, 50, "the provider saw {seen} requests");
     assert_eq!(run.requests(), 50, "{run:?}");
-    assert_nothing_stored(&store, "flood-serial");
+    assert_nothing_stored(&store, "flood-serial").await;
 }
 
 /// §5: leaking `wasi:http` `fields` resources of 100 KiB each. The host refuses a value
@@ -529,11 +531,11 @@ async fn leaked_http_fields_are_bounded_by_the_resource_table_and_field_limits()
     ];
     let h = hostile(hostile_config(None, None)).await;
     for (mode, needle) in cases {
-        let (_d, mut store) = store();
-        save(&h, &mut store, mode, &[], &host_harness::random::key("sk-admin-")).await;
+        let (_d, store) = store().await;
+        save(&h, &store, mode, &[], &host_harness::random::key("sk-admin-")).await;
         let baseline = memory_baseline();
         let e = h
-            .sync(&mut store, host_harness::runner::SyncOptions::new("test"))
+            .sync(&store, CONN, host_harness::runner::SyncOptions::new("test"))
             .await
             .expect_err("the host must stop the leak");
         let growth = peak_growth(baseline);
@@ -546,8 +548,8 @@ async fn leaked_http_fields_are_bounded_by_the_resource_table_and_field_limits()
             growth >> 20,
             stated >> 20
         );
-        assert_eq!(hostile_run(&store).status, "failed", "{mode}");
-        assert_nothing_stored(&store, mode);
+        assert_eq!(hostile_run(&store).await.status, "failed", "{mode}");
+        assert_nothing_stored(&store, mode).await;
     }
 }
 
@@ -562,11 +564,11 @@ async fn a_million_aliased_records_fail_typed_with_bounded_host_memory() {
     c.policy.max_lifted_bytes = 128 << 20;
     c.policy.max_records_per_page = 2_000_000;
     let h = hostile(c).await;
-    let (_d, mut store) = store();
-    save(&h, &mut store, "aliased-records", &[], &keys.admin).await;
+    let (_d, store) = store().await;
+    save(&h, &store, "aliased-records", &[], &keys.admin).await;
     let baseline = memory_baseline();
     let e = h
-        .sync(&mut store, host_harness::runner::SyncOptions::new("test"))
+        .sync(&store, CONN, host_harness::runner::SyncOptions::new("test"))
         .await
         .expect_err("aliased records must fail");
     let growth = peak_growth(baseline);
@@ -575,8 +577,8 @@ async fn a_million_aliased_records_fail_typed_with_bounded_host_memory() {
     assert!(e.message.contains("too much data is being copied"), "{}", e.message);
     // the copy budget (128 MiB) plus the component's own memory (about 100 MiB here)
     assert!(growth < 400 << 20, "host memory grew by {} MiB", growth >> 20);
-    assert_eq!(hostile_run(&store).status, "failed");
-    assert_nothing_stored(&store, "aliased-records");
+    assert_eq!(hostile_run(&store).await.status, "failed");
+    assert_nothing_stored(&store, "aliased-records").await;
 }
 
 // ------------------------------------------------------------------------------ isolation
@@ -586,13 +588,13 @@ async fn no_filesystem_environment_or_sockets() {
     let _g = shared();
     std::env::set_var("CODEX_SANDBOX_PROBE", "must-not-leak");
     let h = hostile(hostile_config(None, None)).await;
-    let (_d, mut store) = store();
-    save(&h, &mut store, "escape", &[], &host_harness::random::key("sk-admin-")).await;
-    h.sync(&mut store, host_harness::runner::SyncOptions::new("test"))
+    let (_d, store) = store().await;
+    save(&h, &store, "escape", &[], &host_harness::random::key("sk-admin-")).await;
+    h.sync(&store, CONN, host_harness::runner::SyncOptions::new("test"))
         .await
         .unwrap();
     let body: String = store
-        .conn()
+        .sqlite().unwrap()
         .query_row("SELECT body FROM raw_pages", [], |r| r.get(0))
         .unwrap();
     assert!(body.starts_with("fs=Err("), "{body}");
@@ -678,8 +680,8 @@ async fn plain_http_to_the_providers_name_is_refused() {
     let keys = keys();
     let mock = MockServer::start(mock_config(&keys, 2, 1)).await.unwrap();
     let h = hostile(hostile_config(Some(&mock.base_url()), None)).await;
-    let (_d, mut store) = store();
-    let (e, run) = failing_run(&h, &mut store, "plain-http", &[], &keys.admin).await;
+    let (_d, store) = store().await;
+    let (e, run) = failing_run(&h, &store, "plain-http", &[], &keys.admin).await;
     let o = outcomes(&e.message);
     for k in ["http", "http-80", "http-8080", "http-no-secret"] {
         assert_eq!(o.get(k).map(String::as_str), Some("denied"), "{k}: {}", e.message);
@@ -694,7 +696,7 @@ async fn plain_http_to_the_providers_name_is_refused() {
     assert!(reached.is_empty(), "{reached:?}");
     assert_eq!(run.requests(), 0);
     assert_no_secret("the error", &e.message, &keys.admin);
-    assert_nothing_stored(&store, "plain-http");
+    assert_nothing_stored(&store, "plain-http").await;
 }
 
 /// §5: declared origins that are IP literals, in every spelling, or carry user
@@ -717,14 +719,14 @@ async fn ip_literal_origins_are_refused_at_configure_naming_why() {
         ("evil.example", "which it does not declare"),
     ];
     for (host, why) in cases {
-        let (_d, mut store) = store();
+        let (_d, store) = store().await;
         let e = h
-            .configure(&mut store, &pairs(&format!("declare:{host}"), &[]), token(&host_harness::random::key("sk-admin-")))
+            .configure(&store, CONN, &pairs(&format!("declare:{host}"), &[]), token(&host_harness::random::key("sk-admin-")))
             .await
             .expect_err(host);
         assert_eq!(e.class, "sandbox", "{host}: {e:?}");
         assert!(e.message.contains(why), "{host}: {}", e.message);
-        assert!(!store.is_configured(HOSTILE).unwrap(), "{host}");
+        assert!(!store.is_configured(CONN).await.unwrap(), "{host}");
     }
 }
 
@@ -735,9 +737,9 @@ async fn declared_localhost_is_refused_before_any_connection() {
     let _g = shared();
     let listener = Listener::start();
     let h = hostile(hostile_config(None, None)).await;
-    let (_d, mut store) = store();
+    let (_d, store) = store().await;
     let target = format!("localhost:{}", listener.port);
-    let (e, run) = failing_run(&h, &mut store, &format!("declare:{target}"), &[], &host_harness::random::key("sk-admin-")).await;
+    let (e, run) = failing_run(&h, &store, &format!("declare:{target}"), &[], &host_harness::random::key("sk-admin-")).await;
     assert_eq!(
         outcomes(&e.message).get(&target).map(String::as_str),
         Some("error:DestinationIpProhibited"),
@@ -746,7 +748,7 @@ async fn declared_localhost_is_refused_before_any_connection() {
     );
     assert_eq!(listener.connections(), 0, "the host connected to loopback");
     assert_eq!(run.requests(), 1, "the host counts the request it refused to route");
-    assert_nothing_stored(&store, "localhost");
+    assert_nothing_stored(&store, "localhost").await;
 }
 
 /// §5: declared names the resolver maps to loopback, v4-mapped loopback, ULA, CGNAT,
@@ -774,11 +776,11 @@ async fn names_resolving_to_private_addresses_are_refused_before_any_connection(
     let mut c = hostile_config(None, None);
     c.policy.resolver = Resolver::Static(Arc::new(map));
     let h = hostile(c).await;
-    let (_d, mut store) = store();
+    let (_d, store) = store().await;
     let targets: Vec<String> = table.iter().map(|(h, _)| format!("{h}:{}", listener.port)).collect();
     let (e, _) = failing_run(
         &h,
-        &mut store,
+        &store,
         "resolve-loopback",
         &[("origin", &targets.join(","))],
         &host_harness::random::key("sk-admin-"),
@@ -789,7 +791,7 @@ async fn names_resolving_to_private_addresses_are_refused_before_any_connection(
         assert_eq!(o.get(t).map(String::as_str), Some("error:DestinationIpProhibited"), "{t}: {}", e.message);
     }
     assert_eq!(listener.connections(), 0, "the host connected to a private address");
-    assert_nothing_stored(&store, "resolve-loopback");
+    assert_nothing_stored(&store, "resolve-loopback").await;
 }
 
 /// §5: requests straight to IP literals (every spelling of loopback and the metadata
@@ -799,9 +801,9 @@ async fn requests_to_ip_literals_are_refused_before_any_connection() {
     let _g = shared();
     let listener = Listener::start();
     let h = hostile(hostile_config(None, None)).await;
-    let (_d, mut store) = store();
+    let (_d, store) = store().await;
     let port = listener.port.to_string();
-    let (e, run) = failing_run(&h, &mut store, "ip-literals", &[("origin", &port)], &host_harness::random::key("sk-admin-")).await;
+    let (e, run) = failing_run(&h, &store, "ip-literals", &[("origin", &port)], &host_harness::random::key("sk-admin-")).await;
     let o = outcomes(&e.message);
     assert_eq!(o.len(), 20, "{}", e.message);
     for (k, v) in &o {
@@ -822,18 +824,18 @@ async fn the_providers_name_is_normalized_once_for_allow_list_secret_and_redirec
     let keys = keys();
     let mock = MockServer::start(mock_config(&keys, 2, 1)).await.unwrap();
     let h = hostile(hostile_config(Some(&mock.base_url()), None)).await;
-    let (_d, mut store) = store();
+    let (_d, store) = store().await;
     let saved = h
-        .configure(&mut store, &pairs("trailing-dot", &[]), token(&format!("  {}\n", keys.admin)))
+        .configure(&store, CONN, &pairs("trailing-dot", &[]), token(&format!("  {}\n", keys.admin)))
         .await
         .unwrap();
     assert_eq!(
         saved.origins,
         ["https://api.openai.com", "https://api.openai.com:8443", "https://other.hostile.test"]
     );
-    let run = sync(&h, &mut store).await.unwrap_or_else(|e| panic!("{e}"));
+    let run = sync(&h, &store).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(run.status, "succeeded");
-    let records = store.records(HOSTILE, "things").unwrap();
+    let records = store.records(CONN, "things").await.unwrap();
     assert_eq!(records.len(), 1);
     let p: serde_json::Value = serde_json::from_str(&records[0].payload).unwrap();
     assert_eq!(p["outcomes"], serde_json::json!(["status:200", "status:200"]), "{p}");
@@ -856,8 +858,8 @@ async fn user_information_in_an_authority_is_refused() {
     let mock = MockServer::start(mock_config(&keys, 2, 1)).await.unwrap();
     let other = Sink::start();
     let h = hostile(hostile_config(Some(&mock.base_url()), Some(&other.url()))).await;
-    let (_d, mut store) = store();
-    let (e, run) = failing_run(&h, &mut store, "userinfo", &[], &keys.admin).await;
+    let (_d, store) = store().await;
+    let (e, run) = failing_run(&h, &store, "userinfo", &[], &keys.admin).await;
     let o = outcomes(&e.message);
     for k in ["user@provider", "provider@other", "user:pass@provider"] {
         assert_eq!(o.get(k).map(String::as_str), Some("denied"), "{k}: {}", e.message);
@@ -883,8 +885,8 @@ async fn the_secret_never_enters_the_sandbox_and_no_way_out_carries_it() {
     let provider = Sink::start();
     let other = Sink::start();
     let h = hostile(hostile_config(Some(&provider.url()), Some(&other.url()))).await;
-    let (_d, mut store) = store();
-    let (e, run) = failing_run(&h, &mut store, "exfil", &[], &secret).await;
+    let (_d, store) = store().await;
+    let (e, run) = failing_run(&h, &store, "exfil", &[], &secret).await;
     let o = outcomes(&e.message);
     let expect: &[(&str, &str)] = &[
         ("body", "status:200"),
@@ -940,7 +942,7 @@ async fn the_secret_never_enters_the_sandbox_and_no_way_out_carries_it() {
     }
     assert_eq!(run.requests(), 4, "{run:?}");
     assert_no_secret("the error", &e.message, &secret);
-    assert_no_secret("the store", &dump_store_outside_secrets(&store), &secret);
+    assert_no_secret("the store", &dump_store_outside_secrets(&store).await, &secret);
     assert_no_secret("the logs", &logs(), &secret);
 }
 
@@ -965,7 +967,7 @@ async fn every_string_a_component_hands_the_host_is_redacted() {
         })
         .collect();
     let h = hostile(hostile_config(None, None)).await;
-    let (_d, mut store) = store();
+    let (_d, store) = store().await;
     let values = pairs("report-leak", &[("leak", &format!("\t{secret} "))]);
     let checked = h
         .check(&values, token(&format!("  {secret}\n")))
@@ -980,9 +982,9 @@ async fn every_string_a_component_hands_the_host_is_redacted() {
     assert!(report.organization.as_deref().unwrap_or("").contains(host_harness::redact::MARKER), "{shown}");
     assert_no_secret_any_case("the credential report", &shown, &secret);
 
-    h.save(&mut store, &checked).unwrap();
+    h.save(&store, CONN, &checked).await.unwrap();
     let e = h
-        .sync(&mut store, host_harness::runner::SyncOptions::new("test"))
+        .sync(&store, CONN, host_harness::runner::SyncOptions::new("test"))
         .await
         .expect_err("the fixture ends with an error");
     assert_eq!(e.class, "internal");
@@ -995,9 +997,9 @@ async fn every_string_a_component_hands_the_host_is_redacted() {
     );
     assert_no_secret_any_case("the run's error", &e.message, &secret);
     // the first page was committed, redacted
-    assert_eq!(store.raw_page_count(HOSTILE).unwrap(), 1);
-    assert_eq!(store.record_count(HOSTILE, "things").unwrap(), 2);
-    let stored = dump_component_output(&store);
+    assert_eq!(store.raw_page_count(CONN).await.unwrap(), 1);
+    assert_eq!(store.record_count(CONN, "things").await.unwrap(), 2);
+    let stored = dump_component_output(&store).await;
     assert!(stored.contains(host_harness::redact::MARKER), "{stored}");
     assert_no_secret_any_case("the store", &stored, &secret);
     let logs = logs();
@@ -1022,11 +1024,11 @@ async fn bad_records_are_refused_whole() {
         ("bad-payload:other-stream", "record 1 belongs to stream \"elsewhere\""),
     ];
     for (mode, needle) in cases {
-        let (_d, mut store) = store();
-        let (e, _) = failing_run(&h, &mut store, mode, &[], &host_harness::random::key("sk-admin-")).await;
+        let (_d, store) = store().await;
+        let (e, _) = failing_run(&h, &store, mode, &[], &host_harness::random::key("sk-admin-")).await;
         assert_eq!(e.class, "sandbox", "{mode}: {e:?}");
         assert!(e.message.contains(needle), "{mode}: {}", e.message);
-        assert_nothing_stored(&store, mode);
+        assert_nothing_stored(&store, mode).await;
     }
 }
 
@@ -1036,11 +1038,11 @@ async fn bad_records_are_refused_whole() {
 async fn payloads_are_stored_reserialized_and_absent_keys_stay_apart_from_empty_ones() {
     let _g = shared();
     let h = hostile(hostile_config(None, None)).await;
-    let (_d, mut store) = store();
-    save(&h, &mut store, "newline-payload", &[], &host_harness::random::key("sk-admin-")).await;
-    let run = sync(&h, &mut store).await.unwrap();
+    let (_d, store) = store().await;
+    save(&h, &store, "newline-payload", &[], &host_harness::random::key("sk-admin-")).await;
+    let run = sync(&h, &store).await.unwrap();
     assert_eq!(run.status, "succeeded");
-    let records = store.records(HOSTILE, "things").unwrap();
+    let records = store.records(CONN, "things").await.unwrap();
     let keys: Vec<Vec<Option<String>>> = records.iter().map(|r| r.key.clone()).collect();
     assert_eq!(records.len(), 3, "{keys:?}");
     assert!(keys.contains(&vec![None]) && keys.contains(&vec![Some(String::new())]), "{keys:?}");

@@ -30,8 +30,8 @@ async fn configured(
     let harness = harness(&connector_wasm(), Some(mock)).await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");
-    let mut store = Store::open(&db).unwrap();
-    configure(&harness, &mut store, &[("backfill_days", &days.to_string())], token)
+    let store = open(&db).await;
+    configure(&harness, &store, &[("backfill_days", &days.to_string())], token)
         .await
         .unwrap();
     (dir, db, Arc::new(harness))
@@ -67,18 +67,18 @@ fn assert_sequential(runs: &[Run]) -> Vec<Run> {
     runs
 }
 
-fn assert_integrity(db: &Path) {
-    let store = Store::open(db).unwrap();
+async fn assert_integrity(db: &Path) {
+    let store = open(db).await;
     let ok: String = store
-        .conn()
+        .sqlite().unwrap()
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(ok, "ok");
 }
 
 /// The stored usage equals the mock's ground truth, line by line.
-fn assert_ground_truth(store: &Store, mock: &MockServer) {
-    let (stored, truth) = (stored_usage(store), truth_usage(mock));
+async fn assert_ground_truth(store: &Store, mock: &MockServer) {
+    let (stored, truth) = (stored_usage(store).await, truth_usage(mock));
     assert_eq!(stored.len(), truth.len());
     assert!(stored == truth, "the store differs from the ground truth");
 }
@@ -89,7 +89,7 @@ async fn runs_every_interval() {
     let mock = MockServer::start(mock_config(&keys, 5, 3)).await.unwrap();
     let (_dir, db, harness) = configured(&mock, &keys.admin, 3).await;
     let started = Instant::now();
-    let s = Scheduler::start(harness, db.clone(), every(200));
+    let s = Scheduler::start(harness, Arc::new(open(&db).await), CONN, every(200));
     wait_until("three scheduled runs", Duration::from_secs(30), || {
         s.status().finished >= 3
     })
@@ -99,8 +99,8 @@ async fn runs_every_interval() {
     // Three intervals of 200 ms ± 10% passed before the third run ended.
     assert!(elapsed >= Duration::from_millis(3 * 180), "{elapsed:?}");
 
-    let store = Store::open(&db).unwrap();
-    let runs = assert_sequential(&store.runs(CODEX, 100).unwrap());
+    let store = open(&db).await;
+    let runs = assert_sequential(&store.runs(CONN, 100).await.unwrap());
     assert!(runs.len() >= 3, "{runs:#?}");
     for r in &runs {
         assert_eq!(r.trigger, "schedule");
@@ -113,7 +113,7 @@ async fn runs_every_interval() {
     }
     // Later runs are incremental: nothing new, nothing duplicated.
     assert_eq!(
-        store.record_count(CODEX, "usage").unwrap(),
+        store.record_count(CONN, "usage").await.unwrap(),
         mock.ground_truth().rows.len() as u64
     );
     assert_eq!(runs[1].inserted(), 0);
@@ -130,20 +130,20 @@ async fn nothing_runs_nor_is_recorded_while_nothing_is_saved() {
     let harness = Arc::new(harness(&connector_wasm(), Some(&mock)).await);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");
-    let s = Scheduler::start(harness.clone(), db.clone(), every(100));
+    let s = Scheduler::start(harness.clone(), Arc::new(open(&db).await), CONN, every(100));
     wait_until("two skipped ticks", Duration::from_secs(30), || {
         s.status().skipped_unconfigured >= 2
     })
     .await;
-    assert_eq!(s.trigger("ui"), Err(TriggerError::NotConfigured));
+    assert_eq!(s.trigger("ui").await, Err(TriggerError::NotConfigured));
     assert_eq!(s.status().started, 0);
     assert!(s.status().last.is_none());
-    let mut store = Store::open(&db).unwrap();
-    assert!(store.runs(CODEX, 10).unwrap().is_empty());
+    let store = open(&db).await;
+    assert!(store.runs(CONN, 10).await.unwrap().is_empty());
     assert!(mock.requests().is_empty());
 
     // Saved: the next tick runs.
-    configure(&harness, &mut store, &[("backfill_days", "3")], &keys.admin)
+    configure(&harness, &store, &[("backfill_days", "3")], &keys.admin)
         .await
         .unwrap();
     wait_until("a successful run", Duration::from_secs(30), || {
@@ -151,9 +151,9 @@ async fn nothing_runs_nor_is_recorded_while_nothing_is_saved() {
     })
     .await;
     s.shutdown().await;
-    let runs = store.runs(CODEX, 10).unwrap();
+    let runs = store.runs(CONN, 10).await.unwrap();
     assert!(!runs.is_empty() && runs.iter().all(|r| r.trigger == "schedule"), "{runs:#?}");
-    assert_ground_truth(&store, &mock);
+    assert_ground_truth(&store, &mock).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -163,7 +163,7 @@ async fn a_failed_run_is_recorded_and_the_schedule_goes_on() {
     // Well-formed, but unknown to OpenAI: every run fails with `unauthorized`.
     let unknown = host_harness::random::key("sk-admin-");
     let (_dir, db, harness) = configured(&mock, &unknown, 3).await;
-    let s = Scheduler::start(harness.clone(), db.clone(), every(200));
+    let s = Scheduler::start(harness.clone(), Arc::new(open(&db).await), CONN, every(200));
     wait_until("two failed runs", Duration::from_secs(30), || {
         s.status().finished >= 2
     })
@@ -173,8 +173,8 @@ async fn a_failed_run_is_recorded_and_the_schedule_goes_on() {
     assert_eq!(last.error.unwrap().class, "unauthorized");
 
     // The admin pastes a working key; the next scheduled run succeeds.
-    let mut store = Store::open(&db).unwrap();
-    configure(&harness, &mut store, &[("backfill_days", "3")], &keys.admin)
+    let store = open(&db).await;
+    configure(&harness, &store, &[("backfill_days", "3")], &keys.admin)
         .await
         .unwrap();
     wait_until("a successful run", Duration::from_secs(30), || {
@@ -183,7 +183,7 @@ async fn a_failed_run_is_recorded_and_the_schedule_goes_on() {
     .await;
     s.shutdown().await;
 
-    let runs = assert_sequential(&store.runs(CODEX, 100).unwrap());
+    let runs = assert_sequential(&store.runs(CONN, 100).await.unwrap());
     let failed: Vec<&Run> = runs.iter().filter(|r| r.status == "failed").collect();
     assert!(failed.len() >= 2, "{runs:#?}");
     for r in &failed {
@@ -197,12 +197,12 @@ async fn a_failed_run_is_recorded_and_the_schedule_goes_on() {
             &unknown,
         );
     }
-    assert_no_secret("the store", &dump_store_outside_secrets(&store), &unknown);
-    assert_no_secret("the store", &dump_store_outside_secrets(&store), &keys.admin);
+    assert_no_secret("the store", &dump_store_outside_secrets(&store).await, &unknown);
+    assert_no_secret("the store", &dump_store_outside_secrets(&store).await, &keys.admin);
     let last = runs.last().unwrap();
     assert_eq!(last.status, "succeeded");
     assert!(last.id > failed.last().unwrap().id);
-    assert_ground_truth(&store, &mock);
+    assert_ground_truth(&store, &mock).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -212,11 +212,11 @@ async fn one_run_at_a_time() {
     let (_dir, db, harness) = configured(&mock, &keys.admin, 10).await;
     // Each request takes 120 ms: a run takes a second or more.
     slow(&mock, Duration::from_millis(120));
-    let s = Scheduler::start(harness.clone(), db.clone(), every(200));
+    let s = Scheduler::start(harness.clone(), Arc::new(open(&db).await), CONN, every(200));
 
     // Sync now, then again while it runs: "already running".
-    s.trigger("ui").unwrap();
-    match s.trigger("ui") {
+    s.trigger("ui").await.unwrap();
+    match s.trigger("ui").await {
         Err(TriggerError::Busy(_)) => {}
         other => panic!("expected busy, got {other:?}"),
     }
@@ -226,16 +226,16 @@ async fn one_run_at_a_time() {
     })
     .await;
     // A sync from elsewhere (the CLI) on the same store is refused too.
-    let mut store = Store::open(&db).unwrap();
-    let recorded = store.runs(CODEX, 100).unwrap().len();
+    let store = open(&db).await;
+    let recorded = store.runs(CONN, 100).await.unwrap().len();
     let elsewhere = harness
-        .sync(&mut store, SyncOptions::new("cli"))
+        .sync(&store, CONN, SyncOptions::new("cli"))
         .await
         .expect_err("busy");
     assert_eq!(elsewhere.class, "busy");
     assert_eq!(elsewhere.exit_code(), 9);
     assert_eq!(
-        store.runs(CODEX, 100).unwrap().len(),
+        store.runs(CONN, 100).await.unwrap().len(),
         recorded,
         "a refused sync records no run"
     );
@@ -255,12 +255,12 @@ async fn one_run_at_a_time() {
     .await;
     s.shutdown().await;
 
-    let runs = assert_sequential(&store.runs(CODEX, 100).unwrap());
+    let runs = assert_sequential(&store.runs(CONN, 100).await.unwrap());
     assert_eq!(runs[0].trigger, "ui");
     assert_eq!(runs[0].status, "succeeded");
     assert!(runs[1..].iter().all(|r| r.trigger == "schedule"));
     assert!(runs.iter().all(|r| r.status == "succeeded"), "{runs:#?}");
-    assert_ground_truth(&store, &mock);
+    assert_ground_truth(&store, &mock).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -272,10 +272,10 @@ async fn stopping_mid_run_leaves_a_consistent_store() {
         .unwrap();
     let (_dir, db, harness) = configured(&mock, &keys.admin, days).await;
     slow(&mock, Duration::from_millis(150));
-    let s = Scheduler::start(harness.clone(), db.clone(), every(3_600_000));
+    let s = Scheduler::start(harness.clone(), Arc::new(open(&db).await), CONN, every(3_600_000));
 
     // Stop after the first usage page (of three) is committed.
-    s.trigger("ui").unwrap();
+    s.trigger("ui").await.unwrap();
     wait_until("a committed usage page", Duration::from_secs(60), || {
         s.status()
             .running
@@ -285,12 +285,12 @@ async fn stopping_mid_run_leaves_a_consistent_store() {
     .await;
     s.shutdown().await;
     assert!(s.status().running.is_none());
-    assert_eq!(s.trigger("ui"), Err(TriggerError::Stopping));
+    assert_eq!(s.trigger("ui").await, Err(TriggerError::Stopping));
     assert_eq!(s.status().last.unwrap().status, "interrupted");
 
-    assert_integrity(&db);
-    let store = Store::open(&db).unwrap();
-    let runs = store.runs(CODEX, 10).unwrap();
+    assert_integrity(&db).await;
+    let store = open(&db).await;
+    let runs = store.runs(CONN, 10).await.unwrap();
     assert_eq!(runs.len(), 1, "{runs:#?}");
     let stopped = &runs[0];
     assert_eq!(stopped.status, "interrupted", "{stopped:#?}");
@@ -300,21 +300,21 @@ async fn stopping_mid_run_leaves_a_consistent_store() {
     assert!(stopped.streams["usage"].pages >= 1 && stopped.streams["usage"].pages < 3);
     for (stream, counts) in &stopped.streams {
         assert_eq!(
-            store.record_count(CODEX, stream).unwrap(),
+            store.record_count(CONN, stream).await.unwrap(),
             counts.inserted,
             "{stream}: records committed = records counted"
         );
         assert!(counts.requests >= counts.pages, "{stream}: {counts:?}");
     }
-    assert_eq!(store.record_count(CODEX, "users").unwrap(), users as u64);
-    assert!(store.record_count(CODEX, "usage").unwrap() < mock.ground_truth().rows.len() as u64);
+    assert_eq!(store.record_count(CONN, "users").await.unwrap(), users as u64);
+    assert!(store.record_count(CONN, "usage").await.unwrap() < mock.ground_truth().rows.len() as u64);
 
     // A later run resumes from the last committed page and completes with the ground truth.
     mock.clear_faults();
-    let later = Scheduler::new(harness, db.clone(), every(3_600_000));
+    let later = Scheduler::new(harness, Arc::new(open(&db).await), CONN, every(3_600_000));
     let finished = later.run_now("schedule").await.unwrap();
     assert_eq!(finished.status, "succeeded", "{finished:?}");
-    let runs = store.runs(CODEX, 10).unwrap();
+    let runs = store.runs(CONN, 10).await.unwrap();
     assert_eq!(runs[0].status, "succeeded");
     assert_eq!(runs[1].status, "interrupted");
     // Nothing imported twice: the stopped run's usage lines plus the new ones are the truth.
@@ -322,7 +322,7 @@ async fn stopping_mid_run_leaves_a_consistent_store() {
         stopped.streams["usage"].inserted + runs[0].streams["usage"].inserted,
         mock.ground_truth().rows.len() as u64
     );
-    assert_ground_truth(&store, &mock);
-    assert_eq!(store.record_count(CODEX, "users").unwrap(), users as u64);
-    assert_integrity(&db);
+    assert_ground_truth(&store, &mock).await;
+    assert_eq!(store.record_count(CONN, "users").await.unwrap(), users as u64);
+    assert_integrity(&db).await;
 }

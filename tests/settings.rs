@@ -20,30 +20,30 @@ fn long(n: usize) -> String {
 }
 
 /// Everything stored for the codex connector: settings and secrets.
-fn stored(store: &Store) -> (Vec<(String, String)>, BTreeMap<String, Secret>) {
+async fn stored(store: &Store) -> (Vec<(String, String)>, BTreeMap<String, Secret>) {
     let settings = store
-        .settings(CODEX)
+        .settings(CONN).await
         .unwrap()
         .into_iter()
         .map(|s| (s.key, host_harness::store::value_to_json(&s.value).unwrap()))
         .collect();
-    (settings, store.secrets(CODEX).unwrap())
+    (settings, store.secrets(CONN).await.unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_bad_setting_is_a_field_error_and_changes_nothing() {
     let keys = keys();
     let harness = harness(&connector_wasm(), None).await;
-    let (_dir, mut store) = store();
+    let (_dir, store) = store().await;
     configure(
         &harness,
-        &mut store,
+        &store,
         &[("backfill_days", "45"), ("codex_project_ids", "proj_codex")],
         &keys.admin,
     )
     .await
     .unwrap();
-    let before = stored(&store);
+    let before = stored(&store).await;
     assert_eq!(before.1["api_token"].expose(), keys.admin);
     assert!(before.0.contains(&("backfill_days".into(), r#"{"number":45}"#.into())), "{:?}", before.0);
     assert!(before.0.contains(&("codex_project_ids".into(), r#"{"list":["proj_codex"]}"#.into())));
@@ -127,7 +127,7 @@ async fn every_bad_setting_is_a_field_error_and_changes_nothing() {
     for (settings, token_value, field, needle) in cases {
         let raw: Vec<(String, String)> = settings.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
         let e = harness
-            .configure(&mut store, &raw, token(&token_value))
+            .configure(&store, CONN, &raw, token(&token_value))
             .await
             .unwrap_err();
         assert_eq!(e.class, "invalid-settings", "{field}: {e:?}");
@@ -148,7 +148,7 @@ async fn every_bad_setting_is_a_field_error_and_changes_nothing() {
         if token_value.trim().len() > 8 {
             assert!(!e.message.contains(token_value.trim()), "{}", e.message);
         }
-        assert_eq!(stored(&store), before, "a rejected save of {field} changed the store");
+        assert_eq!(stored(&store).await, before, "a rejected save of {field} changed the store");
     }
 }
 
@@ -158,14 +158,14 @@ async fn every_bad_setting_is_a_field_error_and_changes_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_short_key_is_too_short_whatever_prefix_the_host_shows() {
     let harness = harness(&connector_wasm(), None).await;
-    let (_dir, mut store) = store();
+    let (_dir, store) = store().await;
     for short in ["sk-admin-short", "sk-admin", "sk-adm"] {
-        let e = configure(&harness, &mut store, &[], short).await.unwrap_err();
+        let e = configure(&harness, &store, &[], short).await.unwrap_err();
         assert_eq!(e.class, "invalid-settings");
         assert!(e.message.starts_with("api_token: "), "{}", e.message);
         assert!(e.message.contains("too short"), "{short}: {}", e.message);
         assert!(!e.message.contains("sk-admin-s"), "{}", e.message);
-        assert!(!store.is_configured(CODEX).unwrap());
+        assert!(!store.is_configured(CONN).await.unwrap());
     }
 }
 
@@ -174,19 +174,19 @@ async fn what_neither_the_shape_nor_the_host_can_judge_is_refused_live_and_not_s
     let keys = keys();
     let mock = MockServer::start(mock_config(&keys, 3, 1)).await.unwrap();
     let harness = harness(&connector_wasm(), Some(&mock)).await;
-    let (_dir, mut store) = store();
+    let (_dir, store) = store().await;
     harness
-        .configure_validated(&mut store, &set(&[("backfill_days", "7")]), token(&keys.admin))
+        .configure_validated(&store, CONN, &set(&[("backfill_days", "7")]), token(&keys.admin))
         .await
         .unwrap()
         .0
         .expect("saved");
-    let before = stored(&store);
+    let before = stored(&store).await;
     // A space past the first 8 characters: a valid shape, a value a header can carry, but
     // not a key the provider knows.
     let spaced = format!("{} {}", &keys.admin[..20], &keys.admin[20..]);
     let (saved, report) = harness
-        .configure_validated(&mut store, &set(&[("backfill_days", "9")]), token(&spaced))
+        .configure_validated(&store, CONN, &set(&[("backfill_days", "9")]), token(&spaced))
         .await
         .unwrap();
     assert!(saved.is_none());
@@ -197,36 +197,36 @@ async fn what_neither_the_shape_nor_the_host_can_judge_is_refused_live_and_not_s
         .filter(|c| c.name.starts_with("platform-"))
         .all(|c| c.problem == Some(wit::ErrorClass::Unauthorized)), "{report:?}");
     assert_no_secret("report", &format!("{report:?}"), &keys.admin);
-    assert_eq!(stored(&store), before, "a key the provider refused changed the store");
+    assert_eq!(stored(&store).await, before, "a key the provider refused changed the store");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_secret_is_never_a_plain_setting() {
     let keys = keys();
     let harness = harness(&connector_wasm(), None).await;
-    let (_dir, mut store) = store();
-    configure(&harness, &mut store, &[], &keys.admin).await.unwrap();
-    let before = stored(&store);
+    let (_dir, store) = store().await;
+    configure(&harness, &store, &[], &keys.admin).await.unwrap();
+    let before = stored(&store).await;
 
     // The token as a plain value: refused as usage, without echoing it.
     let other = host_harness::random::key("sk-admin-");
     for secrets in [BTreeMap::new(), token(&keys.admin)] {
         let e = harness
-            .configure(&mut store, &set(&[("api_token", &other)]), secrets)
+            .configure(&store, CONN, &set(&[("api_token", &other)]), secrets)
             .await
             .unwrap_err();
         assert_eq!((e.class.as_str(), e.exit_code()), ("usage", 2), "{e:?}");
         assert!(e.message.contains("api_token is a secret"), "{}", e.message);
         assert_no_secret("usage error", &format!("{e:?}"), &other);
-        assert_eq!(stored(&store), before);
+        assert_eq!(stored(&store).await, before);
     }
     // A plain setting given as a secret: refused as usage too, naming the secrets.
     let mut secrets = token(&keys.admin);
     secrets.insert("backfill_days".into(), Secret::from_input("30"));
-    let e = harness.configure(&mut store, &[], secrets).await.unwrap_err();
+    let e = harness.configure(&store, CONN, &[], secrets).await.unwrap_err();
     assert_eq!(e.class, "usage");
     assert!(e.message.contains("backfill_days is not a secret setting") && e.message.contains("api_token"), "{}", e.message);
-    assert_eq!(stored(&store), before);
+    assert_eq!(stored(&store).await, before);
     assert!(harness.secret_keys().contains(&"api_token".to_string()));
 }
 
@@ -302,12 +302,12 @@ async fn a_revoked_key_saves_offline_but_the_connection_check_says_rejected() {
     let keys = keys();
     let mock = MockServer::start(mock_config(&keys, 3, 1)).await.unwrap();
     let harness = harness(&connector_wasm(), Some(&mock)).await;
-    let (_dir, mut store) = store();
+    let (_dir, store) = store().await;
     let revoked = host_harness::random::key("sk-admin-");
     // Offline set-up (no live check) saves it: the shape is right.
-    configure(&harness, &mut store, &[], &revoked).await.unwrap();
+    configure(&harness, &store, &[], &revoked).await.unwrap();
     assert!(mock.requests().is_empty());
-    let report = harness.validate(&store).await.unwrap();
+    let report = harness.validate(&store, CONN).await.unwrap();
     assert!(!report.ok);
     for c in report.capabilities.iter().filter(|c| c.name.starts_with("platform-")) {
         assert_eq!(c.status, wit::CheckStatus::Denied);
@@ -317,13 +317,13 @@ async fn a_revoked_key_saves_offline_but_the_connection_check_says_rejected() {
         assert_no_secret("capability message", &c.message, &revoked);
     }
     // Checked live, the same key is not saved over a working one.
-    configure(&harness, &mut store, &[], &keys.admin).await.unwrap();
-    let before = stored(&store);
+    configure(&harness, &store, &[], &keys.admin).await.unwrap();
+    let before = stored(&store).await;
     let (saved, report) = harness
-        .configure_validated(&mut store, &[], token(&revoked))
+        .configure_validated(&store, CONN, &[], token(&revoked))
         .await
         .unwrap();
     assert!(saved.is_none() && !report.ok);
-    assert_eq!(stored(&store), before);
-    assert!(harness.validate(&store).await.unwrap().ok);
+    assert_eq!(stored(&store).await, before);
+    assert!(harness.validate(&store, CONN).await.unwrap().ok);
 }

@@ -9,13 +9,16 @@
 //!   caps, timeouts and memory limits),
 //! - [`origin`], [`secret`], [`redact`]: origins, secret values and redaction,
 //! - [`records`]: the host's checks of normalized records,
-//! - [`store`]: the embedded SQLite store,
+//! - [`store`]: the store of many connections, embedded (SQLite) or shared (PostgreSQL),
+//!   with leases for runs and secrets sealed at rest,
 //! - [`runner`]: configure, validate and sync, with retries and history,
 //! - [`report`]: usage per person, as the platform would show it,
 //! - [`scheduler`]: scheduled and on-demand syncs, one at a time, stoppable,
 //! - [`serve`]: the settings page.
 
 pub mod bindings;
+pub mod charts;
+pub mod delivery;
 pub mod human;
 pub mod origin;
 pub mod policy;

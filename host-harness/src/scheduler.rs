@@ -1,6 +1,9 @@
 //! The scheduler: runs a sandboxed sync of one connection every `every` (with jitter), one
 //! run at a time, and lets the settings page start one now.
 //!
+//! - Its runs take the connection's lease like any other ([`crate::store::lease`]): a run
+//!   of the same connection by another process (or the CLI) makes it wait its turn.
+//!
 //! - A run is a plain tokio task; its progress arrives through a channel.
 //! - One at a time: while a run is going, "Sync now" and scheduled ticks are refused
 //!   ([`TriggerError::Busy`]); the next interval is counted from the end of a run.
@@ -12,7 +15,6 @@
 //!   the last committed page.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -21,6 +23,9 @@ use tokio::sync::watch;
 
 use crate::runner::{Harness, HostError, Progress, SyncOptions};
 use crate::store::{Store, StreamCounts};
+
+/// What a stopped run's history row says.
+const STOPPED: &str = "the server stopped during this run; the next run resumes from the last committed page";
 
 /// How often, and how irregularly, scheduled runs happen.
 #[derive(Clone, Debug)]
@@ -181,7 +186,8 @@ struct State {
 
 struct Shared {
     harness: Arc<Harness>,
-    db: PathBuf,
+    store: Arc<Store>,
+    connection: String,
     config: ScheduleConfig,
     state: Mutex<State>,
     /// Bumped on every change of the state (start, progress, finish).
@@ -222,7 +228,7 @@ impl Shared {
     }
 }
 
-/// Runs syncs of one connection (one store), on a timer and on demand.
+/// Runs syncs of one connection, on a timer and on demand.
 pub struct Scheduler {
     shared: Arc<Shared>,
     timer: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -234,11 +240,12 @@ fn now_rfc3339() -> String {
 
 impl Scheduler {
     /// A scheduler without a timer: runs only when triggered.
-    pub fn new(harness: Arc<Harness>, db: PathBuf, config: ScheduleConfig) -> Scheduler {
+    pub fn new(harness: Arc<Harness>, store: Arc<Store>, connection: &str, config: ScheduleConfig) -> Scheduler {
         Scheduler {
             shared: Arc::new(Shared {
                 harness,
-                db,
+                store,
+                connection: connection.to_string(),
                 config,
                 state: Mutex::new(State::default()),
                 changed: watch::channel(0).0,
@@ -249,8 +256,8 @@ impl Scheduler {
     }
 
     /// A scheduler whose timer runs a sync every interval (call within a tokio runtime).
-    pub fn start(harness: Arc<Harness>, db: PathBuf, config: ScheduleConfig) -> Scheduler {
-        let s = Scheduler::new(harness, db, config);
+    pub fn start(harness: Arc<Harness>, store: Arc<Store>, connection: &str, config: ScheduleConfig) -> Scheduler {
+        let s = Scheduler::new(harness, store, connection, config);
         let shared = s.shared.clone();
         *s.timer.lock().unwrap_or_else(|p| p.into_inner()) = Some(tokio::spawn(timer(shared)));
         s
@@ -264,16 +271,25 @@ impl Scheduler {
         &self.shared.config
     }
 
+    /// The connection it runs.
+    pub fn connection(&self) -> &str {
+        &self.shared.connection
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.shared.store
+    }
+
     /// Start a run now (in the background). Refused while one is going.
-    pub fn trigger(&self, trigger: &str) -> Result<(), TriggerError> {
-        start_run(&self.shared, trigger)
+    pub async fn trigger(&self, trigger: &str) -> Result<(), TriggerError> {
+        start_run(&self.shared, trigger).await
     }
 
     /// Start a run now and wait until it ends.
     pub async fn run_now(&self, trigger: &str) -> Result<Finished, TriggerError> {
         let mut rx = self.shared.changed.subscribe();
         let before = self.shared.state().finished;
-        self.trigger(trigger)?;
+        self.trigger(trigger).await?;
         loop {
             {
                 let st = self.shared.state();
@@ -348,10 +364,11 @@ impl Drop for Scheduler {
     }
 }
 
-fn start_run(shared: &Arc<Shared>, trigger: &str) -> Result<(), TriggerError> {
-    let configured = Store::open(&shared.db)
-        .map_err(anyhow::Error::from)
-        .and_then(|s| s.is_configured(shared.harness.id()))
+async fn start_run(shared: &Arc<Shared>, trigger: &str) -> Result<(), TriggerError> {
+    let configured = shared
+        .store
+        .is_configured(&shared.connection)
+        .await
         .unwrap_or(true); // an unreadable store: let the run record the error
     let mut st = shared.state();
     if st.stopping {
@@ -420,13 +437,7 @@ fn failed(trigger: &str, run_id: Option<i64>, e: HostError) -> Finished {
 }
 
 async fn run_once(shared: &Arc<Shared>, trigger: &str) -> Finished {
-    let mut store = match Store::open(&shared.db) {
-        Ok(s) => s,
-        Err(e) => return failed(trigger, None, anyhow::Error::from(e).into()),
-    };
-    let id = shared.harness.id().to_string();
-    let newest = |store: &Store| store.runs(&id, 1).ok().and_then(|r| r.first().map(|r| r.id));
-    let before = newest(&store).unwrap_or(0);
+    let store = &shared.store;
     let mut cancel = shared.cancel.subscribe();
     if *cancel.borrow() {
         return Finished {
@@ -448,13 +459,22 @@ async fn run_once(shared: &Arc<Shared>, trigger: &str) -> Finished {
         progress: Some(tx),
         ..SyncOptions::new(trigger)
     };
+    // The lease first (busy elsewhere, not configured: nothing is recorded), then the run.
+    let lease = match shared.harness.begin(store, &shared.connection, &opts).await {
+        Ok(l) => l,
+        Err(e) => {
+            drop(opts);
+            let _ = listener.await;
+            return failed(trigger, None, e);
+        }
+    };
+    let run_id = lease.run_id;
     let result = tokio::select! {
-        r = shared.harness.sync(&mut store, opts) => Some(r),
+        r = shared.harness.run(store, lease.clone(), opts) => Some(r),
         _ = cancel.wait_for(|stop| *stop) => None,
     };
     // The sender is gone with the sync future: the listener drains what is left and ends.
     let _ = listener.await;
-    let started_here = newest(&store).filter(|id| *id > before);
     match result {
         Some(Ok(run)) => Finished {
             trigger: trigger.to_string(),
@@ -463,26 +483,25 @@ async fn run_once(shared: &Arc<Shared>, trigger: &str) -> Finished {
             error: None,
             finished_at: now_rfc3339(),
         },
-        Some(Err(e)) => failed(trigger, started_here, e),
+        Some(Err(e)) => {
+            let status = if e.class == "interrupted" { "interrupted" } else { "failed" };
+            Finished {
+                status: status.into(),
+                ..failed(trigger, Some(run_id), e)
+            }
+        }
         None => {
             // The sync future was dropped between two awaits: every page it committed is
-            // whole. Close its history row with what it had committed.
-            let counts = shared
-                .state()
-                .live
-                .as_ref()
-                .map(|l| l.streams.clone())
-                .unwrap_or_default();
-            let message = "the server stopped during this run; the next run resumes from the last committed page";
-            let marked = store.interrupt_own_runs(&id, before, &counts, message);
-            if let Err(e) = marked {
-                tracing::error!("could not mark the stopped run interrupted: {e}");
+            // whole, and the run's history row holds their counts. Close it and release
+            // the lease.
+            if let Err(e) = store.interrupt_run(&lease, STOPPED).await {
+                tracing::error!("could not mark the stopped run interrupted: {e:#}");
             }
             Finished {
                 trigger: trigger.to_string(),
-                run_id: started_here,
+                run_id: Some(run_id),
                 status: "interrupted".into(),
-                error: Some(HostError::new("interrupted", message)),
+                error: Some(HostError::new("interrupted", STOPPED)),
                 finished_at: now_rfc3339(),
             }
         }
@@ -504,7 +523,7 @@ async fn timer(shared: Arc<Shared>) {
             _ = cancel.wait_for(|stop| *stop) => return,
         }
         shared.state().next_at = None;
-        match start_run(&shared, "schedule") {
+        match start_run(&shared, "schedule").await {
             Ok(()) => {
                 // Count the next interval from the end of this run.
                 loop {

@@ -2,10 +2,11 @@
 //! (`/v1/analytics/codex/workspaces/{workspace_id}/…`): authentication, parameters,
 //! day / week buckets, row pagination and the rows' shapes and quirks.
 
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use serde_json::{json, Map, Value};
 
-use crate::api::{bearer, ApiError, Bearer};
+use crate::api::{ApiError, Auth};
+use crate::tenant::AnalyticsRole;
 use crate::truth::Credits;
 use crate::util::{mix64, url_decode, Params, DAY};
 use crate::workspace::{client_label, quirk_hash, UsageAgg, Workspace, CLIENTS, SPEEDS, WS_MODELS};
@@ -55,41 +56,33 @@ enum Endpoint {
 
 pub(crate) fn dispatch(
     shared: &Shared,
+    auth: &Auth,
     method: &Method,
     path: &str,
     query: &str,
-    headers: &HeaderMap,
 ) -> Result<Vec<u8>, ApiError> {
-    let cfg = &shared.config;
-    match bearer(headers) {
-        Bearer::Missing => {
+    // Only an analytics key opens these endpoints, and only its organization's workspace.
+    let org = match auth {
+        Auth::Missing => {
             return Err(refused(detail(
                 StatusCode::UNAUTHORIZED,
                 "Not authenticated",
             )))
         }
-        Bearer::Other(_) => {
-            return Err(refused(detail(StatusCode::UNAUTHORIZED, "Invalid API key")))
-        }
-        Bearer::Token(t) => {
-            if cfg.analytics_key.as_deref() != Some(t.as_str()) {
-                let known_without_scope = t == cfg.admin_key
-                    || [
-                        &cfg.analytics_key_without_scope,
-                        &cfg.usage_only_admin_key,
-                        &cfg.directory_only_admin_key,
-                        &cfg.project_key,
-                    ]
-                    .iter()
-                    .any(|k| k.as_deref() == Some(t.as_str()));
-                return Err(refused(if known_without_scope {
-                    detail(StatusCode::FORBIDDEN, &format!("Missing scope: {SCOPE}"))
-                } else {
-                    detail(StatusCode::UNAUTHORIZED, "Invalid API key")
-                }));
+        Auth::Other(_) => return Err(refused(detail(StatusCode::UNAUTHORIZED, "Invalid API key"))),
+        Auth::Token(_, roles) => match roles.and_then(|r| r.analytics.map(|a| (r.org, a))) {
+            Some((org, AnalyticsRole::Read)) => org as usize,
+            Some((_, AnalyticsRole::NoScope)) => {
+                return Err(refused(detail(
+                    StatusCode::FORBIDDEN,
+                    &format!("Missing scope: {SCOPE}"),
+                )))
             }
-        }
-    }
+            None => return Err(refused(detail(StatusCode::UNAUTHORIZED, "Invalid API key"))),
+        },
+    };
+    let tenant = shared.tenant(org);
+    let cfg = &tenant.config;
     let rest = path
         .strip_prefix(PREFIX)
         .and_then(|r| r.strip_prefix('/'))
@@ -109,7 +102,7 @@ pub(crate) fn dispatch(
     }
     let params = Params::parse(query);
     let q = validate(&params, shared.now(), cfg.seed, ep)?;
-    let ws = shared.workspace.read().expect("workspace lock");
+    let ws = tenant.workspace().read().expect("workspace lock");
     page(&ws, cfg.seed, ep, &q, cfg.cursor_field_next_cursor)
 }
 

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::data::{Org, Owner, Usage, MODELS};
+use crate::tenant::{KeyRoles, PlatformRole};
 use crate::util::{mix64, Params, SplitMix64, DAY};
 use crate::{PermissionErrorStyle, RequestRecord, Shared};
 
@@ -86,33 +87,46 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Bearer {
     Bearer::Token(token.to_string())
 }
 
-fn identify(shared: &Shared, headers: &HeaderMap) -> Caller {
-    let token = match bearer(headers) {
-        Bearer::Missing => return Caller::Missing,
-        Bearer::Other(raw) => return Caller::Unknown(raw),
-        Bearer::Token(t) => t,
-    };
-    let token = token.as_str();
-    let cfg = &shared.config;
-    if token == cfg.admin_key {
-        Caller::Admin {
-            usage: true,
-            management: true,
+/// Who a request's `Authorization` header names.
+pub(crate) enum Auth {
+    /// No header, or `Bearer` with nothing after it.
+    Missing,
+    /// Something other than `Bearer <token>`.
+    Other(String),
+    /// A Bearer token, and what it is when the mock knows it.
+    Token(String, Option<KeyRoles>),
+}
+
+impl Auth {
+    /// The organization the key belongs to, if it is known.
+    pub(crate) fn org(&self) -> Option<usize> {
+        match self {
+            Auth::Token(_, Some(r)) => Some(r.org as usize),
+            _ => None,
         }
-    } else if cfg.usage_only_admin_key.as_deref() == Some(token) {
-        Caller::Admin {
-            usage: true,
-            management: false,
+    }
+}
+
+pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap) -> Auth {
+    match bearer(headers) {
+        Bearer::Missing => Auth::Missing,
+        Bearer::Other(raw) => Auth::Other(raw),
+        Bearer::Token(t) => {
+            let roles = shared.keys.get(t.as_str()).copied();
+            Auth::Token(t, roles)
         }
-    } else if cfg.directory_only_admin_key.as_deref() == Some(token) {
-        Caller::Admin {
-            usage: false,
-            management: true,
-        }
-    } else if cfg.project_key.as_deref() == Some(token) {
-        Caller::Project
-    } else {
-        Caller::Unknown(token.to_string())
+    }
+}
+
+fn identify(auth: &Auth) -> Caller {
+    match auth {
+        Auth::Missing => Caller::Missing,
+        Auth::Other(raw) => Caller::Unknown(raw.clone()),
+        Auth::Token(t, roles) => match roles.and_then(|r| r.platform) {
+            Some(PlatformRole::Admin { usage, management }) => Caller::Admin { usage, management },
+            Some(PlatformRole::Project) => Caller::Project,
+            None => Caller::Unknown(t.clone()),
+        },
     }
 }
 
@@ -164,6 +178,8 @@ pub(crate) struct Answer {
     /// Refused by the authentication or permission checks (401 / 403): faults never apply.
     pub(crate) refused: bool,
     pub(crate) request_id: String,
+    /// The organization of the request's key, when the key is known.
+    pub(crate) org: Option<usize>,
 }
 
 /// Compute the answer to a request (nothing is recorded).
@@ -177,41 +193,61 @@ pub(crate) fn answer(
     let n = shared.request_counter.fetch_add(1, Ordering::Relaxed);
     let request_id = format!(
         "req_{}",
-        SplitMix64::new(mix64(shared.config.seed ^ 0x5EED) ^ n).hex(32)
+        SplitMix64::new(mix64(shared.config().seed ^ 0x5EED) ^ n).hex(32)
     );
-    match dispatch(shared, method, path, query, headers) {
+    let auth = authenticate(shared, headers);
+    let org = auth.org();
+    let result = if crate::analytics::is_analytics(path) {
+        crate::analytics::dispatch(shared, &auth, method, path, query)
+    } else {
+        dispatch(shared, &auth, method, path, query)
+    };
+    match result {
         Ok(body) => Answer {
             status: StatusCode::OK,
             body,
             refused: false,
             request_id,
+            org,
         },
         Err(e) => Answer {
             status: e.status,
             body: serde_json::to_vec(&e.body).expect("serialize error"),
             refused: e.refused,
             request_id,
+            org,
         },
     }
 }
 
-/// Append one served request to the log.
-pub(crate) fn record(shared: &Shared, method: &Method, path: &str, query: &str, status: u16) {
-    shared
-        .requests
-        .lock()
-        .expect("requests lock")
-        .push(RequestRecord {
-            method: method.to_string(),
-            path: path.to_string(),
-            query: query.to_string(),
-            status,
-        });
+/// Append one served request to the log (built before the lock is taken, so the lock is
+/// held only for the push).
+pub(crate) fn record(
+    shared: &Shared,
+    org: Option<usize>,
+    method: &Method,
+    path: &str,
+    query: &str,
+    status: u16,
+) {
+    let rec = RequestRecord {
+        method: method.as_str().to_string(),
+        path: path.to_string(),
+        query: query.to_string(),
+        status,
+        org,
+    };
+    shared.requests.lock().expect("requests lock").push(rec);
 }
 
 /// The headers every answer carries: `content-type`, `x-request-id` and, on success of a
-/// Platform request (`ok`), `openai-organization`.
-pub(crate) fn base_headers(shared: &Shared, request_id: &str, ok: bool) -> HeaderMap {
+/// Platform request (`ok`), the `openai-organization` of the key's organization `org`.
+pub(crate) fn base_headers(
+    shared: &Shared,
+    org: Option<usize>,
+    request_id: &str,
+    ok: bool,
+) -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert(
         axum::http::header::CONTENT_TYPE,
@@ -220,8 +256,8 @@ pub(crate) fn base_headers(shared: &Shared, request_id: &str, ok: bool) -> Heade
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("x-request-id", v);
     }
-    if ok {
-        if let Ok(v) = HeaderValue::from_str(&shared.config.organization_id) {
+    if let Some(org) = org.filter(|_| ok) {
+        if let Ok(v) = HeaderValue::from_str(&shared.tenant(org).config.organization_id) {
             h.insert("openai-organization", v);
         }
     }
@@ -265,15 +301,12 @@ pub(crate) fn fault_error_body(status: StatusCode, path: &str) -> Vec<u8> {
 
 fn dispatch(
     shared: &Shared,
+    auth: &Auth,
     method: &Method,
     path: &str,
     query: &str,
-    headers: &HeaderMap,
 ) -> Result<Vec<u8>, ApiError> {
-    if crate::analytics::is_analytics(path) {
-        return crate::analytics::dispatch(shared, method, path, query, headers);
-    }
-    let caller = identify(shared, headers);
+    let caller = identify(auth);
     let (usage_scope, management_scope) = match caller {
         Caller::Missing => {
             return Err(refusal(std_error(
@@ -299,6 +332,8 @@ fn dispatch(
         Caller::Admin { usage, management } => (usage, management),
         Caller::Project => (false, false),
     };
+    // A Platform role implies a known key.
+    let tenant = shared.tenant(auth.org().expect("a known key"));
     let Some((route, scope)) = route(method, path) else {
         return Err(std_error(
             StatusCode::NOT_FOUND,
@@ -317,7 +352,7 @@ fn dispatch(
         let message = format!(
             "You have insufficient permissions for this operation. Missing scopes: {scope}."
         );
-        return Err(refusal(match shared.config.permission_error_style {
+        return Err(refusal(match tenant.config.permission_error_style {
             PermissionErrorStyle::Bare403 => ApiError {
                 status: StatusCode::FORBIDDEN,
                 body: json!({ "error": message }),
@@ -333,16 +368,16 @@ fn dispatch(
         }));
     }
     let params = Params::parse(query);
-    let org = &shared.org;
+    let org = &tenant.org;
     match route {
         Route::Usage => {
-            let usage = shared.usage.read().expect("usage lock");
+            let usage = tenant.usage.read().expect("usage lock");
             usage_completions(org, &usage, &params, shared.now())
         }
         Route::Users => list_users(org, &params),
         Route::Projects => list_projects(org, &params),
         Route::ProjectKeys(id) => {
-            let usage = shared.usage.read().expect("usage lock");
+            let usage = tenant.usage.read().expect("usage lock");
             list_project_keys(org, &usage, &id, &params)
         }
         Route::AdminKeys => list_admin_keys(org, &params),

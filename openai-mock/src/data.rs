@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::util::{day_string, SplitMix64, DAY};
-use crate::{GroundTruth, MockConfig, TruthRow};
+use crate::{GroundTruth, MockConfig, TruthRow, UsageTotals};
 
 pub(crate) const MODELS: [&str; 6] = [
     "gpt-5-codex",
@@ -506,6 +506,17 @@ impl Usage {
 
     pub(crate) fn row_count(&self) -> usize {
         self.days.iter().map(Vec::len).sum()
+    }
+
+    pub(crate) fn totals(&self) -> UsageTotals {
+        let mut t = UsageTotals::default();
+        for r in self.days.iter().flatten() {
+            t.input_tokens += r.input;
+            t.cached_input_tokens += r.cached;
+            t.output_tokens += r.output;
+            t.requests += r.requests;
+        }
+        t
     }
 
     pub(crate) fn ground_truth(&self, org: &Org) -> GroundTruth {

@@ -33,6 +33,19 @@
 //! Platform's, and a bucket holds all of its days' data.
 //! [`MockServer::change_recent_workspace_days`] makes late changes to the last days' rows.
 //!
+//! **Many organizations.** One server can serve N organizations
+//! ([`MockConfig::organizations`], or [`MockServer::start_many`] with one admin key each):
+//! the Bearer key alone selects the organization (an unknown key gets `401` as always), and
+//! each has its own seeded dataset of the template's shape, its own `openai-organization`
+//! id, workspace and analytics key. Organization 0 is the single-organization mock of the
+//! template, unchanged. [`MockServer::admin_keys`], [`MockServer::ground_truth_of`],
+//! [`MockServer::usage_totals_of`] and friends give each one's keys and truth; every
+//! [`RequestRecord`] names the organization (by index, never by key) whose key it carried.
+//!
+//! **Latency.** [`MockConfig::latency`] (or [`MockServer::set_latency`]) makes every answer
+//! wait that long before its first byte, each request on its own timer (an async sleep), so
+//! a thousand concurrent requests all take about that long, not a thousand times it.
+//!
 //! [`MockServer::inject`] switches on fault modes ([`Fault`]): error statuses with
 //! `Retry-After`, connection resets, truncated or stalled bodies, endless bodies and changed
 //! JSON shapes, each for a budget of matching requests ([`FaultRule`]).
@@ -42,6 +55,7 @@ mod api;
 mod data;
 mod fault;
 mod server;
+mod tenant;
 mod truth;
 mod util;
 mod workspace;
@@ -53,17 +67,17 @@ pub use truth::{
     UsageTotalsTruth, WorkspacePerson, WorkspaceTruth,
 };
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::data::{Org, Usage};
-use crate::workspace::Workspace;
+use crate::tenant::{KeyRoles, Tenant};
 
 /// How a key lacking a scope is answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -113,6 +127,18 @@ pub struct MockConfig {
     pub shared_users: usize,
     /// Send the analytics cursor as `next_cursor` instead of `next_page`.
     pub cursor_field_next_cursor: bool,
+    /// How many organizations the server serves (0 counts as 1). Organization 0 is the one
+    /// this config describes; organization `i ≥ 1` has the same shape with its own seed, its
+    /// own admin key (derived from its seed: see [`MockServer::admin_keys`]),
+    /// `organization_id` (`org-mock000…0{i+1}`), workspace id and analytics key (when
+    /// `analytics_key` is set), and none of the extra keys (usage-only, directory-only,
+    /// project, analytics-without-scope), which belong to organization 0.
+    /// [`MockServer::start_many`] sets the count and the admin keys itself.
+    pub organizations: usize,
+    /// Provider latency: every answer (refusals and faults included) waits this long before
+    /// its first byte, without holding up other requests. Zero (the default) = none.
+    /// Adjustable while running with [`MockServer::set_latency`].
+    pub latency: Duration,
 }
 
 impl Default for MockConfig {
@@ -136,6 +162,8 @@ impl Default for MockConfig {
             chatgpt_users: 30,
             shared_users: 18,
             cursor_field_next_cursor: false,
+            organizations: 1,
+            latency: Duration::ZERO,
         }
     }
 }
@@ -168,6 +196,8 @@ impl std::fmt::Debug for MockConfig {
             .field("chatgpt_users", &self.chatgpt_users)
             .field("shared_users", &self.shared_users)
             .field("cursor_field_next_cursor", &self.cursor_field_next_cursor)
+            .field("organizations", &self.organizations)
+            .field("latency", &self.latency)
             .finish()
     }
 }
@@ -179,6 +209,10 @@ pub struct RequestRecord {
     pub path: String,
     pub query: String,
     pub status: u16,
+    /// The index of the organization whose key the request carried (whatever the answer:
+    /// a key lacking a scope still names its organization); `None` without a key or with an
+    /// unknown one. Never the key itself.
+    pub org: Option<usize>,
 }
 
 /// Totals of all usage the mock holds, one row per (day, user, key, project, model).
@@ -204,7 +238,39 @@ pub struct TruthRow {
     pub requests: u64,
 }
 
+/// Usage totals of one organization (every row it holds: users' and service accounts').
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UsageTotals {
+    pub input_tokens: u64,
+    pub cached_input_tokens: u64,
+    pub output_tokens: u64,
+    pub requests: u64,
+}
+
+impl std::ops::AddAssign for UsageTotals {
+    fn add_assign(&mut self, o: UsageTotals) {
+        self.input_tokens += o.input_tokens;
+        self.cached_input_tokens += o.cached_input_tokens;
+        self.output_tokens += o.output_tokens;
+        self.requests += o.requests;
+    }
+}
+
 impl GroundTruth {
+    /// The sum of every row.
+    pub fn totals(&self) -> UsageTotals {
+        let mut t = UsageTotals::default();
+        for r in &self.rows {
+            t += UsageTotals {
+                input_tokens: r.input_tokens,
+                cached_input_tokens: r.cached_input_tokens,
+                output_tokens: r.output_tokens,
+                requests: r.requests,
+            };
+        }
+        t
+    }
+
     pub fn write_json(&self, path: &std::path::Path) -> anyhow::Result<()> {
         let f = std::fs::File::create(path)?;
         let mut w = std::io::BufWriter::new(f);
@@ -215,19 +281,34 @@ impl GroundTruth {
 }
 
 pub(crate) struct Shared {
-    pub(crate) config: MockConfig,
-    pub(crate) org: Org,
-    pub(crate) usage: RwLock<Usage>,
-    pub(crate) workspace: RwLock<Workspace>,
+    /// Organization `i` is `tenants[i]`; `tenants[0]` holds the template config.
+    pub(crate) tenants: Vec<Tenant>,
+    /// Every key of every organization.
+    pub(crate) keys: HashMap<String, KeyRoles>,
     pub(crate) requests: Mutex<Vec<RequestRecord>>,
     pub(crate) request_counter: AtomicU64,
     pub(crate) faults: Mutex<fault::Faults>,
     pub(crate) faults_served: AtomicUsize,
+    /// Provider latency, nanoseconds.
+    latency_ns: AtomicU64,
 }
 
 impl Shared {
+    /// The template config (organization 0's): clock, seed of request ids.
+    pub(crate) fn config(&self) -> &MockConfig {
+        &self.tenants[0].config
+    }
+
     pub(crate) fn now(&self) -> i64 {
-        self.config.now.unwrap_or_else(real_now)
+        self.config().now.unwrap_or_else(real_now)
+    }
+
+    pub(crate) fn tenant(&self, org: usize) -> &Tenant {
+        &self.tenants[org]
+    }
+
+    pub(crate) fn latency(&self) -> Duration {
+        Duration::from_nanos(self.latency_ns.load(Ordering::Relaxed))
     }
 }
 
@@ -252,21 +333,61 @@ impl MockServer {
         Self::start_on(config, SocketAddr::from(([127, 0, 0, 1], 0))).await
     }
 
+    /// Start on `addr`. Serves `config.organizations` organizations (see
+    /// [`MockConfig::organizations`]).
     pub async fn start_on(config: MockConfig, addr: SocketAddr) -> anyhow::Result<MockServer> {
-        let now = config.now.unwrap_or_else(real_now);
-        let (org, usage) = data::generate(&config, now);
-        let ws = workspace::generate(&config, &org);
+        let n = config.organizations.max(1);
+        let keys = (0..n)
+            .map(|i| tenant::default_admin_key_of(&config, i))
+            .collect();
+        Self::start_many_on(config, keys, addr).await
+    }
+
+    /// Start on 127.0.0.1 (ephemeral port) serving one organization per key of `admin_keys`
+    /// (in order; at least one), each of `template`'s shape: organization 0 is `template`
+    /// with `admin_keys[0]`, organization `i ≥ 1` gets its own seed and ids (see
+    /// [`MockConfig::organizations`]) and `admin_keys[i]`. `template.organizations` and
+    /// `template.admin_key` are ignored. Keys must be distinct (and distinct from the
+    /// template's other keys).
+    pub async fn start_many(
+        template: MockConfig,
+        admin_keys: Vec<String>,
+    ) -> anyhow::Result<MockServer> {
+        Self::start_many_on(template, admin_keys, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    pub async fn start_many_on(
+        template: MockConfig,
+        admin_keys: Vec<String>,
+        addr: SocketAddr,
+    ) -> anyhow::Result<MockServer> {
+        anyhow::ensure!(
+            !admin_keys.is_empty(),
+            "openai-mock: at least one organization (admin key) is needed"
+        );
+        let now = template.now.unwrap_or_else(real_now);
+        let latency = template.latency;
+        let n = admin_keys.len();
+        let tenants: Vec<Tenant> = admin_keys
+            .into_iter()
+            .enumerate()
+            .map(|(i, key)| {
+                let mut c = tenant::org_config(&template, i, key);
+                c.organizations = n;
+                Tenant::new(c, now)
+            })
+            .collect();
+        let keys = tenant::key_table(&tenants)?;
         let shared = Arc::new(Shared {
-            config,
-            org,
-            usage: RwLock::new(usage),
-            workspace: RwLock::new(ws),
+            tenants,
+            keys,
             requests: Mutex::new(Vec::new()),
             request_counter: AtomicU64::new(0),
             faults: Mutex::new(fault::Faults::default()),
             faults_served: AtomicUsize::new(0),
+            latency_ns: AtomicU64::new(latency.as_nanos().min(u64::MAX as u128) as u64),
         });
-        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let listener = server::listen(addr)?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(server::serve(listener, shared.clone(), rx));
@@ -293,25 +414,105 @@ impl MockServer {
         format!("http://{}", self.addr)
     }
 
-    /// Totals of all usage the mock holds right now.
+    /// Totals of all usage the mock holds right now (organization 0; see
+    /// [`MockServer::ground_truth_of`]).
     pub fn ground_truth(&self) -> GroundTruth {
-        let usage = self.shared.usage.read().expect("usage lock");
-        usage.ground_truth(&self.shared.org)
+        self.ground_truth_of(0)
+    }
+
+    /// The ground truth of organization `org` (panics when `org >= organizations()`).
+    pub fn ground_truth_of(&self, org: usize) -> GroundTruth {
+        let t = self.shared.tenant(org);
+        let usage = t.usage.read().expect("usage lock");
+        usage.ground_truth(&t.org)
+    }
+
+    /// The ground truth of the organization whose admin key (or any other key) is `key`;
+    /// `None` for a key the mock does not know.
+    pub fn ground_truth_for(&self, key: &str) -> Option<GroundTruth> {
+        self.org_of_key(key).map(|i| self.ground_truth_of(i))
+    }
+
+    /// Every organization's ground truth, by index.
+    pub fn ground_truths(&self) -> Vec<GroundTruth> {
+        (0..self.organizations())
+            .map(|i| self.ground_truth_of(i))
+            .collect()
+    }
+
+    /// The usage totals of organization `org` (equal to `ground_truth_of(org).totals()`,
+    /// without building the rows).
+    pub fn usage_totals_of(&self, org: usize) -> UsageTotals {
+        let t = self.shared.tenant(org);
+        t.usage.read().expect("usage lock").totals()
+    }
+
+    /// Every organization's usage totals, by index.
+    pub fn usage_totals(&self) -> Vec<UsageTotals> {
+        (0..self.organizations())
+            .map(|i| self.usage_totals_of(i))
+            .collect()
+    }
+
+    /// How many organizations the mock serves.
+    pub fn organizations(&self) -> usize {
+        self.shared.tenants.len()
+    }
+
+    /// The admin key (both scopes) of every organization, by index.
+    pub fn admin_keys(&self) -> Vec<String> {
+        self.shared
+            .tenants
+            .iter()
+            .map(|t| t.config.admin_key.clone())
+            .collect()
+    }
+
+    /// The admin key of organization `org`.
+    pub fn admin_key_of(&self, org: usize) -> &str {
+        &self.shared.tenant(org).config.admin_key
+    }
+
+    /// The index of the organization a key (of any kind) belongs to.
+    pub fn org_of_key(&self, key: &str) -> Option<usize> {
+        self.shared.keys.get(key).map(|r| r.org as usize)
+    }
+
+    /// The `openai-organization` id of organization `org`.
+    pub fn organization_id_of(&self, org: usize) -> &str {
+        &self.shared.tenant(org).config.organization_id
     }
 
     /// The ChatGPT workspace's ground truth (all of its data, by lowercased email), who is on
     /// which side, and the Platform usage by email. Changes with
     /// [`MockServer::change_recent_workspace_days`] (and, for its `platform` part, with
-    /// [`MockServer::advance_current_bucket`]).
+    /// [`MockServer::advance_current_bucket`]). Organization 0's; see
+    /// [`MockServer::workspace_truth_of`].
     pub fn workspace_truth(&self) -> WorkspaceTruth {
-        let ws = self.shared.workspace.read().expect("workspace lock");
-        let usage = self.shared.usage.read().expect("usage lock");
-        ws.truth(&self.shared.org, &usage)
+        self.workspace_truth_of(0)
     }
 
-    /// The workspace id the Codex Analytics endpoints answer for.
+    /// The workspace truth of organization `org` (its workspace is generated on first use).
+    pub fn workspace_truth_of(&self, org: usize) -> WorkspaceTruth {
+        let t = self.shared.tenant(org);
+        let ws = t.workspace().read().expect("workspace lock");
+        let usage = t.usage.read().expect("usage lock");
+        ws.truth(&t.org, &usage)
+    }
+
+    /// The workspace id the Codex Analytics endpoints answer for (organization 0's).
     pub fn workspace_id(&self) -> &str {
-        &self.shared.config.workspace_id
+        self.workspace_id_of(0)
+    }
+
+    /// The workspace id of organization `org`.
+    pub fn workspace_id_of(&self, org: usize) -> &str {
+        &self.shared.tenant(org).config.workspace_id
+    }
+
+    /// The analytics key (with the analytics scope) of organization `org`, if it has one.
+    pub fn analytics_key_of(&self, org: usize) -> Option<&str> {
+        self.shared.tenant(org).config.analytics_key.as_deref()
     }
 
     /// `http://127.0.0.1:PORT/v1/analytics/codex` (the Codex Analytics API's base).
@@ -324,14 +525,25 @@ impl MockServer {
     /// code-review and response row more counts — one person without usage on each of those
     /// days gets a row, and one person gets a client new to them (`CODEX_WORK_MOBILE`) on the
     /// newest of those days. Older rows never change. The ground truth follows.
+    /// (Organization 0's workspace; see [`MockServer::change_recent_workspace_days_of`].)
     pub fn change_recent_workspace_days(&self, days: u32) {
-        let mut ws = self.shared.workspace.write().expect("workspace lock");
+        self.change_recent_workspace_days_of(0, days);
+    }
+
+    /// [`MockServer::change_recent_workspace_days`] for organization `org`.
+    pub fn change_recent_workspace_days_of(&self, org: usize, days: u32) {
+        let mut ws = self
+            .shared
+            .tenant(org)
+            .workspace()
+            .write()
+            .expect("workspace lock");
         ws.change_recent(days);
     }
 
     /// Add a fault rule (after the ones already installed). See [`FaultRule`] for how rules
     /// take requests and [`Fault`] for what each fault does; faults apply after the
-    /// authentication and permission checks.
+    /// authentication and permission checks. Rules apply to every organization.
     pub fn inject(&self, rule: FaultRule) {
         self.shared.faults.lock().expect("faults lock").push(rule);
     }
@@ -347,10 +559,42 @@ impl MockServer {
         self.shared.faults_served.load(Ordering::Relaxed)
     }
 
+    /// The provider latency now in force.
+    pub fn latency(&self) -> Duration {
+        self.shared.latency()
+    }
+
+    /// Change the provider latency (requests already waiting keep their timer).
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared.latency_ns.store(
+            latency.as_nanos().min(u64::MAX as u128) as u64,
+            Ordering::Relaxed,
+        );
+    }
+
     /// Every request served, in order; a faulted request carries the status sent (0 when no
-    /// status line was sent).
+    /// status line was sent). A copy: for counts prefer [`MockServer::request_count`] and
+    /// [`MockServer::requests_by_org`], which copy nothing. (Each record holds about
+    /// 100 B plus its path and query; 10,000 of them copy in a couple of milliseconds.)
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.shared.requests.lock().expect("requests lock").clone()
+    }
+
+    /// How many requests the log holds.
+    pub fn request_count(&self) -> usize {
+        self.shared.requests.lock().expect("requests lock").len()
+    }
+
+    /// How many logged requests carried each organization's key, by index (requests without
+    /// a known key are not counted).
+    pub fn requests_by_org(&self) -> Vec<u64> {
+        let mut counts = vec![0u64; self.organizations()];
+        for r in self.shared.requests.lock().expect("requests lock").iter() {
+            if let Some(i) = r.org {
+                counts[i] += 1;
+            }
+        }
+        counts
     }
 
     pub fn reset_requests(&self) {
@@ -358,24 +602,33 @@ impl MockServer {
     }
 
     /// Today's bucket keeps filling: add `extra_rows` new rows and grow some existing rows of
-    /// today (only today's bucket changes).
+    /// today (only today's bucket changes). Organization 0's; see
+    /// [`MockServer::advance_current_bucket_of`].
     pub fn advance_current_bucket(&self, extra_rows: usize) {
-        let mut usage = self.shared.usage.write().expect("usage lock");
-        usage.advance(&self.shared.org, extra_rows);
+        self.advance_current_bucket_of(0, extra_rows);
     }
 
-    /// Counts for logs (never any key material).
+    /// [`MockServer::advance_current_bucket`] for organization `org`.
+    pub fn advance_current_bucket_of(&self, org: usize, extra_rows: usize) {
+        let t = self.shared.tenant(org);
+        let mut usage = t.usage.write().expect("usage lock");
+        usage.advance(&t.org, extra_rows);
+    }
+
+    /// Counts for logs (never any key material): organization 0's dataset, preceded by the
+    /// number of organizations when there are several.
     pub fn dataset_summary(&self) -> String {
-        let org = &self.shared.org;
-        let usage = self.shared.usage.read().expect("usage lock");
+        let t = self.shared.tenant(0);
+        let org = &t.org;
+        let usage = t.usage.read().expect("usage lock");
         let archived = org
             .projects
             .iter()
             .filter(|p| p.archived_at.is_some())
             .count();
-        let ws = self.shared.workspace.read().expect("workspace lock");
+        let ws = t.workspace().read().expect("workspace lock");
         let shared = ws.shared_count();
-        format!(
+        let one = format!(
             "seed={} users={} projects={} (archived {}) api_keys={} (service accounts {}) usage_rows={} days={} ({}..={}); \
              chatgpt workspace {}: people={} (shared with the platform {}, chatgpt-only {}, platform-only {}) \
              codex_usage_rows={} code_review_rows={} code_review_response_rows={} days={} ({}..={})",
@@ -400,7 +653,19 @@ impl MockServer {
             ws.usage.len(),
             util::day_string(ws.first_day),
             util::day_string(ws.today),
-        )
+        );
+        let latency = self.latency();
+        let latency = if latency.is_zero() {
+            String::new()
+        } else {
+            format!("latency={latency:?}; ")
+        };
+        match self.organizations() {
+            1 => format!("{latency}{one}"),
+            n => format!(
+                "{latency}organizations={n}, each of this shape with its own seed and keys; organization 0: {one}"
+            ),
+        }
     }
 
     /// Graceful stop (in-flight requests finish; gives up after 5 s and drops every

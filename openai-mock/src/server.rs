@@ -4,8 +4,14 @@
 //! goes through [`respond`], which computes the real answer, then asks the fault rules. Faults
 //! that need the raw socket (a reset) make the service future wait while the connection task
 //! takes the socket back from hyper and closes it with SO_LINGER 0.
+//!
+//! Scale: one task per connection (no limit on their number), HTTP/1.1 keep-alive, a listen
+//! backlog of 4096 so a burst of several hundred (or a thousand) simultaneous connects is
+//! queued rather than refused, and the provider latency as a per-request async sleep, so
+//! waiting requests cost a timer each and hold up nobody.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -15,13 +21,26 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{oneshot, watch, Notify};
 use tokio::task::JoinSet;
 
 use crate::api;
 use crate::fault::{reshape, Fault, Huge, MockBody};
 use crate::Shared;
+
+/// Listen on `addr` with a deep backlog (the kernel caps it at `net.core.somaxconn`).
+pub(crate) fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
 
 /// Accept connections until `stop` fires, then let open connections finish gracefully.
 pub(crate) async fn serve(
@@ -102,6 +121,11 @@ async fn respond(
     reset: Arc<Notify>,
     req: Request<Incoming>,
 ) -> Response<MockBody> {
+    // The provider latency: before anything is computed or sent.
+    let latency = shared.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
@@ -109,21 +133,22 @@ async fn respond(
     drop(req);
     let platform = !crate::analytics::is_analytics(&path);
     let ok = ans.status == StatusCode::OK && platform;
+    let org = ans.org;
     let fault = if ans.refused {
         None
     } else {
         shared.faults.lock().expect("faults lock").take(&path)
     };
     let Some(fault) = fault else {
-        api::record(&shared, &method, &path, &query, ans.status.as_u16());
+        api::record(&shared, org, &method, &path, &query, ans.status.as_u16());
         let mut resp = Response::new(MockBody::full(ans.body));
         *resp.status_mut() = ans.status;
-        *resp.headers_mut() = api::base_headers(&shared, &ans.request_id, ok);
+        *resp.headers_mut() = api::base_headers(&shared, org, &ans.request_id, ok);
         return resp;
     };
     shared.faults_served.fetch_add(1, Ordering::Relaxed);
-    let record = |status: u16| api::record(&shared, &method, &path, &query, status);
-    let mut headers = api::base_headers(&shared, &ans.request_id, ok);
+    let record = |status: u16| api::record(&shared, org, &method, &path, &query, status);
+    let mut headers = api::base_headers(&shared, org, &ans.request_id, ok);
     match fault {
         Fault::Status {
             status,
@@ -134,7 +159,7 @@ async fn respond(
                 .filter(|s| s.as_u16() >= 200)
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             record(status.as_u16());
-            let mut headers = api::base_headers(&shared, &ans.request_id, false);
+            let mut headers = api::base_headers(&shared, org, &ans.request_id, false);
             if let Some(v) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
                 headers.insert(RETRY_AFTER, v);
             }
@@ -172,7 +197,7 @@ async fn respond(
         }
         Fault::HugeBody { bytes, declared } => {
             record(200);
-            let mut headers = api::base_headers(&shared, &ans.request_id, platform);
+            let mut headers = api::base_headers(&shared, org, &ans.request_id, platform);
             if declared {
                 content_length(&mut headers, bytes);
             }

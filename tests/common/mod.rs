@@ -2,6 +2,8 @@
 //! test binary), a mock on loopback with random keys, temporary stores, and secret checks.
 #![allow(dead_code)]
 
+pub mod postgres;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -11,11 +13,26 @@ use std::collections::BTreeMap;
 use host_harness::policy::Redirect;
 use host_harness::runner::{Harness, HarnessConfig, HostError, SyncOptions};
 use host_harness::secret::Secret;
-use host_harness::store::{Run, Store};
+use host_harness::store::{Location, Run, Store, StoreOptions};
 use openai_mock::{Fault, FaultRule, MockConfig, MockServer};
 
-/// The connector id of the codex connector: the key of its data in a store.
+/// The connector id of the codex connector.
 pub const CODEX: &str = "openai-codex";
+
+/// The connection the tests use: the default one, created when first needed.
+pub const CONN: &str = host_harness::store::DEFAULT_CONNECTION;
+
+/// Open (or create) the embedded store at `db`, its key in `<db>.key`.
+pub async fn open(db: &Path) -> Store {
+    Store::open_path(db).await.unwrap()
+}
+
+/// Open the embedded store at `db`, which must exist.
+pub async fn open_existing(db: &Path) -> Store {
+    Store::open_existing(&Location::Sqlite(db.to_path_buf()), StoreOptions::default())
+        .await
+        .unwrap()
+}
 
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -182,26 +199,26 @@ pub fn set(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 /// Save `api_token` (and `settings`) without a live check.
 pub async fn configure(
     h: &Harness,
-    store: &mut Store,
+    store: &Store,
     settings: &[(&str, &str)],
     api_token: &str,
 ) -> Result<host_harness::runner::Saved, HostError> {
-    h.configure(store, &set(settings), token(api_token)).await
+    h.configure(store, CONN, &set(settings), token(api_token)).await
 }
 
-/// A sync of every stream, without progress.
-pub async fn sync(h: &Harness, store: &mut Store) -> Result<Run, HostError> {
-    h.sync(store, SyncOptions::new("test")).await
+/// A sync of every stream of the default connection, without progress.
+pub async fn sync(h: &Harness, store: &Store) -> Result<Run, HostError> {
+    h.sync(store, CONN, SyncOptions::new("test")).await
 }
 
-/// The newest run of the codex connector.
-pub fn last_run(store: &Store) -> Run {
-    store.runs(CODEX, 1).unwrap().remove(0)
+/// The newest run of the default connection.
+pub async fn last_run(store: &Store) -> Run {
+    store.runs(CONN, 1).await.unwrap().remove(0)
 }
 
-pub fn store() -> (tempfile::TempDir, Store) {
+pub async fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("store.db")).unwrap();
+    let store = open(&dir.path().join("store.db")).await;
     (dir, store)
 }
 
@@ -225,26 +242,14 @@ pub fn assert_no_secret(what: &str, haystack: &str, token: &str) {
     }
 }
 
-/// Every table of the store except the secret slot, as text.
-pub fn dump_store_outside_secrets(store: &Store) -> String {
-    let conn = store.conn();
+/// Every table of the store as text, the secret slot included (its values are sealed:
+/// only their ciphertext is there).
+pub async fn dump_store_outside_secrets(store: &Store) -> String {
     let mut out = String::new();
-    let tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'secrets'")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    for t in tables {
-        let mut stmt = conn.prepare(&format!("SELECT * FROM {t}")).unwrap();
-        let n = stmt.column_count();
-        let mut rows = stmt.query([]).unwrap();
-        while let Some(row) = rows.next().unwrap() {
-            for i in 0..n {
-                let v: rusqlite::types::Value = row.get(i).unwrap();
-                out.push_str(&format!("{v:?}\t"));
-            }
+    for (table, rows) in store.dump().await.unwrap() {
+        out.push_str(&format!("== {table}\n"));
+        for r in rows {
+            out.push_str(&r);
             out.push('\n');
         }
     }
@@ -256,9 +261,9 @@ pub type Line = (String, String, String, String, String);
 
 /// The stored usage records as (line → [input, cached input, output, requests]); fails on
 /// a duplicate line.
-pub fn stored_usage(store: &Store) -> std::collections::BTreeMap<Line, [u64; 4]> {
+pub async fn stored_usage(store: &Store) -> std::collections::BTreeMap<Line, [u64; 4]> {
     let mut out = std::collections::BTreeMap::new();
-    for r in store.records(CODEX, "usage").unwrap() {
+    for r in store.records(CONN, "usage").await.unwrap() {
         let p: serde_json::Value = serde_json::from_str(&r.payload).unwrap();
         let s = |k: &str| p[k].as_str().unwrap_or("").to_string();
         let key = (

@@ -49,8 +49,9 @@ pub struct UsageReport {
 
 pub use super::identity::UNATTRIBUTED;
 
-pub fn codex_usage(store: &Store, connector: &str) -> anyhow::Result<UsageReport> {
-    let directory = Directory::load(store, connector)?;
+/// The API-key path's report of `connection`'s records.
+pub async fn codex_usage(store: &Store, connection: &str) -> anyhow::Result<UsageReport> {
+    let directory = Directory::load(store, connection).await?;
     let mut report = UsageReport {
         window_start: None,
         window_end: None,
@@ -62,7 +63,7 @@ pub fn codex_usage(store: &Store, connector: &str) -> anyhow::Result<UsageReport
         names: directory.names.clone(),
     };
     let mut attributed = 0u64;
-    for r in store.records(connector, "usage")? {
+    for r in store.records(connection, "usage").await? {
         let Ok(p) = serde_json::from_str::<Value>(&r.payload) else {
             continue;
         };

@@ -33,10 +33,10 @@ pub struct Directory {
 }
 
 impl Directory {
-    /// Read the `users` and `api_keys` records of `connector`.
-    pub fn load(store: &Store, connector: &str) -> anyhow::Result<Directory> {
+    /// Read the `users` and `api_keys` records of `connection`.
+    pub async fn load(store: &Store, connection: &str) -> anyhow::Result<Directory> {
         let mut d = Directory::default();
-        for r in store.records(connector, "users")? {
+        for r in store.records(connection, "users").await? {
             let Ok(p) = serde_json::from_str::<Value>(&r.payload) else {
                 continue;
             };
@@ -48,7 +48,7 @@ impl Directory {
                 d.emails.insert(id.to_string(), key);
             }
         }
-        for r in store.records(connector, "api_keys")? {
+        for r in store.records(connection, "api_keys").await? {
             let Ok(p) = serde_json::from_str::<Value>(&r.payload) else {
                 continue;
             };

@@ -6,6 +6,7 @@
 //!   Codex code reviews, for the whole window or per day or week;
 //! - [`identity`]: who a record belongs to.
 
+pub mod alignment;
 pub mod api_key;
 pub mod identity;
 pub mod people;

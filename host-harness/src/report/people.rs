@@ -240,9 +240,9 @@ pub fn surfaces<'a>(rows: impl IntoIterator<Item = &'a PersonRow>) -> BTreeMap<S
     out
 }
 
-/// Build the view from `connector`'s records.
-pub fn people(store: &Store, connector: &str, period: Period) -> anyhow::Result<PeopleReport> {
-    let directory = Directory::load(store, connector)?;
+/// Build the view from `connection`'s records.
+pub async fn people(store: &Store, connection: &str, period: Period) -> anyhow::Result<PeopleReport> {
+    let directory = Directory::load(store, connection).await?;
     let mut b = Builder {
         period,
         rows: BTreeMap::new(),
@@ -250,7 +250,7 @@ pub fn people(store: &Store, connector: &str, period: Period) -> anyhow::Result<
         last: None,
     };
     let (mut api_total, mut api_attributed) = (0u64, 0u64);
-    for r in store.records(connector, "usage")? {
+    for r in store.records(connection, "usage").await? {
         let Ok(p) = serde_json::from_str::<Value>(&r.payload) else { continue };
         if p["is_codex"] != Value::Bool(true) {
             continue;
@@ -274,7 +274,7 @@ pub fn people(store: &Store, connector: &str, period: Period) -> anyhow::Result<
     // model records' tokens; a person's tokens are the first where the row has any.
     let mut row_tokens: BTreeMap<[String; 4], (NaiveDate, String, TokenCounts, TokenCounts)> =
         BTreeMap::new();
-    for r in store.records(connector, "workspace_usage")? {
+    for r in store.records(connection, "workspace_usage").await? {
         let Ok(Value::Object(p)) = serde_json::from_str::<Value>(&r.payload) else { continue };
         let v = Value::Object(p);
         let Some(day) = day_of(&v, "period_start") else { continue };
@@ -330,7 +330,7 @@ pub fn people(store: &Store, connector: &str, period: Period) -> anyhow::Result<
         }
     }
     for (stream, reviews) in [("code_reviews", true), ("code_review_responses", false)] {
-        for r in store.records(connector, stream)? {
+        for r in store.records(connection, stream).await? {
             let Ok(v) = serde_json::from_str::<Value>(&r.payload) else { continue };
             let Some(day) = day_of(&v, "period_start") else { continue };
             let who = workspace_user(&v);
@@ -387,13 +387,22 @@ mod tests {
 
     /// The Codex Analytics API reports tokens per model only: a person's tokens are then
     /// the sum of their rows' models; a row that reports its own totals counts those, once.
-    #[test]
-    fn a_persons_chatgpt_tokens_are_their_rows_own_or_else_their_models() {
+    #[tokio::test]
+    async fn a_persons_chatgpt_tokens_are_their_rows_own_or_else_their_models() {
         use crate::bindings::v0_2::types as wit;
         use serde_json::json;
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
-        let run = store.start_run("c", "test").unwrap();
+        let store = Store::open_path(&dir.path().join("s.db")).await.unwrap();
+        store
+            .add_connection(&crate::store::NewConnection {
+                id: "c".into(),
+                name: "c".into(),
+                component: "c.wasm".into(),
+                connector: Some("c".into()),
+            })
+            .await
+            .unwrap();
+        let run = store.start_run("c", "test-owner", "test", "c").await.unwrap().unwrap();
         let record = |day: &str, breakdown: &str, model: Option<&str>, tokens: Value| {
             let mut p = json!({"period_start": format!("{day}T00:00:00Z"), "period": "day",
                 "user_id": "u1", "email": "Ada@X.io", "breakdown": breakdown, "model": model,
@@ -423,8 +432,8 @@ mod tests {
             checkpoint: None,
             window: None,
         };
-        store.commit_page("c", run, 0, &page, 1, &records).unwrap();
-        let all = people(&store, "c", Period::All).unwrap();
+        store.commit_page(&run, 0, page, 1, records.to_vec()).await.unwrap();
+        let all = people(&store, "c", Period::All).await.unwrap();
         assert_eq!(all.people.len(), 1);
         let c = &all.people[0].chatgpt;
         assert_eq!(all.people[0].email, "ada@x.io");
@@ -432,7 +441,7 @@ mod tests {
         assert_eq!(c.tokens, want);
         assert_eq!(c.by_model["m1/standard"].tokens["text_input_tokens"], 107);
         assert_eq!((c.threads, c.turns, c.credits), (2, 4, Decimal::new(3, 0)));
-        let days = people(&store, "c", Period::Day).unwrap();
+        let days = people(&store, "c", Period::Day).await.unwrap();
         assert_eq!(days.people[0].chatgpt.tokens["text_input_tokens"], 150);
         assert_eq!(days.people[1].chatgpt.tokens["text_input_tokens"], 7);
     }

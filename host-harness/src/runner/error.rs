@@ -74,8 +74,22 @@ impl HostError {
     }
 }
 
+/// A wrong or missing secret key is a usage error that says how to pass the right one; a
+/// run whose lease was taken over was interrupted; anything else is internal.
 impl From<anyhow::Error> for HostError {
     fn from(e: anyhow::Error) -> Self {
+        if let Some(m) = e.downcast_ref::<crate::store::KeyMismatch>() {
+            return HostError::new("usage", m.to_string()).with_hint(
+                "Pass the key the store's secrets were encrypted with: --secret-key-file FILE or --secret-key-env VAR (an embedded store keeps its own in <db>.key).",
+            );
+        }
+        if let Some(m) = e.downcast_ref::<crate::store::NoKey>() {
+            return HostError::new("usage", m.to_string())
+                .with_hint("Pass the store's key: --secret-key-file FILE or --secret-key-env VAR.");
+        }
+        if let Some(l) = e.downcast_ref::<crate::store::LeaseLost>() {
+            return HostError::new("interrupted", l.to_string());
+        }
         HostError::new("internal", format!("{e:#}"))
     }
 }

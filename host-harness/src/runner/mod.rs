@@ -27,7 +27,7 @@ use crate::policy::Policy;
 use crate::redact::Redactor;
 use crate::sandbox::{CallError, Sandbox, Session, SessionSpec};
 use crate::secret::Secret;
-use crate::store::Store;
+use crate::store::{Connection, NewConnection, Store, DEFAULT_CONNECTION};
 
 /// How the harness is set up: which component, what policy and limits.
 #[derive(Clone, Debug)]
@@ -214,9 +214,55 @@ impl Harness {
         })
     }
 
-    /// Save checked settings.
-    pub fn save(&self, store: &mut Store, checked: &Checked) -> Result<Saved, HostError> {
-        store.save_configuration(self.id(), &checked.settings, &checked.secrets)?;
+    /// The connection `id`, checked against this connector: the default connection is
+    /// created (with this component) the first time it is needed; another id must have been
+    /// added. A connection whose data came from another connector is refused.
+    pub async fn connection(&self, store: &Store, id: &str) -> Result<Connection, HostError> {
+        crate::store::check_connection_id(id).map_err(|m| HostError::new("usage", m))?;
+        let found = match store.connection(id).await? {
+            Some(c) => c,
+            None if id == DEFAULT_CONNECTION => {
+                store
+                    .ensure_connection(&NewConnection {
+                        id: id.to_string(),
+                        name: self.info.name.clone(),
+                        component: self.config.component.display().to_string(),
+                        connector: Some(self.id().to_string()),
+                    })
+                    .await?
+            }
+            None => {
+                return Err(HostError::new("usage", format!("there is no connection {id}"))
+                    .with_hint(format!("Add it first: host-harness connections add {id} [--component PATH]")))
+            }
+        };
+        match &found.connector {
+            Some(c) if c != self.id() => Err(HostError::new(
+                "usage",
+                format!(
+                    "the connection {id} holds the data of the {c} connector; the component loaded is the {} connector",
+                    self.id()
+                ),
+            )
+            .with_hint("Pass the connection's own component (or none: its component is used), or use another connection.")),
+            Some(_) => Ok(found),
+            None => {
+                store.set_connector(id, self.id()).await?;
+                Ok(Connection {
+                    connector: Some(self.id().to_string()),
+                    ..found
+                })
+            }
+        }
+    }
+
+    /// Save checked settings for `connection`.
+    pub async fn save(&self, store: &Store, connection: &str, checked: &Checked) -> Result<Saved, HostError> {
+        self.connection(store, connection).await?;
+        store
+            .save_configuration(connection, &checked.settings, &checked.secrets)
+            .await
+            .map_err(store_error)?;
         Ok(Saved {
             notes: checked.notes.clone(),
             secrets: checked
@@ -231,28 +277,32 @@ impl Harness {
     /// Check and save, without a live check (for offline set-up).
     pub async fn configure(
         &self,
-        store: &mut Store,
+        store: &Store,
+        connection: &str,
         values: &[(String, String)],
         secrets: BTreeMap<String, Secret>,
     ) -> Result<Saved, HostError> {
+        self.connection(store, connection).await?;
         let checked = self.check(values, secrets).await?;
-        self.save(store, &checked)
+        self.save(store, connection, &checked).await
     }
 
     /// Check, validate live, and save only when every configured capability is granted.
     /// On a denied capability nothing is saved, and the report says why.
     pub async fn configure_validated(
         &self,
-        store: &mut Store,
+        store: &Store,
+        connection: &str,
         values: &[(String, String)],
         secrets: BTreeMap<String, Secret>,
     ) -> Result<(Option<Saved>, wit::CredentialReport), HostError> {
+        self.connection(store, connection).await?;
         let checked = self.check(values, secrets).await?;
         let report = self.validate_checked(&checked).await?;
         if !report.ok {
             return Ok((None, report));
         }
-        Ok((Some(self.save(store, &checked)?), report))
+        Ok((Some(self.save(store, connection, &checked).await?), report))
     }
 
     /// Live check of settings that are not saved.
@@ -288,9 +338,14 @@ impl Harness {
         }
     }
 
-    /// The stored settings and secrets (one consistent snapshot), or `not-configured`.
-    pub fn stored(&self, store: &Store) -> Result<(Vec<wit::Setting>, BTreeMap<String, Secret>), HostError> {
-        store.configuration(self.id())?.ok_or_else(|| {
+    /// The stored settings and secrets of `connection` (one consistent snapshot), or
+    /// `not-configured`.
+    pub async fn stored(
+        &self,
+        store: &Store,
+        connection: &str,
+    ) -> Result<(Vec<wit::Setting>, BTreeMap<String, Secret>), HostError> {
+        store.configuration(connection).await.map_err(store_error)?.ok_or_else(|| {
             HostError::new(
                 "not-configured",
                 format!("nothing is saved for the {} connector yet", self.info.name),
@@ -312,16 +367,12 @@ impl Harness {
         Ok((session, redactor))
     }
 
-    /// Live check of the stored settings.
-    pub fn validate(
-        &self,
-        store: &Store,
-    ) -> impl std::future::Future<Output = Result<wit::CredentialReport, HostError>> + Send + '_ {
-        let stored = self.stored(store);
-        async move {
-            let (mut session, redactor) = self.configured_session(stored?, "validate").await?;
-            self.validate_session(&mut session, &redactor).await
-        }
+    /// Live check of the stored settings of `connection`.
+    pub async fn validate(&self, store: &Store, connection: &str) -> Result<wit::CredentialReport, HostError> {
+        self.connection(store, connection).await?;
+        let stored = self.stored(store, connection).await?;
+        let (mut session, redactor) = self.configured_session(stored, "validate").await?;
+        self.validate_session(&mut session, &redactor).await
     }
 
     /// The label of a capability, from the connector's description.
@@ -344,6 +395,12 @@ fn redact_report(mut r: wit::CredentialReport, redactor: &Redactor) -> wit::Cred
     r.organization = r.organization.map(|o| redactor.redact(&o));
     r.notes = r.notes.iter().map(|n| redactor.redact(n)).collect();
     r
+}
+
+/// A store failure as the host reports it: a wrong or missing secret key is a usage error
+/// that says how to pass the right one; a run whose lease was taken over was interrupted.
+pub fn store_error(e: anyhow::Error) -> HostError {
+    HostError::from(e)
 }
 
 pub(crate) fn call_error(e: &CallError, redactor: &Redactor) -> HostError {

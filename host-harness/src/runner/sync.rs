@@ -10,7 +10,7 @@ use super::{call_error, connector_error, rfc3339, Harness, HostError};
 use crate::bindings::v0_2::types as wit;
 use crate::redact::Redactor;
 use crate::sandbox::Session;
-use crate::store::{Run, Store, StreamCounts};
+use crate::store::{lease, Run, RunLease, Store, StreamCounts};
 
 /// What a run does.
 #[derive(Clone, Debug, Default)]
@@ -34,17 +34,19 @@ impl SyncOptions {
 }
 
 impl Harness {
-    /// One sync run. Refused before anything is recorded when the connection is busy,
-    /// not configured, or asked for a stream the connector does not have.
-    pub async fn sync(&self, store: &mut Store, opts: SyncOptions) -> Result<Run, HostError> {
-        let id = self.id().to_string();
-        store.mark_interrupted_runs()?;
-        if let Some(run) = store.running_elsewhere(&id)? {
-            return Err(HostError::new("busy", format!("run {run} is still in progress")));
-        }
+    /// One sync run of `connection` now. Refused before anything is recorded when the
+    /// connection is busy (its lease is held, by this process or another), not configured,
+    /// or asked for a stream the connector does not have.
+    pub async fn sync(&self, store: &Store, connection: &str, opts: SyncOptions) -> Result<Run, HostError> {
+        let lease = self.begin(store, connection, &opts).await?;
+        self.run(store, lease, opts).await
+    }
+
+    /// The streams `opts` selects, in `describe` order.
+    fn selected(&self, opts: &SyncOptions) -> Result<Vec<String>, HostError> {
         let names: Vec<String> = self.info().streams.iter().map(|s| s.name.clone()).collect();
-        let selected: Vec<String> = match &opts.streams {
-            None => names.clone(),
+        Ok(match &opts.streams {
+            None => names,
             Some(list) => {
                 if let Some(bad) = list.iter().find(|s| !names.contains(s)) {
                     return Err(HostError::new(
@@ -54,39 +56,77 @@ impl Harness {
                 }
                 names.iter().filter(|n| list.contains(n)).cloned().collect()
             }
-        };
+        })
+    }
+
+    /// Start a run of `connection` for this process: check the request, then take the
+    /// connection's lease and record the run (one transaction). Nothing is recorded when
+    /// it is refused.
+    pub async fn begin(&self, store: &Store, connection: &str, opts: &SyncOptions) -> Result<RunLease, HostError> {
+        self.connection(store, connection).await?;
+        self.selected(opts)?;
         // Not configured: say so, and record no failed run.
-        self.stored(store)?;
-        let run_id = store.start_run(&id, &opts.trigger)?;
-        let mut counts: BTreeMap<String, StreamCounts> = BTreeMap::new();
-        let result = self
-            .run_streams(store, run_id, &selected, &opts, &mut counts)
-            .await;
-        match &result {
-            Ok(()) => store.finish_run(run_id, "succeeded", &counts, None)?,
-            Err(e) => store.finish_run(run_id, "failed", &counts, Some((&e.class, &e.message)))?,
+        self.stored(store, connection).await?;
+        match store
+            .start_run(connection, lease::process_owner(), &opts.trigger, self.id())
+            .await?
+        {
+            Ok(lease) => Ok(lease),
+            Err(busy) => Err(HostError::new(
+                "busy",
+                format!("run {} of the connection {connection} is still in progress", busy.run_id),
+            )),
         }
+    }
+
+    /// Run a started (or claimed) run to its end: the streams, page by page, while a
+    /// heartbeat renews the lease; then the run is closed and its lease released. A run
+    /// whose lease was taken over stops at its next write (it was marked interrupted by
+    /// whoever took it over).
+    pub async fn run(&self, store: &Store, lease: RunLease, opts: SyncOptions) -> Result<Run, HostError> {
+        let mut counts: BTreeMap<String, StreamCounts> = BTreeMap::new();
+        let result = match self.selected(&opts) {
+            Err(e) => Err(e),
+            Ok(selected) => {
+                let mut beat = lease.clone();
+                let work = self.run_streams(store, &lease, &selected, &opts, &mut counts);
+                tokio::select! {
+                    r = work => r,
+                    e = heartbeat(store, &mut beat) => Err(e),
+                }
+            }
+        };
+        let closed = match &result {
+            Ok(()) => store.finish_run(&lease, "succeeded", &counts, None).await,
+            // Taken over: the run is already closed (interrupted) by the new holder.
+            Err(e) if e.class == "interrupted" => Ok(()),
+            Err(e) => {
+                store
+                    .finish_run(&lease, "failed", &counts, Some((&e.class, &e.message)))
+                    .await
+            }
+        };
+        closed.map_err(HostError::from)?;
         let run = store
-            .runs(&id, 50)?
-            .into_iter()
-            .find(|r| r.id == run_id)
+            .run(lease.run_id)
+            .await?
             .ok_or_else(|| HostError::new("internal", "the run vanished from the history"))?;
         result.map(|()| run)
     }
 
     async fn run_streams(
         &self,
-        store: &mut Store,
-        run_id: i64,
+        store: &Store,
+        lease: &RunLease,
         streams: &[String],
         opts: &SyncOptions,
         counts: &mut BTreeMap<String, StreamCounts>,
     ) -> Result<(), HostError> {
-        let context = format!("connector={} run={run_id}", self.id());
-        let stored = self.stored(store)?;
+        let context = format!("connection={} connector={} run={}", lease.connection, self.id(), lease.run_id);
+        let stored = self.stored(store, &lease.connection).await?;
         let (mut session, redactor) = self.configured_session(stored, &context).await?;
         let result = self
-            .pull_streams(&mut session, &redactor, store, run_id, streams, opts, counts)
+            .pull_streams(&mut session, &redactor, store, lease, streams, opts, counts)
             .await;
         let denied = session.denied();
         match result {
@@ -106,13 +146,12 @@ impl Harness {
         &self,
         session: &mut Session,
         redactor: &Redactor,
-        store: &mut Store,
-        run_id: i64,
+        store: &Store,
+        lease: &RunLease,
         streams: &[String],
         opts: &SyncOptions,
         counts: &mut BTreeMap<String, StreamCounts>,
     ) -> Result<(), HostError> {
-        let id = self.id().to_string();
         let progress = opts.progress.as_ref();
         for stream in streams {
             emit(progress, Progress::StreamStarted { stream: stream.clone() });
@@ -125,7 +164,7 @@ impl Harness {
             let checkpoint = if opts.full_refresh {
                 None
             } else {
-                store.checkpoint(&id, stream)?
+                store.checkpoint(&lease.connection, stream).await?
             };
             let mut cursor: Option<String> = None;
             let total = counts.entry(stream.clone()).or_default();
@@ -168,12 +207,19 @@ impl Harness {
                 let records = crate::records::check(stream, key_len, records, redactor)
                     .map_err(|m| HostError::new("sandbox", redactor.redact(&m)))?;
                 if let Some(w) = &page.window {
-                    store.set_window(run_id, &rfc3339(w.start), &rfc3339(w.end))?;
+                    store
+                        .set_window(lease.run_id, &rfc3339(w.start), &rfc3339(w.end))
+                        .await?;
                 }
                 let page = redact_page(page, redactor);
+                let next_cursor = page.next_cursor.clone();
                 let c = store
-                    .commit_page(&id, run_id, total.pages, &page, requests, &records)
-                    .map_err(|e| HostError::new("store", redactor.redact(&format!("{e:#}"))))?;
+                    .commit_page(lease, total.pages, page, requests, records)
+                    .await
+                    .map_err(|e| match e.downcast_ref::<crate::store::LeaseLost>() {
+                        Some(_) => HostError::from(e),
+                        None => HostError::new("store", redactor.redact(&format!("{e:#}"))),
+                    })?;
                 total.add(&c);
                 emit(
                     progress,
@@ -183,7 +229,7 @@ impl Harness {
                         counts: total.clone(),
                     },
                 );
-                match page.next_cursor {
+                match next_cursor {
                     Some(next) => cursor = Some(next),
                     None => break,
                 }
@@ -272,6 +318,22 @@ impl Harness {
                 }
                 None => return Err(HostError::new(&class, redactor.redact(&message))),
             }
+        }
+    }
+}
+
+/// Renew `lease` every third of its time to live, for as long as the run goes; ends only
+/// when the lease was taken over (the run must stop). A store that cannot be reached for a
+/// while is retried; if it stays away past the lease's expiry, the run's next write fails.
+async fn heartbeat(store: &Store, lease: &mut RunLease) -> HostError {
+    let every = (store.lease_ttl() / 3).max(Duration::from_millis(10));
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(e) = store.renew(lease).await {
+            if e.is::<crate::store::LeaseLost>() {
+                return HostError::from(e);
+            }
+            tracing::warn!(connection = %lease.connection, run = lease.run_id, "cannot renew the run's lease: {e:#}");
         }
     }
 }

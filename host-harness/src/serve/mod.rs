@@ -32,7 +32,6 @@ mod usage;
 mod views;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::middleware;
@@ -41,12 +40,14 @@ use axum::Router;
 
 use crate::runner::Harness;
 use crate::scheduler::{format_duration, ScheduleConfig, Scheduler};
-use crate::store::Store;
+use crate::store::{Location, Store, StoreOptions, DEFAULT_CONNECTION};
 
 /// How `serve` runs.
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
-    pub db: PathBuf,
+    pub db: Location,
+    /// The secret key and lease settings of the store.
+    pub store: StoreOptions,
     pub listen: SocketAddr,
     pub schedule: ScheduleConfig,
     /// Required (HTTP Basic, any user name) when `listen` is not a loopback address.
@@ -56,7 +57,9 @@ pub struct ServeOptions {
 /// Everything the handlers share.
 pub(crate) struct App {
     pub harness: Arc<Harness>,
-    pub db: PathBuf,
+    pub store: Arc<Store>,
+    /// The connection the page shows (the default one, for now).
+    pub connection_id: String,
     pub scheduler: Arc<Scheduler>,
     pub security: security::Security,
     pub templates: render::Templates,
@@ -92,21 +95,29 @@ impl Server {
                 anyhow::bail!("the admin password is too short (at least 8 characters)");
             }
         }
-        // The store must open (and stale runs of dead processes are closed).
-        Store::open(&opts.db)?.mark_interrupted_runs()?;
+        // The store must open (and runs that stopped without closing are noticed).
+        let store = Arc::new(Store::open(&opts.db, opts.store.clone()).await?);
+        store.reap().await?;
+        let connection_id = DEFAULT_CONNECTION.to_string();
         let templates = render::Templates::new()?;
         let listener = tokio::net::TcpListener::bind(opts.listen).await?;
         let addr = listener.local_addr()?;
         let security = security::Security::new(password, loopback.then(|| addr.port()))?;
+        harness
+            .connection(&store, &connection_id)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         let harness = Arc::new(harness);
         let scheduler = Arc::new(Scheduler::start(
             harness.clone(),
-            opts.db.clone(),
+            store.clone(),
+            &connection_id,
             opts.schedule.clone(),
         ));
         let app = Arc::new(App {
             harness,
-            db: opts.db.clone(),
+            store,
+            connection_id,
             scheduler: scheduler.clone(),
             security,
             templates,

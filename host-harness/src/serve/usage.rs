@@ -10,15 +10,14 @@
 use serde::Serialize;
 
 use super::views::{window, WindowView};
-use crate::bindings::v0_2::types as wit;
 use crate::human::thousands;
 use crate::report::people::{people, surfaces, Period, PersonRow, USAGE_STREAMS};
 use crate::report::{Totals, UsageReport};
 use crate::store::{Run, Store};
 
-/// The platform's usage report of `connector`'s records.
-fn report(store: &Store, connector: &str) -> anyhow::Result<UsageReport> {
-    crate::report::codex_usage(store, connector)
+/// The platform's usage report of `connection`'s records.
+async fn report(store: &Store, connection: &str) -> anyhow::Result<UsageReport> {
+    crate::report::codex_usage(store, connection).await
 }
 
 /// The order of the per-person table.
@@ -140,22 +139,22 @@ fn pct(x: f64) -> String {
 }
 
 /// The view, once a usage import succeeded (`None` before).
-pub(crate) fn view(
+pub(crate) async fn view(
     store: &Store,
-    info: &wit::ConnectorInfo,
+    connection: &str,
     runs: &[Run],
     sort: Sort,
 ) -> anyhow::Result<Option<UsageView>> {
     let mut records = 0;
     for stream in USAGE_STREAMS {
-        records += store.record_count(&info.id, stream)?;
+        records += store.record_count(connection, stream).await?;
     }
     let imported = records > 0 || runs.iter().any(|r| r.status == "succeeded" && !r.streams.is_empty());
     if !imported {
         return Ok(None);
     }
-    let r = report(store, &info.id)?;
-    let view = people(store, &info.id, Period::All)?;
+    let r = report(store, connection).await?;
+    let view = people(store, connection, Period::All).await?;
     let mut rows: Vec<&PersonRow> = view.people.iter().chain(&view.unattributed).collect();
     let name = |p: &PersonRow| p.email.to_lowercase();
     match sort {

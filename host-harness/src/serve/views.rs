@@ -19,7 +19,7 @@ use crate::bindings::v0_2::types as wit;
 use crate::human::{seconds, thousands};
 use crate::runner::Harness;
 use crate::scheduler::LiveRun;
-use crate::store::{Run, Store};
+use crate::store::Run;
 
 /// Runs shown in the history.
 const HISTORY: usize = 25;
@@ -480,20 +480,20 @@ pub(crate) fn sections(
     out
 }
 
-/// Everything the page shows (reads the store: call off the async threads).
-pub(crate) fn build_page(
+/// Everything the page shows.
+pub(crate) async fn build_page(
     app: &App,
     flash: Option<Flash>,
     sort: Sort,
     nonce: String,
 ) -> anyhow::Result<PageView> {
-    let store = Store::open(&app.db)?;
+    let store = &app.store;
     let harness = &app.harness;
     let info = harness.info();
-    let id = harness.id();
-    let settings = store.settings(id)?;
-    let secrets = store.secrets(id)?;
-    let configured = store.is_configured(id)?;
+    let id = app.connection_id.as_str();
+    let settings = store.settings(id).await?;
+    let secrets = store.secrets(id).await?;
+    let configured = store.is_configured(id).await?;
     let stored: BTreeMap<String, String> = settings
         .iter()
         .map(|s| (s.key.clone(), value_text(&s.value)))
@@ -516,9 +516,9 @@ pub(crate) fn build_page(
         check: if configured { check } else { None },
         saved: credentials(info, &secrets),
     };
-    let runs = store.runs(id, HISTORY)?;
+    let runs = store.runs(id, HISTORY).await?;
     let history: Vec<RunView> = runs.iter().map(run_view).collect();
-    let usage = usage::view(&store, info, &runs, sort)?;
+    let usage = usage::view(store, id, &runs, sort).await?;
     let status = app.scheduler.status();
     Ok(PageView {
         name: info.name.clone(),
@@ -555,7 +555,7 @@ pub(crate) fn build_page(
         jitter_pct: format!("{:.0}%", status.jitter * 100.0),
         next_at: status.next_at.as_deref().map(when),
         usage,
-        store: app.db.display().to_string(),
+        store: store.location().display(),
     })
 }
 
@@ -616,6 +616,7 @@ mod tests {
         );
         Run {
             id: 7,
+            connection: "default".into(),
             connector: "c".into(),
             started_at: started.into(),
             finished_at: finished.map(str::to_string),

@@ -22,9 +22,30 @@ pub struct Cli {
 /// The store a command works on.
 #[derive(Args, Clone)]
 pub struct StoreArgs {
-    /// The store: a SQLite file, created with mode 0600 by commands that write.
-    #[arg(long, value_name = "PATH", default_value = "codex-connector.db")]
-    pub db: PathBuf,
+    /// The store: a SQLite file (created with mode 0600 by commands that write), or a
+    /// PostgreSQL database that several host processes share (postgres://USER@HOST:PORT/DB).
+    #[arg(long, value_name = "PATH|URL", default_value = "codex-connector.db")]
+    pub db: String,
+    /// Read the key that encrypts the store's secrets from this file (64 hex characters).
+    /// Default for a SQLite store: <db>.key beside it, created with the store.
+    #[arg(long, value_name = "FILE", conflicts_with = "secret_key_env")]
+    pub secret_key_file: Option<PathBuf>,
+    /// Read the key that encrypts the store's secrets from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub secret_key_env: Option<String>,
+}
+
+/// The connection a command works on.
+#[derive(Args, Clone)]
+pub struct ConnectionArg {
+    /// The connection (see `connections list`); `default` is created when first needed.
+    #[arg(long = "connection", value_name = "ID", default_value = "default", value_parser = connection_id)]
+    pub id: String,
+}
+
+/// A connection id: 1–64 of lowercase letters, digits, `-` and `_`.
+pub fn connection_id(s: &str) -> Result<String, String> {
+    host_harness::store::check_connection_id(s).map(|()| s.to_string())
 }
 
 /// Which component, and where its requests really go.
@@ -67,6 +88,8 @@ pub enum Command {
         #[command(flatten)]
         store: StoreArgs,
         #[command(flatten)]
+        connection: ConnectionArg,
+        #[command(flatten)]
         component: ComponentArgs,
         #[command(flatten)]
         out: JsonArg,
@@ -75,6 +98,8 @@ pub enum Command {
     Sync {
         #[command(flatten)]
         store: StoreArgs,
+        #[command(flatten)]
+        connection: ConnectionArg,
         #[command(flatten)]
         component: ComponentArgs,
         /// Only this stream (repeatable); `describe` lists the streams.
@@ -90,6 +115,8 @@ pub enum Command {
     History {
         #[command(flatten)]
         store: StoreArgs,
+        #[command(flatten)]
+        connection: ConnectionArg,
         /// How many runs to show (1–10000).
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         limit: u32,
@@ -100,6 +127,8 @@ pub enum Command {
     Export {
         #[command(flatten)]
         store: StoreArgs,
+        #[command(flatten)]
+        connection: ConnectionArg,
         /// The stream to write; `describe` lists them (usage, users, projects, api_keys,
         /// workspace_usage, code_reviews, code_review_responses).
         #[arg(long, value_name = "STREAM", required_unless_present = "people", conflicts_with = "people")]
@@ -122,6 +151,8 @@ pub enum Command {
     Report {
         #[command(flatten)]
         store: StoreArgs,
+        #[command(flatten)]
+        connection: ConnectionArg,
         /// all (the whole window), day, or week (UTC, starting Monday).
         #[arg(long, value_enum, default_value_t = ReportPeriod::All)]
         period: ReportPeriod,
@@ -150,12 +181,67 @@ pub enum Command {
     Bench(crate::bench::BenchOpts),
     /// Serve the settings page and run scheduled imports.
     Serve(ServeArgs),
+    /// The store's connections: add, list, remove.
+    #[command(subcommand)]
+    Connections(ConnectionsCommand),
+    /// The store's secrets: rotate the key that encrypts them.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Subcommand)]
+pub enum ConnectionsCommand {
+    /// Add a connection: its own settings, secrets, records and history.
+    Add {
+        /// The connection's id: 1–64 lowercase letters, digits, '-' or '_'.
+        #[arg(value_parser = connection_id)]
+        id: String,
+        /// What people call it (default: the connector's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// The connector component (.wasm) it runs. Default: this workspace's release build.
+        #[arg(long, value_name = "PATH")]
+        component: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List the connections.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        out: JsonArg,
+    },
+    /// Remove a connection and all its data (refused while a run of it is in progress).
+    Remove {
+        #[arg(value_parser = connection_id)]
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SecretsCommand {
+    /// Re-encrypt every secret of the store under a new key, in one transaction.
+    Rotate {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The new key, from this file (64 hex characters).
+        #[arg(long, value_name = "FILE", conflicts_with = "new_key_env")]
+        new_key_file: Option<PathBuf>,
+        /// The new key, from this environment variable.
+        #[arg(long, value_name = "VAR")]
+        new_key_env: Option<String>,
+    },
 }
 
 #[derive(Args)]
 pub struct ConfigureArgs {
     #[command(flatten)]
     pub store: StoreArgs,
+    #[command(flatten)]
+    pub connection: ConnectionArg,
     #[command(flatten)]
     pub component: ComponentArgs,
     /// Read the api_token secret from standard input.

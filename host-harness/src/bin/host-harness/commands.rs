@@ -6,8 +6,11 @@ use host_harness::bindings::v0_2::types as wit;
 use host_harness::report::codex_usage;
 use host_harness::report::people::people;
 use host_harness::runner::{HostError, SyncOptions};
+use host_harness::store::{NewConnection, SecretKey, Store, DEFAULT_CONNECTION};
 
-use crate::args::{Command, ConfigureArgs, ServeArgs};
+use crate::args::ComponentArgs;
+
+use crate::args::{Command, ConfigureArgs, ConnectionsCommand, SecretsCommand, ServeArgs};
 use crate::{output, setup};
 
 pub async fn run(command: Command) -> Result<(), HostError> {
@@ -16,12 +19,13 @@ pub async fn run(command: Command) -> Result<(), HostError> {
         Command::Configure(args) => configure(args).await,
         Command::Validate {
             store,
+            connection,
             component,
             out,
         } => {
-            let harness = setup::harness(&component).await?;
-            let store = setup::existing_store(&store)?;
-            let report = harness.validate(&store).await?;
+            let store = setup::existing_store(&store).await?;
+            let harness = setup::harness_for(&component, &store, &connection.id).await?;
+            let report = harness.validate(&store, &connection.id).await?;
             if out.json {
                 println!("{}", output::report_json(&harness, &report));
             } else {
@@ -43,13 +47,14 @@ pub async fn run(command: Command) -> Result<(), HostError> {
         }
         Command::Sync {
             store,
+            connection,
             component,
             streams,
             full_refresh,
             out,
         } => {
-            let harness = setup::harness(&component).await?;
-            let mut store = setup::store(&store)?;
+            let store = setup::store(&store).await?;
+            let harness = setup::harness_for(&component, &store, &connection.id).await?;
             let (progress, shown) = output::progress(out.json);
             let opts = SyncOptions {
                 streams: (!streams.is_empty()).then_some(streams),
@@ -57,7 +62,7 @@ pub async fn run(command: Command) -> Result<(), HostError> {
                 progress,
                 ..SyncOptions::new("cli")
             };
-            let result = harness.sync(&mut store, opts).await;
+            let result = harness.sync(&store, &connection.id, opts).await;
             let _ = shown.await;
             let run = result?;
             if out.json {
@@ -67,16 +72,19 @@ pub async fn run(command: Command) -> Result<(), HostError> {
             }
             Ok(())
         }
-        Command::History { store, limit, out } => {
-            let store = setup::existing_store(&store)?;
-            store.mark_interrupted_runs()?;
-            // The history of every connector in the store, newest first.
-            let mut runs = Vec::new();
-            for connector in connectors(&store)? {
-                runs.extend(store.runs(&connector, limit as usize)?);
-            }
-            runs.sort_by(|a, b| b.id.cmp(&a.id));
-            runs.truncate(limit as usize);
+        Command::History {
+            store,
+            connection,
+            limit,
+            out,
+        } => {
+            let store = setup::existing_store(&store).await?;
+            // Runs whose host stopped without closing them show as interrupted.
+            store.reap().await?;
+            let runs = match existing_connection(&store, &connection.id).await? {
+                Some(id) => store.runs(&id, limit as usize).await?,
+                None => Vec::new(),
+            };
             if out.json {
                 println!("{}", serde_json::to_string(&runs).map_err(anyhow::Error::from)?);
             } else {
@@ -86,28 +94,40 @@ pub async fn run(command: Command) -> Result<(), HostError> {
         }
         Command::Export {
             store,
+            connection,
             stream,
             people,
             period,
             format,
             out,
         } => match (stream, people) {
-            (_, true) => crate::export::people(&store, period.into(), format, out),
-            (Some(stream), false) => crate::export::run(&store, &stream, format, out),
+            (_, true) => crate::export::people(&store, &connection.id, period.into(), format, out).await,
+            (Some(stream), false) => crate::export::run(&store, &connection.id, &stream, format, out).await,
             (None, false) => Err(HostError::new("usage", "give --stream STREAM or --people")),
         },
-        Command::Report { store, period, out } => {
-            let store = setup::existing_store(&store)?;
-            let connector = crate::export::only_connector(&store)?;
-            let report = people(&store, &connector, period.into())?;
+        Command::Report {
+            store,
+            connection,
+            period,
+            out,
+        } => {
+            let store = setup::existing_store(&store).await?;
+            let id = crate::export::imported(&store, &connection.id).await?;
+            let report = people(&store, &id, period.into()).await?;
             if out.json {
                 println!("{}", output::people_json(&report));
             } else {
-                let api = codex_usage(&store, &connector)?;
+                let api = codex_usage(&store, &id).await?;
                 output::print_people(&report, &api);
             }
             Ok(())
         }
+        Command::Connections(c) => connections(c).await,
+        Command::Secrets(SecretsCommand::Rotate {
+            store,
+            new_key_file,
+            new_key_env,
+        }) => rotate(&store, new_key_file, new_key_env).await,
         Command::MockOpenai(args) => crate::mock::run(args).await,
         Command::Demo {
             users,
@@ -120,18 +140,149 @@ pub async fn run(command: Command) -> Result<(), HostError> {
     }
 }
 
-/// The connector ids that have anything in the store.
-pub fn connectors(store: &host_harness::store::Store) -> Result<Vec<String>, HostError> {
-    let mut stmt = store
-        .conn()
-        .prepare("SELECT connector FROM runs UNION SELECT connector FROM settings UNION SELECT connector FROM secrets UNION SELECT connector FROM records")
-        .map_err(anyhow::Error::from)?;
-    let ids = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .map_err(anyhow::Error::from)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(anyhow::Error::from)?;
-    Ok(ids)
+/// `id` when the store has that connection; `None` for the default connection not created
+/// yet (nothing happened in this store); an error for another id.
+pub async fn existing_connection(store: &Store, id: &str) -> Result<Option<String>, HostError> {
+    if store.connection(id).await?.is_some() {
+        return Ok(Some(id.to_string()));
+    }
+    if id == DEFAULT_CONNECTION {
+        return Ok(None);
+    }
+    Err(HostError::new("usage", format!("there is no connection {id} in this store"))
+        .with_hint("`host-harness connections list` shows them."))
+}
+
+async fn connections(c: ConnectionsCommand) -> Result<(), HostError> {
+    match c {
+        ConnectionsCommand::Add {
+            id,
+            name,
+            component,
+            store,
+        } => {
+            let store = setup::store(&store).await?;
+            if store.connection(&id).await?.is_some() {
+                return Err(HostError::new("usage", format!("there is already a connection {id}"))
+                    .with_hint("Pick another id, or `connections remove` it first."));
+            }
+            // Loaded once, so that a component that does not load is refused now.
+            let harness = setup::harness(&ComponentArgs {
+                component: component.clone(),
+                ..ComponentArgs::default()
+            })
+            .await?;
+            let path = component.unwrap_or_else(host_harness::default_component_path);
+            let path = std::path::absolute(&path).unwrap_or(path);
+            let c = store
+                .add_connection(&NewConnection {
+                    id: id.clone(),
+                    name: name.unwrap_or_else(|| harness.info().name.clone()),
+                    component: path.display().to_string(),
+                    connector: Some(harness.id().to_string()),
+                })
+                .await?;
+            println!(
+                "Added the connection {} ({}, the {} connector). Next: host-harness configure --connection {}",
+                c.id,
+                c.name,
+                harness.id(),
+                c.id
+            );
+            Ok(())
+        }
+        ConnectionsCommand::List { store, out } => {
+            let store = setup::existing_store(&store).await?;
+            store.reap().await?;
+            let mut rows = Vec::new();
+            for c in store.connections().await? {
+                let last = store.runs(&c.id, 1).await?.into_iter().next();
+                let configured = store.is_configured(&c.id).await?;
+                rows.push((c, configured, last));
+            }
+            if out.json {
+                let list: Vec<Value> = rows
+                    .iter()
+                    .map(|(c, configured, last)| {
+                        json!({
+                            "id": c.id, "name": c.name, "component": c.component, "connector": c.connector,
+                            "created_at": c.created_at, "configured": configured,
+                            "last_run": last.as_ref().map(|r| json!({"id": r.id, "status": r.status, "started_at": r.started_at})),
+                        })
+                    })
+                    .collect();
+                println!("{}", json!({ "connections": list }));
+            } else if rows.is_empty() {
+                println!("No connections yet. `host-harness connections add ID` adds one; `configure` creates the default one.");
+            } else {
+                println!("{:<24} {:<28} {:<14} {:<12} last run", "id", "name", "connector", "configured");
+                for (c, configured, last) in &rows {
+                    println!(
+                        "{:<24} {:<28} {:<14} {:<12} {}",
+                        c.id,
+                        c.name,
+                        c.connector.as_deref().unwrap_or("?"),
+                        if *configured { "yes" } else { "no" },
+                        last.as_ref()
+                            .map(|r| format!("{} {} ({})", r.id, r.status, r.started_at))
+                            .unwrap_or_else(|| "none".into())
+                    );
+                }
+            }
+            Ok(())
+        }
+        ConnectionsCommand::Remove { id, store } => {
+            let store = setup::existing_store(&store).await?;
+            store.reap().await?;
+            match store.remove_connection(&id).await? {
+                Ok(true) => {
+                    println!("Removed the connection {id} and all its data.");
+                    Ok(())
+                }
+                Ok(false) => Err(HostError::new("usage", format!("there is no connection {id} in this store"))
+                    .with_hint("`host-harness connections list` shows them.")),
+                Err(busy) => Err(HostError::new(
+                    "busy",
+                    format!("run {} of the connection {id} is in progress; nothing was removed", busy.run_id),
+                )
+                .with_hint("Wait for the run to finish (or stop the host running it), then remove the connection.")),
+            }
+        }
+    }
+}
+
+async fn rotate(
+    store: &crate::args::StoreArgs,
+    new_key_file: Option<std::path::PathBuf>,
+    new_key_env: Option<String>,
+) -> Result<(), HostError> {
+    let s = setup::existing_store(store).await?;
+    let auto = store.secret_key_file.is_none() && store.secret_key_env.is_none() && !s.is_shared();
+    let new = match (&new_key_file, &new_key_env) {
+        (Some(f), _) => SecretKey::from_file(f),
+        (None, Some(v)) => SecretKey::from_env(v),
+        (None, None) if auto => SecretKey::generate(),
+        (None, None) => {
+            return Err(HostError::new("usage", "give the new key: --new-key-file FILE or --new-key-env VAR")
+                .with_hint("A key is 64 hex characters: head -c 32 /dev/urandom | xxd -p -c 64 > new.key"))
+        }
+    }
+    .map_err(|e| HostError::new("usage", format!("{e:#}")))?;
+    let old = s.key_id();
+    let n = s.rotate_secrets(&new).await?;
+    println!(
+        "Re-encrypted {n} secret(s) under the key {} (was {}).",
+        new.id(),
+        old.as_deref().unwrap_or("none")
+    );
+    if auto {
+        if let Some(p) = s.path() {
+            println!("The store's key file {} now holds the new key.", host_harness::store::crypto::auto_key_path(p).display());
+        }
+    } else {
+        println!("From now on pass the new key (--secret-key-file / --secret-key-env); the old one no longer opens these secrets.");
+    }
+    Ok(())
 }
 
 fn kind_name(k: wit::SettingKind) -> &'static str {
@@ -265,13 +416,15 @@ fn describe(harness: &host_harness::runner::Harness, as_json: bool) -> Result<()
 async fn configure(args: ConfigureArgs) -> Result<(), HostError> {
     let secrets = setup::secrets(args.token_stdin, args.token_env.as_deref(), &args.secret_env)?;
     let values = setup::settings(&args.settings)?;
-    let harness = setup::harness(&args.component).await?;
-    let mut store = setup::store(&args.store)?;
+    let store = setup::store(&args.store).await?;
+    let id = &args.connection.id;
+    let harness = setup::harness_for(&args.component, &store, id).await?;
+    harness.connection(&store, id).await?;
     // Secrets not given keep their saved values.
-    let mut merged = store.secrets(harness.id())?;
+    let mut merged = store.secrets(id).await?;
     merged.extend(secrets);
     if args.no_validate {
-        let saved = harness.configure(&mut store, &values, merged).await?;
+        let saved = harness.configure(&store, id, &values, merged).await?;
         if args.out.json {
             println!("{}", json!({ "ok": true, "saved": saved, "validated": false }));
         } else {
@@ -280,7 +433,7 @@ async fn configure(args: ConfigureArgs) -> Result<(), HostError> {
         }
         return Ok(());
     }
-    let (saved, report) = harness.configure_validated(&mut store, &values, merged).await?;
+    let (saved, report) = harness.configure_validated(&store, id, &values, merged).await?;
     if args.out.json {
         println!(
             "{}",

@@ -4,29 +4,64 @@
 //! new file), so it never touches a store it did not create.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use host_harness::human::thousands;
 use host_harness::report::codex_usage;
 use host_harness::report::people::{people, Period};
 use host_harness::runner::{HostError, SyncOptions};
 use host_harness::secret::Secret;
-use host_harness::store::Store;
+use host_harness::store::{Location, Store, StoreOptions, DEFAULT_CONNECTION};
 use openai_mock::{MockConfig, MockServer};
 
 use crate::args::ComponentArgs;
 use crate::output;
 
-pub async fn run(users: u32, days: u32, keep: Option<PathBuf>, component: &ComponentArgs) -> Result<(), HostError> {
-    if let Some(p) = &keep {
-        if p.exists() {
-            return Err(HostError::new(
-                "usage",
-                format!("{} exists; the demo only writes a store it creates", p.display()),
-            )
-            .with_hint("Pass --keep with a path that does not exist yet."));
+/// How the closing hint runs the harness: from the repository root, built if needed.
+const RUN: &str = "cargo run --release -q -p host-harness --";
+
+/// `--keep PATH` checked before anything starts: a new file in an existing directory, made
+/// absolute.
+fn kept_path(p: &Path) -> Result<PathBuf, HostError> {
+    if p.exists() {
+        return Err(HostError::new(
+            "usage",
+            format!("{} exists; the demo only writes a store it creates", p.display()),
+        )
+        .with_hint("Pass --keep with a path that does not exist yet."));
+    }
+    let absolute = std::path::absolute(p)
+        .map_err(|e| HostError::new("usage", format!("--keep {}: {e}", p.display())))?;
+    if let Some(dir) = absolute.parent() {
+        if !dir.is_dir() {
+            return Err(crate::setup::open_error(host_harness::store::OpenError::NoDirectory(
+                dir.to_path_buf(),
+            )));
         }
     }
+    Ok(absolute)
+}
+
+/// `s` as one word for a POSIX shell: as is when it is plain, else single-quoted.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@%=".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+pub async fn run(users: u32, days: u32, keep: Option<PathBuf>, component: &ComponentArgs) -> Result<(), HostError> {
+    // The kept store's path as the closing hint prints it: absolute, so that the commands
+    // work wherever they are pasted (the repository root, for `cargo run`).
+    let keep = match keep {
+        Some(p) => Some(kept_path(&p)?),
+        None => None,
+    };
     let scratch = tempfile::Builder::new()
         .prefix("codex-connector-demo-")
         .tempdir()
@@ -54,7 +89,10 @@ pub async fn run(users: u32, days: u32, keep: Option<PathBuf>, component: &Compo
         component.redirects.push(format!("{host}={}", server.base_url()));
     }
     let harness = crate::setup::harness(&component).await?;
-    let mut store = Store::open(&db).map_err(anyhow::Error::from)?;
+    let store = Store::open(&Location::Sqlite(db.clone()), StoreOptions::default())
+        .await
+        .map_err(crate::setup::open_error)?;
+    let conn = DEFAULT_CONNECTION;
 
     step("configure both sources: the Platform admin key and the ChatGPT workspace's analytics key (from memory, never printed), checked live, then saved");
     let mut secrets = BTreeMap::new();
@@ -64,7 +102,7 @@ pub async fn run(users: u32, days: u32, keep: Option<PathBuf>, component: &Compo
         ("backfill_days".to_string(), days.to_string()),
         ("chatgpt_workspace_id".to_string(), server.workspace_id().to_string()),
     ];
-    let (saved, report) = harness.configure_validated(&mut store, &values, secrets).await?;
+    let (saved, report) = harness.configure_validated(&store, conn, &values, secrets).await?;
     output::print_credential_report(&harness, &report);
     if saved.is_none() {
         return Err(HostError::new("internal", "the demo key was refused by the demo mock"));
@@ -75,7 +113,8 @@ pub async fn run(users: u32, days: u32, keep: Option<PathBuf>, component: &Compo
     let (progress, shown) = output::progress(false);
     let result = harness
         .sync(
-            &mut store,
+            &store,
+            conn,
             SyncOptions {
                 progress,
                 ..SyncOptions::new("demo")
@@ -87,11 +126,11 @@ pub async fn run(users: u32, days: u32, keep: Option<PathBuf>, component: &Compo
     println!("sync took {:.2} s", started.elapsed().as_secs_f64());
 
     step("import history");
-    output::print_history(&store.runs(harness.id(), 10)?);
+    output::print_history(&store.runs(conn, 10).await?);
 
     step("Codex use per person, across both sign-in paths");
-    let usage = codex_usage(&store, harness.id())?;
-    let view = people(&store, harness.id(), Period::All)?;
+    let usage = codex_usage(&store, conn).await?;
+    let view = people(&store, conn, Period::All).await?;
     output::print_people(&view, &usage);
 
     let truth = server.ground_truth();
@@ -118,8 +157,8 @@ pub async fn run(users: u32, days: u32, keep: Option<PathBuf>, component: &Compo
         thousands(truth_tokens),
         thousands(truth_requests),
         if api_exact { "exact match" } else { "MISMATCH" },
-        imported.normalize(),
-        expected,
+        output::decimal(imported),
+        rust_decimal::Decimal::try_from(expected).map(output::decimal).unwrap_or_else(|_| expected.to_string()),
         if chat_exact { "exact match" } else { "MISMATCH" }
     );
     let exact = api_exact && chat_exact;
@@ -130,12 +169,19 @@ pub async fn run(users: u32, days: u32, keep: Option<PathBuf>, component: &Compo
         thousands(run.requests())
     );
     match &keep {
-        Some(p) => println!(
-            "Explore the kept store from the repository root:\n  cargo run --release -q -p host-harness -- history --db {0}\n  cargo run --release -q -p host-harness -- report --db {0}\n  cargo run --release -q -p host-harness -- export --db {0} --stream usage --format csv --out /tmp/usage.csv",
-            p.display()
-        ),
+        Some(p) => {
+            let db = shell_word(&p.to_string_lossy());
+            println!("Explore the kept store (commands to paste at the repository root):");
+            for args in [
+                format!("history --db {db}"),
+                format!("report --db {db}"),
+                format!("export --db {db} --stream usage --format csv --out /tmp/usage.csv"),
+            ] {
+                println!("  {RUN} {args}");
+            }
+        }
         None => println!(
-            "The demo's store was temporary and is removed now; run `demo --keep /tmp/demo.db` to keep it and explore it."
+            "The demo's store was temporary and is removed now. To keep one and explore it (from the repository root):\n  {RUN} demo --users {users} --days {days} --keep /tmp/codex-connector-demo.db"
         ),
     }
     server.shutdown().await;
@@ -145,4 +191,15 @@ pub async fn run(users: u32, days: u32, keep: Option<PathBuf>, component: &Compo
         return Err(HostError::new("internal", "the import does not match the mock's ground truth"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shell_words() {
+        assert_eq!(super::shell_word("/tmp/demo.db"), "/tmp/demo.db");
+        assert_eq!(super::shell_word("/tmp/my demo.db"), "'/tmp/my demo.db'");
+        assert_eq!(super::shell_word("/tmp/it's.db"), "'/tmp/it'\\''s.db'");
+        assert_eq!(super::shell_word("/tmp/$HOME.db"), "'/tmp/$HOME.db'");
+    }
 }

@@ -11,45 +11,28 @@ use host_harness::store::Store;
 
 use crate::args::{Format, StoreArgs};
 
-/// The one connector whose data the store holds.
-pub fn only_connector(store: &Store) -> Result<String, HostError> {
-    let ids = crate::commands::connectors(store)?;
-    match ids.as_slice() {
-        [] => Err(HostError::new("usage", "nothing imported yet")
+/// The connection whose data a reading command shows: it must exist (the default one
+/// exists once anything was configured).
+pub async fn imported(store: &Store, id: &str) -> Result<String, HostError> {
+    match crate::commands::existing_connection(store, id).await? {
+        Some(id) => Ok(id),
+        None => Err(HostError::new("usage", "nothing imported yet")
             .with_hint("Run `host-harness configure` and `host-harness sync` first.")),
-        [one] => Ok(one.clone()),
-        many => Err(HostError::new(
-            "usage",
-            format!("this store holds several connectors: {}", many.join(", ")),
-        )),
     }
-}
-
-/// The streams the store has records or checkpoints of.
-fn streams(store: &Store, connector: &str) -> Result<Vec<String>, HostError> {
-    let mut stmt = store
-        .conn()
-        .prepare("SELECT DISTINCT stream FROM records WHERE connector = ?1 UNION SELECT stream FROM checkpoints WHERE connector = ?1 ORDER BY 1")
-        .map_err(anyhow::Error::from)?;
-    let out = stmt
-        .query_map([connector], |r| r.get::<_, String>(0))
-        .map_err(anyhow::Error::from)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(anyhow::Error::from)?;
-    Ok(out)
 }
 
 /// The per-person view, one row per person (and period): NDJSON objects, or CSV with one
 /// column per figure (surfaces as `chatgpt_client_<ID>_<figure>`).
-pub fn people(
+pub async fn people(
     store: &StoreArgs,
+    connection: &str,
     period: host_harness::report::people::Period,
     format: Format,
     out: Option<PathBuf>,
 ) -> Result<(), HostError> {
-    let store = crate::setup::existing_store(store)?;
-    let connector = only_connector(&store)?;
-    let report = host_harness::report::people::people(&store, &connector, period)?;
+    let store = crate::setup::existing_store(store).await?;
+    let id = imported(&store, connection).await?;
+    let report = host_harness::report::people::people(&store, &id, period).await?;
     let rows: Vec<&host_harness::report::people::PersonRow> =
         report.people.iter().chain(&report.unattributed).collect();
     let flat: Vec<serde_json::Map<String, Value>> = rows.iter().map(|r| flatten(r)).collect();
@@ -83,17 +66,27 @@ fn flatten(row: &host_harness::report::people::PersonRow) -> serde_json::Map<Str
     out
 }
 
-pub fn run(store: &StoreArgs, stream: &str, format: Format, out: Option<PathBuf>) -> Result<(), HostError> {
-    let store = crate::setup::existing_store(store)?;
-    let connector = only_connector(&store)?;
-    let known = streams(&store, &connector)?;
+pub async fn run(
+    store: &StoreArgs,
+    connection: &str,
+    stream: &str,
+    format: Format,
+    out: Option<PathBuf>,
+) -> Result<(), HostError> {
+    let store = crate::setup::existing_store(store).await?;
+    let id = imported(&store, connection).await?;
+    let known = store.streams(&id).await?;
+    if known.is_empty() {
+        return Err(HostError::new("usage", "nothing imported yet: this store has no records")
+            .with_hint("Run `host-harness sync` first."));
+    }
     if !known.iter().any(|s| s == stream) {
         return Err(HostError::new(
             "usage",
             format!("no stream {stream:?} in this store; its streams are: {}", known.join(", ")),
         ));
     }
-    let records = store.records(&connector, stream)?;
+    let records = store.records(&id, stream).await?;
     let payloads: Vec<String> = records.into_iter().map(|r| r.payload).collect();
     write_rows(&payloads, format, out, stream)
 }

@@ -11,6 +11,7 @@ mod serve;
 mod setup;
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 use serde_json::json;
@@ -19,6 +20,7 @@ use args::{Cli, Command};
 use host_harness::runner::HostError;
 
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     let cli = Cli::parse();
     // Library warnings (wasmtime, hyper, …) stay out of the default output; -v shows the
     // host's decisions, -vv everything.
@@ -41,7 +43,13 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match rt.block_on(commands::run(cli.command)) {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(commands::run(cli.command))));
+    let result = match result {
+        Ok(r) => r,
+        Err(_) if STDOUT_CLOSED.load(Ordering::SeqCst) => return ExitCode::SUCCESS,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if json {
@@ -69,9 +77,30 @@ fn wants_json(c: &Command) -> bool {
         | Command::History { out, .. }
         | Command::Report { out, .. } => out.json,
         Command::Configure(a) => a.out.json,
+        Command::Connections(args::ConnectionsCommand::List { out, .. }) => out.json,
         Command::Bench(b) => b.json,
         _ => false,
     }
+}
+
+/// Set when `println!` found that the reader of stdout went away.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// `println!` panics when the reader of stdout went away (`host-harness report | head`):
+/// that is a normal end. The panic is not printed; it unwinds (so that what the command
+/// holds is dropped: the demo's temporary directory is removed) and `main` ends with 0.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if info
+            .payload_as_str()
+            .is_some_and(|m| m.starts_with("failed printing to stdout") && m.contains("Broken pipe"))
+        {
+            STDOUT_CLOSED.store(true, Ordering::SeqCst);
+            return;
+        }
+        default(info);
+    }));
 }
 
 /// A write to stdout that stopped because the reader went away (`| head`) is a normal end.

@@ -188,6 +188,52 @@ pub fn people_json(r: &PeopleReport) -> serde_json::Value {
     })
 }
 
+/// A person's ChatGPT-path tokens counted as the API-key path counts them: input plus
+/// output. The provider's names vary (`text_input_tokens`, `text_output_tokens`, …); cached
+/// and uncached input are parts of the input, counted only when a row gives no input total.
+pub fn chatgpt_tokens(tokens: &BTreeMap<String, u64>) -> u64 {
+    let part = |k: &str| k.contains("cached");
+    let input: u64 = tokens
+        .iter()
+        .filter(|(k, _)| k.ends_with("input_tokens") && !part(k))
+        .map(|(_, n)| n)
+        .sum();
+    let input = if input > 0 {
+        input
+    } else {
+        tokens
+            .iter()
+            .filter(|(k, _)| k.ends_with("input_tokens") && part(k))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    // (reasoning tokens are part of the output, as on the Platform)
+    let output: u64 = tokens
+        .iter()
+        .filter(|(k, _)| k.ends_with("output_tokens") && !k.contains("reasoning"))
+        .map(|(_, n)| n)
+        .sum();
+    input + output
+}
+
+/// A decimal (credits) with thousands separators: `12345.25` → `12,345.25`.
+pub fn decimal(d: rust_decimal::Decimal) -> String {
+    let text = d.normalize().to_string();
+    let (sign, text) = match text.strip_prefix('-') {
+        Some(t) => ("-", t),
+        None => ("", text.as_str()),
+    };
+    let (whole, fraction) = match text.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (text, None),
+    };
+    let whole = whole.parse::<u64>().map(thousands).unwrap_or_else(|_| whole.to_string());
+    match fraction {
+        Some(f) => format!("{sign}{whole}.{f}"),
+        None => format!("{sign}{whole}"),
+    }
+}
+
 /// The per-person view for people: both paths side by side, then surfaces and models.
 pub fn print_people(r: &PeopleReport, api: &UsageReport) {
     let (Some(first), Some(last)) = (&r.first_day, &r.last_day) else {
@@ -197,7 +243,7 @@ pub fn print_people(r: &PeopleReport, api: &UsageReport) {
     println!("Codex use per person, {first} → {last} (UTC days); trend signals for teams, not performance reviews.");
     let per_period = r.period != Period::All;
     println!(
-        "{}{:<46} │ {:>9} {:>13} │ {:>8} {:>8} {:>10} {:>13} │ {:>8}",
+        "{}{:<46} │ {:>9} {:>13} │ {:>8} {:>8} {:>10} {:>13} │ {:>13} │ {:>8}",
         if per_period { format!("{:<11}", "period") } else { String::new() },
         "person",
         "API reqs",
@@ -206,6 +252,7 @@ pub fn print_people(r: &PeopleReport, api: &UsageReport) {
         "turns",
         "credits",
         "chat tokens",
+        "total tokens",
         "reviews"
     );
     let line = |row: &PersonRow| {
@@ -213,18 +260,19 @@ pub fn print_people(r: &PeopleReport, api: &UsageReport) {
             Some(n) => format!("{n} <{}>", row.email),
             None => row.email.clone(),
         };
-        let chat_tokens: u64 = row.chatgpt.tokens.values().sum();
+        let chat_tokens = chatgpt_tokens(&row.chatgpt.tokens);
         let reviews = row.code_reviews.get("prs_reviewed").copied().unwrap_or(0);
         println!(
-            "{}{:<46} │ {:>9} {:>13} │ {:>8} {:>8} {:>10} {:>13} │ {:>8}",
+            "{}{:<46} │ {:>9} {:>13} │ {:>8} {:>8} {:>10} {:>13} │ {:>13} │ {:>8}",
             row.period_start.as_deref().map(|p| format!("{p:<11}")).unwrap_or_default(),
             who,
             thousands(row.api_key.requests),
             thousands(row.api_key.tokens),
             thousands(row.chatgpt.threads),
             thousands(row.chatgpt.turns),
-            row.chatgpt.credits.normalize().to_string(),
+            decimal(row.chatgpt.credits),
             thousands(chat_tokens),
+            thousands(row.api_key.tokens + chat_tokens),
             thousands(reviews)
         );
     };
@@ -249,11 +297,11 @@ pub fn print_people(r: &PeopleReport, api: &UsageReport) {
         println!("
 ChatGPT path by surface:");
         for (id, (threads, turns, credits)) in surfaces {
-            println!("  {id:<28} {:>8} threads {:>9} turns {:>10} credits", thousands(threads), thousands(turns), credits.normalize());
+            println!("  {id:<28} {:>8} threads {:>9} turns {:>10} credits", thousands(threads), thousands(turns), decimal(credits));
         }
         println!("ChatGPT path by model:");
         for (m, credits) in models {
-            println!("  {m:<28} {:>10} credits", credits.normalize());
+            println!("  {m:<28} {:>10} credits", decimal(credits));
         }
     }
     if !api.per_model.is_empty() {
@@ -268,4 +316,42 @@ Attributed to a person: {:.1}% of API-key Codex tokens, {:.1}% of ChatGPT credit
         r.attributed_share.api_key * 100.0,
         r.attributed_share.chatgpt * 100.0
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::str::FromStr;
+
+    #[test]
+    fn chatgpt_tokens_are_input_plus_output() {
+        let t = |pairs: &[(&str, u64)]| -> BTreeMap<String, u64> {
+            pairs.iter().map(|(k, n)| (k.to_string(), *n)).collect()
+        };
+        // cached input is part of the input: not counted twice
+        let row = t(&[("text_input_tokens", 1200), ("cached_text_input_tokens", 300), ("text_output_tokens", 450)]);
+        assert_eq!(super::chatgpt_tokens(&row), 1650);
+        let row = t(&[
+            ("text_input_tokens", 1200),
+            ("uncached_text_input_tokens", 900),
+            ("cached_text_input_tokens", 300),
+            ("text_output_tokens", 450),
+        ]);
+        assert_eq!(super::chatgpt_tokens(&row), 1650);
+        // only the parts of the input given: their sum is the input
+        let row = t(&[("uncached_text_input_tokens", 900), ("cached_text_input_tokens", 300), ("text_output_tokens", 50)]);
+        assert_eq!(super::chatgpt_tokens(&row), 1250);
+        assert_eq!(super::chatgpt_tokens(&BTreeMap::new()), 0);
+    }
+
+    #[test]
+    fn decimals_have_thousands_separators() {
+        let d = |s: &str| super::decimal(rust_decimal::Decimal::from_str(s).unwrap());
+        assert_eq!(d("0"), "0");
+        assert_eq!(d("4.50"), "4.5");
+        assert_eq!(d("999.75"), "999.75");
+        assert_eq!(d("12345.25"), "12,345.25");
+        assert_eq!(d("1234567"), "1,234,567");
+        assert_eq!(d("-1234.5"), "-1,234.5");
+    }
 }

@@ -14,7 +14,7 @@ pub async fn run(args: ServeArgs) -> Result<(), HostError> {
         Some(var) => Some(crate::setup::secret_from_env("--admin-password-env", var)?),
         None => None,
     };
-    let mut db = args.store.db.clone();
+    let (mut db, store_options) = crate::setup::location(&args.store);
     let mut component = args.component.clone();
     let mut mock = None;
     if args.demo {
@@ -28,10 +28,13 @@ pub async fn run(args: ServeArgs) -> Result<(), HostError> {
         };
         let admin_key = config.admin_key.clone();
         let server = MockServer::start(config).await?;
-        if db == std::path::Path::new("codex-connector.db") {
-            db = PathBuf::from("codex-connector-demo.db");
+        if db == host_harness::store::Location::Sqlite(PathBuf::from("codex-connector.db")) {
+            db = host_harness::store::Location::Sqlite(PathBuf::from("codex-connector-demo.db"));
         }
-        let keys = db.with_extension("keys.txt");
+        let keys = match &db {
+            host_harness::store::Location::Sqlite(p) => p.with_extension("keys.txt"),
+            host_harness::store::Location::Postgres(_) => PathBuf::from("codex-connector-demo.keys.txt"),
+        };
         write_private(
             &keys,
             &format!(
@@ -51,6 +54,7 @@ pub async fn run(args: ServeArgs) -> Result<(), HostError> {
     let harness = crate::setup::harness(&component).await?;
     let opts = host_harness::serve::ServeOptions {
         db,
+        store: store_options,
         listen: args.listen,
         schedule: host_harness::scheduler::ScheduleConfig {
             every: args.every,

@@ -7,7 +7,7 @@ use std::io::Read;
 use host_harness::policy::Redirect;
 use host_harness::runner::{Harness, HarnessConfig, HostError};
 use host_harness::secret::Secret;
-use host_harness::store::{OpenError, Store};
+use host_harness::store::{KeySource, Location, OpenError, Store, StoreOptions};
 
 use crate::args::{ComponentArgs, StoreArgs};
 
@@ -27,6 +27,18 @@ pub fn redirects(c: &ComponentArgs) -> Result<Vec<Redirect>, HostError> {
         })?);
     }
     Ok(out)
+}
+
+/// The component a command on `connection` runs: `--component`, else the connection's own,
+/// else (a connection not created yet) this workspace's build.
+pub async fn harness_for(c: &ComponentArgs, store: &Store, connection: &str) -> Result<Harness, HostError> {
+    let mut c = c.clone();
+    if c.component.is_none() {
+        if let Some(conn) = store.connection(connection).await? {
+            c.component = Some(std::path::PathBuf::from(conn.component));
+        }
+    }
+    harness(&c).await
 }
 
 /// Load the component with the options' redirects.
@@ -55,10 +67,17 @@ pub async fn harness(c: &ComponentArgs) -> Result<Harness, HostError> {
     })
 }
 
-fn open_error(e: OpenError) -> HostError {
+pub fn open_error(e: OpenError) -> HostError {
     match e {
-        OpenError::Missing(p) => HostError::new("usage", format!("there is no store at {}", p.display()))
-            .with_hint("Check --db, or create the store with `configure` (or `sync`) first."),
+        OpenError::Missing(p) => match p.parent().filter(|d| !d.as_os_str().is_empty() && !d.is_dir()) {
+            Some(d) => HostError::new(
+                "usage",
+                format!("there is no store at {}: the directory {} does not exist", p.display(), d.display()),
+            )
+            .with_hint("Check --db: this command reads a store and never creates one; `configure` creates it."),
+            None => HostError::new("usage", format!("there is no store at {}", p.display()))
+                .with_hint("Check --db, or create the store with `configure` (or `sync`) first."),
+        },
         OpenError::NoDirectory(d) => HostError::new(
             "usage",
             format!("the store's directory {} does not exist", d.display()),
@@ -71,17 +90,60 @@ fn open_error(e: OpenError) -> HostError {
         .with_hint("Pass the path of a store this host created with --db."),
         OpenError::Io(p, e) => HostError::new("usage", format!("cannot open {}: {e}", p.display()))
             .with_hint("Check the path and its permissions."),
+        OpenError::Connect(url, why) => HostError::new("network", format!("cannot connect to the store {url}: {why}"))
+            .with_hint("Check the PostgreSQL URL given to --db (postgres://USER@HOST:PORT/DB) and that the server is up."),
+        OpenError::Key(why) => HostError::new("usage", why)
+            .with_hint("Pass the store's secret key with --secret-key-file FILE or --secret-key-env VAR."),
     }
 }
 
-/// Open the store, creating it if needed (commands that write).
-pub fn store(s: &StoreArgs) -> Result<Store, HostError> {
-    Store::open(&s.db).map_err(open_error)
+/// Where the options' store is, and how to open it.
+pub fn location(s: &StoreArgs) -> (Location, StoreOptions) {
+    let key = match (&s.secret_key_file, &s.secret_key_env) {
+        (Some(f), _) => KeySource::File(f.clone()),
+        (None, Some(v)) => KeySource::Env(v.clone()),
+        (None, None) => KeySource::Auto,
+    };
+    let mut opts = StoreOptions {
+        key,
+        ..StoreOptions::default()
+    };
+    // (tests shorten the lease of a run, to watch expiry and takeover)
+    if let Some(ttl) = std::env::var("HOST_HARNESS_LEASE_TTL")
+        .ok()
+        .and_then(|t| host_harness::scheduler::parse_duration(&t).ok())
+    {
+        opts.lease_ttl = ttl;
+    }
+    (Location::parse(&s.db), opts)
 }
 
-/// Open a store that must exist (commands that only read).
-pub fn existing_store(s: &StoreArgs) -> Result<Store, HostError> {
-    Store::open_existing(&s.db).map_err(open_error)
+/// Open the store, creating it if needed (commands that write).
+pub async fn store(s: &StoreArgs) -> Result<Store, HostError> {
+    let (location, opts) = location(s);
+    Store::open(&location, opts).await.map_err(open_error)
+}
+
+/// Open a store that must exist (commands that only read). A file that is not an SQLite
+/// database (an empty one included, which SQLite would take as a new database and write
+/// its tables into) is refused untouched.
+pub async fn existing_store(s: &StoreArgs) -> Result<Store, HostError> {
+    let (location, opts) = location(s);
+    if let Location::Sqlite(db) = &location {
+        if db.is_file() {
+            let mut head = Vec::with_capacity(16);
+            std::fs::File::open(db)
+                .and_then(|f| f.take(16).read_to_end(&mut head))
+                .map_err(|e| open_error(OpenError::Io(db.clone(), e)))?;
+            if head != b"SQLite format 3\0" {
+                return Err(open_error(OpenError::Unreadable(
+                    db.clone(),
+                    "it is not an SQLite database".into(),
+                )));
+            }
+        }
+    }
+    Store::open_existing(&location, opts).await.map_err(open_error)
 }
 
 /// A secret from the environment variable `var`. The name is checked first, so that a

@@ -12,7 +12,6 @@ use crate::serve::flash::{Flash, Tone};
 use crate::serve::security::bad_csrf;
 use crate::serve::views::{check_view, credentials};
 use crate::serve::{App, Shared};
-use crate::store::Store;
 
 pub(crate) async fn check(
     State(app): State<Shared>,
@@ -30,19 +29,15 @@ pub(crate) async fn check(
 
 async fn check_saved(app: &App) -> Flash {
     let harness = &app.harness;
-    let id = harness.id();
-    let store = match Store::open(&app.db) {
-        Ok(s) => s,
-        Err(e) => return Flash::new(Tone::Error, "The store cannot be opened").line(e.to_string()),
-    };
-    let (settings, secrets) = match (store.settings(id), store.secrets(id)) {
+    let (store, id) = (&app.store, app.connection_id.as_str());
+    let (settings, secrets) = match (store.settings(id).await, store.secrets(id).await) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {
             return Flash::new(Tone::Error, "The store cannot be read").line(format!("{e:#}"))
         }
     };
     let fp = fingerprint(&settings, &secrets);
-    match harness.validate(&store).await {
+    match harness.validate(store, id).await {
         Ok(report) => {
             let view = check_view(harness, &report, credentials(harness.info(), &secrets));
             app.connection.record(fp, view);

@@ -26,22 +26,14 @@ pub(crate) async fn page(State(app): State<Shared>, Query(q): Query<PageQuery>) 
         Err(e) => return no_randomness(&e),
     };
     let sort = Sort::parse(q.sort.as_deref());
-    let a = app.clone();
-    let n = nonce.clone();
-    let view = match tokio::task::spawn_blocking(move || build_page(&a, flash, sort, n)).await {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => {
+    let view = match build_page(&app, flash, sort, nonce.clone()).await {
+        Ok(v) => v,
+        Err(e) => {
             tracing::error!("cannot build the page: {e:#}");
             return plain(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "The page could not be built (the store is unreadable); see the server's log.",
             );
-        }
-        Err(_) => {
-            return plain(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The page could not be built.",
-            )
         }
     };
     match app.templates.render("page.html", &view) {

@@ -22,7 +22,6 @@ use crate::serve::form::{self, Posted};
 use crate::serve::security::bad_csrf;
 use crate::serve::views::{check_view, credentials};
 use crate::serve::{App, Shared};
-use crate::store::Store;
 
 pub(crate) async fn save(
     State(app): State<Shared>,
@@ -58,15 +57,8 @@ fn and_list(items: &[String]) -> String {
 async fn save_and_check(app: &App, form: &[(String, String)]) -> Flash {
     let harness = &app.harness;
     let info = harness.info();
-    let id = harness.id();
-    let mut store = match Store::open(&app.db) {
-        Ok(s) => s,
-        Err(e) => {
-            return Flash::new(Tone::Error, "Not saved: the store cannot be opened")
-                .line(e.to_string())
-        }
-    };
-    let (saved_secrets, configured) = match (store.secrets(id), store.is_configured(id)) {
+    let (store, id) = (&app.store, app.connection_id.as_str());
+    let (saved_secrets, configured) = match (store.secrets(id).await, store.is_configured(id).await) {
         (Ok(s), Ok(c)) => (s, c),
         (Err(e), _) | (_, Err(e)) => {
             return Flash::new(Tone::Error, "Not saved: the store cannot be read")
@@ -80,13 +72,13 @@ async fn save_and_check(app: &App, form: &[(String, String)]) -> Flash {
         "Nothing was saved."
     };
     let result = harness
-        .configure_validated(&mut store, &posted.values, posted.secrets.clone())
+        .configure_validated(store, id, &posted.values, posted.secrets.clone())
         .await;
     match result {
         Ok((Some(saved), report)) => {
             // What is stored now is what was just checked: its status is the connection's.
             let check = check_view(harness, &report, credentials(info, &posted.secrets));
-            match (store.settings(id), store.secrets(id)) {
+            match (store.settings(id).await, store.secrets(id).await) {
                 (Ok(settings), Ok(secrets)) => app
                     .connection
                     .record(fingerprint(&settings, &secrets), check),

@@ -18,7 +18,7 @@ pub(crate) async fn sync_now(
     if !app.security.csrf_ok(&form) {
         return bad_csrf();
     }
-    let flash = match app.scheduler.trigger("ui") {
+    let flash = match app.scheduler.trigger("ui").await {
         Ok(()) => Flash::new(Tone::Ok, "Import started")
             .line("Its progress shows under Import history; the page refreshes when it ends."),
         Err(TriggerError::Busy(since)) => Flash::new(Tone::Warn, "An import is already running")

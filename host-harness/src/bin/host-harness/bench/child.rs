@@ -13,7 +13,7 @@ use anyhow::Context;
 use host_harness::bindings::v0_2::types as wit;
 use host_harness::runner::{Harness, HostError, SyncOptions};
 use host_harness::secret::Secret;
-use host_harness::store::Store;
+use host_harness::store::{Store, DEFAULT_CONNECTION};
 
 use super::fixture;
 use super::protocol::{Backfill, Incremental, Message, Setup, INCREMENTAL};
@@ -62,19 +62,20 @@ async fn phases(component: &Path) -> anyhow::Result<()> {
     let harness = Harness::load(fixture::config(component, &setup.base)?).await?;
     let load = t.elapsed();
     let origin = format!("{:?}", harness.sandbox().origin());
-    let mut store = Store::open(&setup.dir.join("bench.db"))?;
+    let store = Store::open_path(&setup.dir.join("bench.db")).await?;
 
     let t = Instant::now();
     harness
         .configure(
-            &mut store,
+            &store,
+            DEFAULT_CONNECTION,
             &fixture::settings(setup.days),
             fixture::secrets(&key),
         )
         .await?;
     let configure = t.elapsed();
     let t = Instant::now();
-    let run = harness.sync(&mut store, SyncOptions::new("bench")).await?;
+    let run = harness.sync(&store, DEFAULT_CONNECTION, SyncOptions::new("bench")).await?;
     let sync = t.elapsed();
     say(&Message::Backfill(Backfill {
         load_ms: ms(load),
@@ -90,7 +91,7 @@ async fn phases(component: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     let t = Instant::now();
-    let run = harness.sync(&mut store, SyncOptions::new("bench")).await?;
+    let run = harness.sync(&store, DEFAULT_CONNECTION, SyncOptions::new("bench")).await?;
     let sync = t.elapsed();
     let modes = harness
         .info()
