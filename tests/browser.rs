@@ -164,6 +164,7 @@ fn serve_options(db: PathBuf) -> ServeOptions {
             every: Duration::from_secs(3600),
             jitter: 0.1,
         },
+        workers: 2,
         admin_password: None,
     }
 }
@@ -827,7 +828,7 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
 
     // The pattern matches no model: after an import the page says there is no usage of the
     // connector's kind, and the connector's notes (why some may be missing) are there once.
-    let finished = server.scheduler().run_now("test").await.unwrap();
+    let finished = server.scheduler().run_now(CONN, "test").await.unwrap();
     assert_eq!(finished.status, "succeeded", "{finished:?}");
     let page = http(addr, &get(&host, "/", "")).await;
     assert!(

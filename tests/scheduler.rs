@@ -1,7 +1,9 @@
-//! The scheduler behind `serve`: periodic runs, failures that do not stop the schedule,
-//! nothing run (nor recorded) while nothing is saved, one run at a time, and a stop in the
-//! middle of a run that leaves the store consistent (the run is marked interrupted with what
-//! it had committed; the next run completes with the ground truth).
+//! The scheduler behind `serve`, for its connection: periodic runs (the interval counted
+//! from the end of a run), failures that do not stop the schedule, nothing run (nor
+//! recorded) while nothing is saved, one run at a time (a run due while one goes is not
+//! queued), and a stop in the middle of a run that leaves the store consistent (the run is
+//! marked interrupted with what it had committed; the next run completes with the ground
+//! truth). Many connections at once: tests/pool.rs.
 
 mod common;
 
@@ -11,15 +13,32 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use host_harness::runner::{Harness, SyncOptions};
-use host_harness::scheduler::{ScheduleConfig, Scheduler, TriggerError};
+use host_harness::scheduler::{FirstRun, Harnesses, PoolConfig, ScheduleConfig, Scheduler, TriggerError};
 use host_harness::store::{Run, Store};
 use openai_mock::MockServer;
 
-fn every(ms: u64) -> ScheduleConfig {
-    ScheduleConfig {
-        every: Duration::from_millis(ms),
-        jitter: 0.1,
+fn every(ms: u64) -> PoolConfig {
+    // As `serve` runs it: the first scheduled run one interval after the pool first sees
+    // the connection.
+    PoolConfig {
+        first_run: FirstRun::AfterInterval,
+        ..PoolConfig::new(
+            2,
+            ScheduleConfig {
+                every: Duration::from_millis(ms),
+                jitter: 0.1,
+            },
+        )
     }
+}
+
+/// The pool `serve` starts, over the store at `db`, running `harness`'s component.
+async fn start(harness: &Arc<Harness>, db: &Path, config: PoolConfig) -> Scheduler {
+    Scheduler::start(
+        Arc::new(open(db).await),
+        Arc::new(Harnesses::with(harness.clone())),
+        config,
+    )
 }
 
 async fn configured(
@@ -89,9 +108,9 @@ async fn runs_every_interval() {
     let mock = MockServer::start(mock_config(&keys, 5, 3)).await.unwrap();
     let (_dir, db, harness) = configured(&mock, &keys.admin, 3).await;
     let started = Instant::now();
-    let s = Scheduler::start(harness, Arc::new(open(&db).await), CONN, every(200));
+    let s = start(&harness, &db, every(200)).await;
     wait_until("three scheduled runs", Duration::from_secs(30), || {
-        s.status().finished >= 3
+        s.status(CONN).finished >= 3
     })
     .await;
     let elapsed = started.elapsed();
@@ -130,14 +149,15 @@ async fn nothing_runs_nor_is_recorded_while_nothing_is_saved() {
     let harness = Arc::new(harness(&connector_wasm(), Some(&mock)).await);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");
-    let s = Scheduler::start(harness.clone(), Arc::new(open(&db).await), CONN, every(100));
-    wait_until("two skipped ticks", Duration::from_secs(30), || {
-        s.status().skipped_unconfigured >= 2
+    let s = start(&harness, &db, every(100)).await;
+    // The connection is due after 100 ms; the dispatcher looks every 12.5 ms.
+    wait_until("the connection due and passed over", Duration::from_secs(30), || {
+        s.statuses().passes >= 20
     })
     .await;
-    assert_eq!(s.trigger("ui").await, Err(TriggerError::NotConfigured));
-    assert_eq!(s.status().started, 0);
-    assert!(s.status().last.is_none());
+    assert_eq!(s.trigger(CONN, "ui").await, Err(TriggerError::NotConfigured));
+    assert_eq!(s.status(CONN).started, 0);
+    assert!(s.status(CONN).last.is_none());
     let store = open(&db).await;
     assert!(store.runs(CONN, 10).await.unwrap().is_empty());
     assert!(mock.requests().is_empty());
@@ -147,7 +167,7 @@ async fn nothing_runs_nor_is_recorded_while_nothing_is_saved() {
         .await
         .unwrap();
     wait_until("a successful run", Duration::from_secs(30), || {
-        s.status().last.is_some_and(|l| l.status == "succeeded")
+        s.status(CONN).last.is_some_and(|l| l.status == "succeeded")
     })
     .await;
     s.shutdown().await;
@@ -163,12 +183,12 @@ async fn a_failed_run_is_recorded_and_the_schedule_goes_on() {
     // Well-formed, but unknown to OpenAI: every run fails with `unauthorized`.
     let unknown = host_harness::random::key("sk-admin-");
     let (_dir, db, harness) = configured(&mock, &unknown, 3).await;
-    let s = Scheduler::start(harness.clone(), Arc::new(open(&db).await), CONN, every(200));
+    let s = start(&harness, &db, every(200)).await;
     wait_until("two failed runs", Duration::from_secs(30), || {
-        s.status().finished >= 2
+        s.status(CONN).finished >= 2
     })
     .await;
-    let last = s.status().last.unwrap();
+    let last = s.status(CONN).last.unwrap();
     assert_eq!(last.status, "failed");
     assert_eq!(last.error.unwrap().class, "unauthorized");
 
@@ -178,7 +198,7 @@ async fn a_failed_run_is_recorded_and_the_schedule_goes_on() {
         .await
         .unwrap();
     wait_until("a successful run", Duration::from_secs(30), || {
-        s.status().last.is_some_and(|l| l.status == "succeeded")
+        s.status(CONN).last.is_some_and(|l| l.status == "succeeded")
     })
     .await;
     s.shutdown().await;
@@ -212,17 +232,17 @@ async fn one_run_at_a_time() {
     let (_dir, db, harness) = configured(&mock, &keys.admin, 10).await;
     // Each request takes 120 ms: a run takes a second or more.
     slow(&mock, Duration::from_millis(120));
-    let s = Scheduler::start(harness.clone(), Arc::new(open(&db).await), CONN, every(200));
+    let s = start(&harness, &db, every(200)).await;
 
     // Sync now, then again while it runs: "already running".
-    s.trigger("ui").await.unwrap();
-    match s.trigger("ui").await {
+    s.trigger(CONN, "ui").await.unwrap();
+    match s.trigger(CONN, "ui").await {
         Err(TriggerError::Busy(_)) => {}
         other => panic!("expected busy, got {other:?}"),
     }
-    assert!(s.status().running.is_some());
+    assert!(s.status(CONN).running.is_some());
     wait_until("the run's history row", Duration::from_secs(30), || {
-        s.status().running.is_some_and(|l| l.stream.is_some())
+        s.status(CONN).running.is_some_and(|l| l.stream.is_some())
     })
     .await;
     // A sync from elsewhere (the CLI) on the same store is refused too.
@@ -239,16 +259,11 @@ async fn one_run_at_a_time() {
         recorded,
         "a refused sync records no run"
     );
-    // The timer's ticks that fall into the run are skipped, not queued.
-    wait_until("a skipped tick", Duration::from_secs(30), || {
-        s.status().skipped_busy >= 1
-    })
-    .await;
     wait_until(
         "the ui run and a scheduled run",
         Duration::from_secs(60),
         || {
-            let st = s.status();
+            let st = s.status(CONN);
             st.finished >= 2 && st.running.is_none()
         },
     )
@@ -258,6 +273,10 @@ async fn one_run_at_a_time() {
     let runs = assert_sequential(&store.runs(CONN, 100).await.unwrap());
     assert_eq!(runs[0].trigger, "ui");
     assert_eq!(runs[0].status, "succeeded");
+    // The schedule came due (200 ms) during the ui run (over a second): that due run was
+    // not queued behind it; the next one came an interval after its end.
+    let gap = ts(&runs[1].started_at) - ts(runs[0].finished_at.as_deref().unwrap());
+    assert!(gap.num_milliseconds() >= 170, "gap {gap:?}");
     assert!(runs[1..].iter().all(|r| r.trigger == "schedule"));
     assert!(runs.iter().all(|r| r.status == "succeeded"), "{runs:#?}");
     assert_ground_truth(&store, &mock).await;
@@ -272,21 +291,21 @@ async fn stopping_mid_run_leaves_a_consistent_store() {
         .unwrap();
     let (_dir, db, harness) = configured(&mock, &keys.admin, days).await;
     slow(&mock, Duration::from_millis(150));
-    let s = Scheduler::start(harness.clone(), Arc::new(open(&db).await), CONN, every(3_600_000));
+    let s = start(&harness, &db, every(3_600_000)).await;
 
     // Stop after the first usage page (of three) is committed.
-    s.trigger("ui").await.unwrap();
+    s.trigger(CONN, "ui").await.unwrap();
     wait_until("a committed usage page", Duration::from_secs(60), || {
-        s.status()
+        s.status(CONN)
             .running
             .and_then(|l| l.streams.get("usage").map(|c| c.pages >= 1))
             .unwrap_or(false)
     })
     .await;
     s.shutdown().await;
-    assert!(s.status().running.is_none());
-    assert_eq!(s.trigger("ui").await, Err(TriggerError::Stopping));
-    assert_eq!(s.status().last.unwrap().status, "interrupted");
+    assert!(s.status(CONN).running.is_none());
+    assert_eq!(s.trigger(CONN, "ui").await, Err(TriggerError::Stopping));
+    assert_eq!(s.status(CONN).last.unwrap().status, "interrupted");
 
     assert_integrity(&db).await;
     let store = open(&db).await;
@@ -311,8 +330,12 @@ async fn stopping_mid_run_leaves_a_consistent_store() {
 
     // A later run resumes from the last committed page and completes with the ground truth.
     mock.clear_faults();
-    let later = Scheduler::new(harness, Arc::new(open(&db).await), CONN, every(3_600_000));
-    let finished = later.run_now("schedule").await.unwrap();
+    let later = Scheduler::new(
+        Arc::new(open(&db).await),
+        Arc::new(Harnesses::with(harness)),
+        every(3_600_000),
+    );
+    let finished = later.run_now(CONN, "schedule").await.unwrap();
     assert_eq!(finished.status, "succeeded", "{finished:?}");
     let runs = store.runs(CONN, 10).await.unwrap();
     assert_eq!(runs[0].status, "succeeded");

@@ -13,13 +13,16 @@
 //!   with leases for runs and secrets sealed at rest,
 //! - [`runner`]: configure, validate and sync, with retries and history,
 //! - [`report`]: usage per person, as the platform would show it,
-//! - [`scheduler`]: scheduled and on-demand syncs, one at a time, stoppable,
+//! - [`scheduler`]: a pool of workers running the store's due connections concurrently
+//!   (one run per connection at a time, across hosts), and on-demand runs; stoppable,
+//! - [`metrics`]: what the pool did, for Prometheus (`/metrics`, `/healthz`),
 //! - [`serve`]: the settings page.
 
 pub mod bindings;
 pub mod charts;
 pub mod delivery;
 pub mod human;
+pub mod metrics;
 pub mod origin;
 pub mod policy;
 pub mod random;

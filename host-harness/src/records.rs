@@ -25,8 +25,20 @@ pub fn check(
     records: Vec<wit::NormalizedRecord>,
     redactor: &Redactor,
 ) -> Result<Vec<CheckedRecord>, String> {
+    check_part(stream, key_len, 0, records, redactor)
+}
+
+/// Like [`check`], for a part of a page's records that starts at the page's record
+/// `first` (so that a message names the record by its place in the page).
+pub fn check_part(
+    stream: &str,
+    key_len: usize,
+    first: usize,
+    records: Vec<wit::NormalizedRecord>,
+    redactor: &Redactor,
+) -> Result<Vec<CheckedRecord>, String> {
     let mut out = Vec::with_capacity(records.len());
-    for (i, r) in records.into_iter().enumerate() {
+    for (i, r) in (first..).zip(records) {
         if r.stream != stream {
             return Err(format!(
                 "record {i} belongs to stream {:?}, not to the page's {stream:?}",
@@ -44,12 +56,11 @@ pub fn check(
         if !value.is_object() {
             return Err(format!("record {i}'s payload is not a JSON object"));
         }
-        let payload = serde_json::to_string(&value).map_err(|e| e.to_string())?;
-        let payload = redactor.redact_cow(&payload).into_owned();
+        let payload = redacted(serde_json::to_string(&value).map_err(|e| e.to_string())?, redactor);
         let key: Vec<Option<String>> = r
             .key
             .into_iter()
-            .map(|k| k.map(|k| redactor.redact_cow(&k).into_owned()))
+            .map(|k| k.map(|k| redacted(k, redactor)))
             .collect();
         let key_text = serde_json::to_string(&key).map_err(|e| e.to_string())?;
         out.push(CheckedRecord {
@@ -61,6 +72,15 @@ pub fn check(
         });
     }
     Ok(out)
+}
+
+/// `s` redacted, without a copy when there is nothing to redact (the common case).
+fn redacted(s: String, redactor: &Redactor) -> String {
+    let changed = match redactor.redact_cow(&s) {
+        std::borrow::Cow::Borrowed(_) => None,
+        std::borrow::Cow::Owned(r) => Some(r),
+    };
+    changed.unwrap_or(s)
 }
 
 fn clip(s: &str) -> String {
@@ -92,5 +112,12 @@ mod tests {
         }
         assert!(check("s", 1, vec![rec("{}", vec![None, None])], &r).is_err());
         assert!(check("t", 2, vec![rec("{}", vec![None, None])], &r).is_err());
+    }
+
+    #[test]
+    fn a_part_names_records_by_their_place_in_the_page() {
+        let r = Redactor::default();
+        let e = check_part("s", 1, 7, vec![rec("{}", vec![None]), rec("[]", vec![None])], &r).unwrap_err();
+        assert!(e.starts_with("record 8's payload"), "{e}");
     }
 }

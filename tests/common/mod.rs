@@ -262,8 +262,13 @@ pub type Line = (String, String, String, String, String);
 /// The stored usage records as (line → [input, cached input, output, requests]); fails on
 /// a duplicate line.
 pub async fn stored_usage(store: &Store) -> std::collections::BTreeMap<Line, [u64; 4]> {
+    stored_usage_of(store, CONN).await
+}
+
+/// [`stored_usage`] of the connection `connection`.
+pub async fn stored_usage_of(store: &Store, connection: &str) -> std::collections::BTreeMap<Line, [u64; 4]> {
     let mut out = std::collections::BTreeMap::new();
-    for r in store.records(CONN, "usage").await.unwrap() {
+    for r in store.records(connection, "usage").await.unwrap() {
         let p: serde_json::Value = serde_json::from_str(&r.payload).unwrap();
         let s = |k: &str| p[k].as_str().unwrap_or("").to_string();
         let key = (
@@ -290,7 +295,12 @@ pub async fn stored_usage(store: &Store) -> std::collections::BTreeMap<Line, [u6
 
 /// The mock's ground truth in the same form.
 pub fn truth_usage(mock: &MockServer) -> std::collections::BTreeMap<Line, [u64; 4]> {
-    mock.ground_truth()
+    truth_usage_of(mock, 0)
+}
+
+/// The ground truth of the mock's organization `org` in the same form.
+pub fn truth_usage_of(mock: &MockServer, org: usize) -> std::collections::BTreeMap<Line, [u64; 4]> {
+    mock.ground_truth_of(org)
         .rows
         .into_iter()
         .map(|r| {

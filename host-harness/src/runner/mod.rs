@@ -3,8 +3,11 @@
 //! which connector it runs: forms, capabilities, origins and advice come from the
 //! connector's own description and errors.
 
+mod check;
 pub mod error;
+mod pipeline;
 pub mod progress;
+mod pull;
 pub mod retry;
 pub mod settings;
 mod sync;
@@ -411,4 +414,9 @@ pub fn rfc3339(unix: i64) -> String {
     chrono::DateTime::from_timestamp(unix, 0)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_else(|| unix.to_string())
+}
+
+pub fn epoch() -> std::time::Duration {
+    static T: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    T.get_or_init(std::time::Instant::now).elapsed()
 }

@@ -1,15 +1,15 @@
-//! One sync run: each stream page by page, from its checkpoint, in a fresh configured
-//! instance; rate limits and transient failures retried on the same cursor within bounds;
-//! every page committed with its records and checkpoint; the run recorded in the history.
+//! One sync run: each stream page by page, from its checkpoint, in two fresh configured
+//! instances (one pulls the next page while the other normalizes the page the host then
+//! commits: [`super::pipeline`]); rate limits and transient failures retried on the same
+//! cursor within bounds ([`super::pull`]); every page committed with its records and
+//! checkpoint, in page order; the run recorded in the history.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::progress::{emit, Progress, ProgressTx};
-use super::{call_error, connector_error, rfc3339, Harness, HostError};
-use crate::bindings::v0_2::types as wit;
-use crate::redact::Redactor;
-use crate::sandbox::Session;
+use super::pipeline::Instances;
+use super::progress::ProgressTx;
+use super::{Harness, HostError};
 use crate::store::{lease, Run, RunLease, Store, StreamCounts};
 
 /// What a run does.
@@ -38,8 +38,12 @@ impl Harness {
     /// connection is busy (its lease is held, by this process or another), not configured,
     /// or asked for a stream the connector does not have.
     pub async fn sync(&self, store: &Store, connection: &str, opts: SyncOptions) -> Result<Run, HostError> {
+        if std::env::var_os("TIMING").is_some() { eprintln!("TIMING {:?} sync start", crate::runner::epoch()); }
         let lease = self.begin(store, connection, &opts).await?;
-        self.run(store, lease, opts).await
+        if std::env::var_os("TIMING").is_some() { eprintln!("TIMING {:?} begun", crate::runner::epoch()); }
+        let r = self.run(store, lease, opts).await;
+        if std::env::var_os("TIMING").is_some() { eprintln!("TIMING {:?} sync end", crate::runner::epoch()); }
+        r
     }
 
     /// The streams `opts` selects, in `describe` order.
@@ -122,16 +126,31 @@ impl Harness {
         opts: &SyncOptions,
         counts: &mut BTreeMap<String, StreamCounts>,
     ) -> Result<(), HostError> {
-        let context = format!("connection={} connector={} run={}", lease.connection, self.id(), lease.run_id);
-        let stored = self.stored(store, &lease.connection).await?;
-        let (mut session, redactor) = self.configured_session(stored, &context).await?;
-        let result = self
-            .pull_streams(&mut session, &redactor, store, lease, streams, opts, counts)
-            .await;
-        let denied = session.denied();
+        let mut instances = self.instances(store, lease).await?;
+        if std::env::var_os("TIMING").is_some() { eprintln!("TIMING {:?} instances", crate::runner::epoch()); }
+        let mut result = Ok(());
+        for stream in streams {
+            let total = counts.entry(stream.clone()).or_default();
+            result = self
+                .sync_stream(
+                    &mut instances,
+                    store,
+                    lease,
+                    stream,
+                    opts.full_refresh,
+                    opts.progress.as_ref(),
+                    total,
+                )
+                .await;
+            if result.is_err() {
+                break;
+            }
+        }
+        let mut denied = instances.pull.denied();
+        denied.extend(instances.normalize.denied());
         match result {
             Err(mut e) if !denied.is_empty() => {
-                e.message.push_str(&redactor.redact(&format!(
+                e.message.push_str(&instances.redactor.redact(&format!(
                     " (the sandbox refused: {})",
                     denied.join("; ")
                 )));
@@ -141,184 +160,24 @@ impl Harness {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn pull_streams(
-        &self,
-        session: &mut Session,
-        redactor: &Redactor,
-        store: &Store,
-        lease: &RunLease,
-        streams: &[String],
-        opts: &SyncOptions,
-        counts: &mut BTreeMap<String, StreamCounts>,
-    ) -> Result<(), HostError> {
-        let progress = opts.progress.as_ref();
-        for stream in streams {
-            emit(progress, Progress::StreamStarted { stream: stream.clone() });
-            let key_len = self
-                .info()
-                .streams
-                .iter()
-                .find(|s| &s.name == stream)
-                .map_or(0, |s| s.primary_key.len());
-            let checkpoint = if opts.full_refresh {
-                None
-            } else {
-                store.checkpoint(&lease.connection, stream).await?
-            };
-            let mut cursor: Option<String> = None;
-            let total = counts.entry(stream.clone()).or_default();
-            loop {
-                if total.pages >= self.config().max_pages_per_stream {
-                    return Err(HostError::new(
-                        "sandbox",
-                        format!(
-                            "stream {stream} returned more than {} pages in one run; stopped",
-                            self.config().max_pages_per_stream
-                        ),
-                    ));
-                }
-                let before = session.requests();
-                let page = self
-                    .pull_with_retries(session, redactor, stream, checkpoint.as_deref(), cursor.as_deref(), progress)
-                    .await;
-                let requests = session.requests() - before;
-                let page = match page {
-                    Ok(p) => p,
-                    Err(e) => {
-                        total.requests += requests;
-                        return Err(e);
-                    }
-                };
-                if page.raw.stream != *stream {
-                    return Err(HostError::new(
-                        "sandbox",
-                        "the component returned a page of another stream",
-                    ));
-                }
-                let records = match session.normalize(&page.raw).await {
-                    Ok(Ok(r)) => r,
-                    Ok(Err(e)) => {
-                        let (class, message) = connector_error(&e);
-                        return Err(HostError::new(&class, redactor.redact(&message)));
-                    }
-                    Err(e) => return Err(call_error(&e, redactor)),
-                };
-                let records = crate::records::check(stream, key_len, records, redactor)
-                    .map_err(|m| HostError::new("sandbox", redactor.redact(&m)))?;
-                if let Some(w) = &page.window {
-                    store
-                        .set_window(lease.run_id, &rfc3339(w.start), &rfc3339(w.end))
-                        .await?;
-                }
-                let page = redact_page(page, redactor);
-                let next_cursor = page.next_cursor.clone();
-                let c = store
-                    .commit_page(lease, total.pages, page, requests, records)
-                    .await
-                    .map_err(|e| match e.downcast_ref::<crate::store::LeaseLost>() {
-                        Some(_) => HostError::from(e),
-                        None => HostError::new("store", redactor.redact(&format!("{e:#}"))),
-                    })?;
-                total.add(&c);
-                emit(
-                    progress,
-                    Progress::PageCommitted {
-                        stream: stream.clone(),
-                        pages: total.pages,
-                        counts: total.clone(),
-                    },
-                );
-                match next_cursor {
-                    Some(next) => cursor = Some(next),
-                    None => break,
-                }
-            }
-            emit(
-                progress,
-                Progress::StreamDone {
-                    stream: stream.clone(),
-                    counts: total.clone(),
-                },
-            );
-        }
-        Ok(())
-    }
-
-    /// `pull-page`, retried on the same cursor after a rate limit (waiting what the
-    /// provider asked, within bounds) or a transient failure (backing off).
-    async fn pull_with_retries(
-        &self,
-        session: &mut Session,
-        redactor: &Redactor,
-        stream: &str,
-        checkpoint: Option<&str>,
-        cursor: Option<&str>,
-        progress: Option<&ProgressTx>,
-    ) -> Result<wit::Page, HostError> {
-        let retry = &self.config().retry;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let err = match session.pull_page(stream, checkpoint, cursor).await {
-                Ok(Ok(page)) => return Ok(page),
-                Ok(Err(e)) => e,
-                Err(e) => return Err(call_error(&e, redactor)),
-            };
-            // A request that never reached its origin is not a provider outage: say which
-            // origin and why, and retry once at most (a network or redirect problem does
-            // not go away in seconds).
-            if let (wit::ConnectorError::Transient(_), Some(u)) = (&err, session.take_unreachable()) {
-                let via = u.via.map(|v| format!(" (redirected to {v})")).unwrap_or_default();
-                let e = HostError::new(
-                    "network",
-                    redactor.redact(&format!("could not reach {}{via}: {}", u.origin, u.what)),
-                );
-                if attempt >= 2 {
-                    return Err(e);
-                }
-                emit(
-                    progress,
-                    Progress::Waiting {
-                        stream: stream.to_string(),
-                        class: "network".into(),
-                        delay: retry.base_delay,
-                        attempt,
-                    },
-                );
-                tokio::time::sleep(retry.base_delay).await;
-                continue;
-            }
-            let (class, message) = connector_error(&err);
-            let retry_after = match &err {
-                wit::ConnectorError::RateLimited(r) => Some(r.retry_after_ms.map(Duration::from_millis)),
-                wit::ConnectorError::Transient(_) => Some(None),
-                _ => None,
-            };
-            match retry_after {
-                Some(ra) if attempt < retry.max_attempts => {
-                    let delay = retry.delay(attempt, ra);
-                    tracing::info!(stream = %stream, class = %class, attempt, ?delay, "retrying the same cursor");
-                    emit(
-                        progress,
-                        Progress::Waiting {
-                            stream: stream.to_string(),
-                            class: class.clone(),
-                            delay,
-                            attempt,
-                        },
-                    );
-                    tokio::time::sleep(delay).await;
-                }
-                Some(_) => {
-                    return Err(HostError::new(
-                        &class,
-                        format!("{} (gave up after {attempt} attempts)", redactor.redact(&message)),
-                    ))
-                }
-                None => return Err(HostError::new(&class, redactor.redact(&message))),
-            }
-        }
+    /// The run's two instances of the component, fresh sandboxes configured identically
+    /// from the stored settings and secrets: one pulls (the only one that may make
+    /// requests), the other normalizes (its allow-list emptied: normalize is pure).
+    async fn instances(&self, store: &Store, lease: &RunLease) -> Result<Instances, HostError> {
+        let context = format!("connection={} connector={} run={}", lease.connection, self.id(), lease.run_id);
+        let stored = self.stored(store, &lease.connection).await?;
+        let (pull, redactor) = self
+            .configured_session(stored.clone(), &format!("{context} instance=pull"))
+            .await?;
+        let (normalize, _) = self
+            .configured_session(stored, &format!("{context} instance=normalize"))
+            .await?;
+        normalize.allow(Vec::new());
+        Ok(Instances {
+            pull,
+            normalize,
+            redactor,
+        })
     }
 }
 
@@ -336,15 +195,4 @@ async fn heartbeat(store: &Store, lease: &mut RunLease) -> HostError {
             tracing::warn!(connection = %lease.connection, run = lease.run_id, "cannot renew the run's lease: {e:#}");
         }
     }
-}
-
-/// The strings of a page the host stores, redacted (the body, cursors and checkpoint).
-fn redact_page(mut p: wit::Page, redactor: &Redactor) -> wit::Page {
-    if redactor.finds(&p.raw.body) {
-        p.raw.body = redactor.redact(&p.raw.body);
-    }
-    p.raw.scope = p.raw.scope.map(|s| redactor.redact(&s));
-    p.checkpoint = p.checkpoint.map(|s| redactor.redact(&s));
-    p.next_cursor = p.next_cursor.map(|s| redactor.redact(&s));
-    p
 }

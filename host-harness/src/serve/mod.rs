@@ -34,12 +34,13 @@ mod views;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::extract::State;
 use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 
 use crate::runner::Harness;
-use crate::scheduler::{format_duration, ScheduleConfig, Scheduler};
+use crate::scheduler::{format_duration, FirstRun, Harnesses, PoolConfig, ScheduleConfig, Scheduler};
 use crate::store::{Location, Store, StoreOptions, DEFAULT_CONNECTION};
 
 /// How `serve` runs.
@@ -49,7 +50,10 @@ pub struct ServeOptions {
     /// The secret key and lease settings of the store.
     pub store: StoreOptions,
     pub listen: SocketAddr,
+    /// The page's connection's interval, and the default of connections without their own.
     pub schedule: ScheduleConfig,
+    /// Runs at once (the pool's workers).
+    pub workers: usize,
     /// Required (HTTP Basic, any user name) when `listen` is not a loopback address.
     pub admin_password: Option<String>,
 }
@@ -108,12 +112,15 @@ impl Server {
             .await
             .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         let harness = Arc::new(harness);
-        let scheduler = Arc::new(Scheduler::start(
-            harness.clone(),
-            store.clone(),
-            &connection_id,
-            opts.schedule.clone(),
-        ));
+        // Every connection of the store runs on the pool (each component loaded once, with
+        // this harness's policy); the page's connection keeps `--every`, and scheduled runs
+        // start one interval after a connection is first seen.
+        let pool = PoolConfig {
+            first_run: FirstRun::AfterInterval,
+            ..PoolConfig::new(opts.workers, opts.schedule.clone())
+        };
+        let scheduler = Arc::new(Scheduler::start(store.clone(), Arc::new(Harnesses::with(harness.clone())), pool));
+        scheduler.keep_interval(&connection_id, &opts.schedule).await?;
         let app = Arc::new(App {
             harness,
             store,
@@ -193,6 +200,8 @@ fn router(app: Shared) -> Router {
         .route("/check", post(routes::check::check))
         .route("/sync", post(routes::sync::sync_now))
         .route("/status", get(routes::status::status))
+        .route("/metrics", get(|State(app): State<Shared>| async move { crate::metrics::http::metrics_response(app.scheduler.metrics()) }))
+        .route("/healthz", get(|State(app): State<Shared>| async move { crate::metrics::http::healthz_response(&app.store).await }))
         .fallback(routes::not_found)
         .layer(middleware::from_fn_with_state(app.clone(), security::guard))
         .with_state(app)
@@ -207,7 +216,7 @@ pub async fn run(harness: Harness, opts: ServeOptions) -> anyhow::Result<()> {
     println!(
         "Scheduled imports every {} (±{:.0}% jitter); Ctrl-C stops the server (a running import is marked interrupted and resumes next time).",
         format_duration(every),
-        server.scheduler().config().jitter * 100.0
+        server.scheduler().config().schedule.jitter * 100.0
     );
     if protected {
         println!("The page asks for the admin password (HTTP Basic, any user name).");

@@ -519,7 +519,7 @@ pub(crate) async fn build_page(
     let runs = store.runs(id, HISTORY).await?;
     let history: Vec<RunView> = runs.iter().map(run_view).collect();
     let usage = usage::view(store, id, &runs, sort).await?;
-    let status = app.scheduler.status();
+    let status = app.scheduler.status(id);
     Ok(PageView {
         name: info.name.clone(),
         version: info.version.clone(),

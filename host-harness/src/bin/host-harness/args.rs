@@ -181,6 +181,9 @@ pub enum Command {
     Bench(crate::bench::BenchOpts),
     /// Serve the settings page and run scheduled imports.
     Serve(ServeArgs),
+    /// Run the store's due connections on a pool of workers, without a page (several
+    /// workers may share a PostgreSQL store: each connection runs in one of them at a time).
+    Worker(WorkerArgs),
     /// The store's connections: add, list, remove.
     #[command(subcommand)]
     Connections(ConnectionsCommand),
@@ -202,6 +205,10 @@ pub enum ConnectionsCommand {
         /// The connector component (.wasm) it runs. Default: this workspace's release build.
         #[arg(long, value_name = "PATH")]
         component: Option<PathBuf>,
+        /// Its own interval between scheduled imports (e.g. 15m, 1h), with ±10% jitter; the
+        /// first is due at once. Default: the --every of the `serve` or `worker` that runs it.
+        #[arg(long, value_name = "DURATION", value_parser = host_harness::scheduler::parse_duration)]
+        every: Option<std::time::Duration>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -299,9 +306,13 @@ pub struct ServeArgs {
     /// Address to listen on. Loopback by default; any other address needs --admin-password-env.
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
     pub listen: std::net::SocketAddr,
-    /// Interval between scheduled imports (e.g. 30s, 15m, 1h, 1h30m), with ±10% jitter.
+    /// Interval between scheduled imports (e.g. 30s, 15m, 1h, 1h30m), with ±10% jitter: the
+    /// page's connection's, and that of connections without their own.
     #[arg(long, default_value = "1h", value_parser = host_harness::scheduler::parse_duration)]
     pub every: std::time::Duration,
+    /// Imports that run at once (1–128).
+    #[arg(long, default_value_t = host_harness::scheduler::DEFAULT_WORKERS, value_parser = workers)]
+    pub workers: usize,
     /// Read the admin password (HTTP Basic, any user name) from this environment variable.
     #[arg(long, value_name = "VAR")]
     pub admin_password_env: Option<String>,
@@ -309,6 +320,44 @@ pub struct ServeArgs {
     /// keys it accepts are written to a file (mode 0600) beside the demo store.
     #[arg(long)]
     pub demo: bool,
+}
+
+#[derive(Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Imports that run at once (1–128). Imports mostly wait on the provider, so more than
+    /// the cores: the default 8 keeps two cores busy.
+    #[arg(long, default_value_t = host_harness::scheduler::DEFAULT_WORKERS, value_parser = workers)]
+    pub workers: usize,
+    /// Interval between scheduled imports of a connection without its own (`connections
+    /// add --every`), with ±10% jitter; such a connection is first due at once.
+    #[arg(long, default_value = "1h", value_parser = host_harness::scheduler::parse_duration)]
+    pub every: std::time::Duration,
+    /// Run each due connection once, then exit (connections another worker is running are
+    /// waited for, and taken over if that worker dies).
+    #[arg(long)]
+    pub once: bool,
+    /// Serve /metrics (Prometheus) and /healthz on this loopback address (port 0: a free
+    /// one, printed at start).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Send the components' requests for HOST to URL instead (repeatable), e.g.
+    /// api.openai.com=http://127.0.0.1:8787. Plain http only for a loopback URL.
+    #[arg(long = "redirect", value_name = "HOST=URL")]
+    pub redirects: Vec<String>,
+    /// Shorthand for --redirect api.openai.com=URL.
+    #[arg(long, value_name = "URL")]
+    pub openai_base: Option<String>,
+}
+
+/// A pool size: 1 to [`host_harness::scheduler::MAX_WORKERS`].
+pub fn workers(s: &str) -> Result<usize, String> {
+    let max = host_harness::scheduler::MAX_WORKERS;
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?} is not a number of workers from 1 to {max}")),
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]

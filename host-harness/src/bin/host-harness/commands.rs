@@ -136,6 +136,7 @@ pub async fn run(command: Command) -> Result<(), HostError> {
             component,
         } => crate::demo::run(users, days, keep, &component).await,
         Command::Serve(args) => serve(args).await,
+        Command::Worker(args) => crate::worker::run(args).await,
         Command::Bench(opts) => crate::bench::run(opts).await,
     }
 }
@@ -159,6 +160,7 @@ async fn connections(c: ConnectionsCommand) -> Result<(), HostError> {
             id,
             name,
             component,
+            every,
             store,
         } => {
             let store = setup::store(&store).await?;
@@ -182,6 +184,10 @@ async fn connections(c: ConnectionsCommand) -> Result<(), HostError> {
                     connector: Some(harness.id().to_string()),
                 })
                 .await?;
+            if let Some(every) = every {
+                let jitter = host_harness::scheduler::ScheduleConfig::default().jitter;
+                store.set_schedule(&c.id, every, jitter, None).await?;
+            }
             println!(
                 "Added the connection {} ({}, the {} connector). Next: host-harness configure --connection {}",
                 c.id,
@@ -189,6 +195,12 @@ async fn connections(c: ConnectionsCommand) -> Result<(), HostError> {
                 harness.id(),
                 c.id
             );
+            if let Some(every) = every {
+                println!(
+                    "It imports every {} (±10%), the first time as soon as it is configured and a worker runs it.",
+                    host_harness::scheduler::format_duration(every)
+                );
+            }
             Ok(())
         }
         ConnectionsCommand::List { store, out } => {
@@ -198,16 +210,22 @@ async fn connections(c: ConnectionsCommand) -> Result<(), HostError> {
             for c in store.connections().await? {
                 let last = store.runs(&c.id, 1).await?.into_iter().next();
                 let configured = store.is_configured(&c.id).await?;
-                rows.push((c, configured, last));
+                let schedule = store.schedule(&c.id).await?;
+                rows.push((c, configured, last, schedule));
             }
             if out.json {
                 let list: Vec<Value> = rows
                     .iter()
-                    .map(|(c, configured, last)| {
+                    .map(|(c, configured, last, schedule)| {
                         json!({
                             "id": c.id, "name": c.name, "component": c.component, "connector": c.connector,
                             "created_at": c.created_at, "configured": configured,
                             "last_run": last.as_ref().map(|r| json!({"id": r.id, "status": r.status, "started_at": r.started_at})),
+                            "schedule": schedule.as_ref().map(|s| json!({
+                                "every": host_harness::scheduler::format_duration(s.every), "jitter": s.jitter,
+                                "next_due": chrono::DateTime::from_timestamp_millis(s.next_due_ms)
+                                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                            })),
                         })
                     })
                     .collect();
@@ -216,7 +234,7 @@ async fn connections(c: ConnectionsCommand) -> Result<(), HostError> {
                 println!("No connections yet. `host-harness connections add ID` adds one; `configure` creates the default one.");
             } else {
                 println!("{:<24} {:<28} {:<14} {:<12} last run", "id", "name", "connector", "configured");
-                for (c, configured, last) in &rows {
+                for (c, configured, last, _) in &rows {
                     println!(
                         "{:<24} {:<28} {:<14} {:<12} {}",
                         c.id,

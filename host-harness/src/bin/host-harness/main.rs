@@ -9,6 +9,7 @@ mod mock;
 mod output;
 mod serve;
 mod setup;
+mod worker;
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,10 +24,11 @@ fn main() -> ExitCode {
     quiet_on_closed_stdout();
     let cli = Cli::parse();
     // Library warnings (wasmtime, hyper, …) stay out of the default output; -v shows the
-    // host's decisions, -vv everything.
+    // host's decisions and the component's own log lines (each run's inside its
+    // `run{connection=…, run=…}` span), -vv everything.
     let filter = match cli.verbose {
         0 => "host_harness=warn",
-        1 => "host_harness=info",
+        1 => "host_harness=info,connector=debug",
         _ => "debug",
     };
     tracing_subscriber::fmt()
@@ -34,6 +36,8 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()),
         )
         .with_writer(std::io::stderr)
+        // (colours for a terminal; a log file or a pipe gets plain text)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let json = wants_json(&cli.command);
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

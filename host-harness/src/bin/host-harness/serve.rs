@@ -60,6 +60,7 @@ pub async fn run(args: ServeArgs) -> Result<(), HostError> {
             every: args.every,
             ..Default::default()
         },
+        workers: args.workers,
         admin_password: admin_password.map(|p| p.expose().to_string()),
     };
     let served = host_harness::serve::run(harness, opts)

@@ -8,7 +8,7 @@ use crate::serve::views::{live_text, trigger_text, when};
 use crate::serve::Shared;
 
 pub(crate) async fn status(State(app): State<Shared>) -> Response {
-    let s = app.scheduler.status();
+    let s = app.scheduler.status(&app.connection_id);
     let body = serde_json::json!({
         "running": s.running.as_ref().map(|l| serde_json::json!({
             "trigger": l.trigger,

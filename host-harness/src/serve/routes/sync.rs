@@ -18,8 +18,8 @@ pub(crate) async fn sync_now(
     if !app.security.csrf_ok(&form) {
         return bad_csrf();
     }
-    let flash = match app.scheduler.trigger("ui").await {
-        Ok(()) => Flash::new(Tone::Ok, "Import started")
+    let flash = match app.scheduler.trigger(&app.connection_id, "ui").await {
+        Ok(_) => Flash::new(Tone::Ok, "Import started")
             .line("Its progress shows under Import history; the page refreshes when it ends."),
         Err(TriggerError::Busy(since)) => Flash::new(Tone::Warn, "An import is already running")
             .line(format!(
@@ -30,6 +30,7 @@ pub(crate) async fn sync_now(
             "Fill in the settings and press Save; imports run once the settings pass the check.",
         ),
         Err(TriggerError::Stopping) => Flash::new(Tone::Error, "The server is stopping"),
+        Err(TriggerError::Failed(why)) => Flash::new(Tone::Error, "The import could not start").line(why),
     };
     see_result(&app, flash)
 }

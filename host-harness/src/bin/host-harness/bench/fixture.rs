@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 use host_harness::policy::Redirect;
 use host_harness::runner::HarnessConfig;
@@ -23,11 +24,17 @@ pub struct Mock {
 
 impl Mock {
     pub async fn start(sizes: &Sizes) -> anyhow::Result<Mock> {
+        Self::start_with(sizes.users, sizes.days, Duration::ZERO).await
+    }
+
+    /// A mock of `users` × `days` whose every answer waits `latency` first.
+    pub async fn start_with(users: u32, days: u32, latency: Duration) -> anyhow::Result<Mock> {
         let key = host_harness::random::key("sk-admin-");
         let server = MockServer::start(MockConfig {
-            users: sizes.users as usize,
-            days: sizes.days,
+            users: users as usize,
+            days,
             admin_key: key.clone(),
+            latency,
             ..MockConfig::default()
         })
         .await?;

@@ -18,6 +18,7 @@
 //! the mock and the harness pointed at it, [`report`] the rows, verdicts and output.
 
 mod backfill;
+mod bare_client;
 mod child;
 mod fixture;
 mod incremental;
@@ -122,6 +123,13 @@ async fn suite(sizes: &Sizes, original: &Path) -> anyhow::Result<Report> {
     std::fs::write(&component, &bytes)?;
     let cache = scratch.path().join("cache");
 
+    if std::env::var_os("BENCH_ONLY_BARE").is_some() {
+        let b = bare_client::measure(&component, sizes).await?;
+        let mut report = Report::new(sizes, original, bytes.len() as u64, String::new());
+        report.row(b.row);
+        report.note(b.note);
+        return Ok(report);
+    }
     progress("component size");
     let size = size::measure(bytes.len() as u64);
 

@@ -1,5 +1,7 @@
 //! The workloads and repetitions of one bench run, and which verdicts they can support.
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 
 use super::BenchOpts;
@@ -7,6 +9,9 @@ use super::BenchOpts;
 /// The organization the backfill targets are stated for.
 pub const TARGET_USERS: u32 = 1_000;
 pub const TARGET_DAYS: u32 = 90;
+/// The usage backfill compared with a bare client (issue 14).
+pub const BARE_USERS: u32 = 400;
+pub const BARE_DAYS: u32 = 90;
 
 pub struct Sizes {
     pub quick: bool,
@@ -24,6 +29,11 @@ pub struct Sizes {
     pub backfill_reps: usize,
     /// Plain GETs of one usage page, to tell the mock's share of the backfill.
     pub mock_reps: usize,
+    /// Backfill vs a bare client: the organization, the mock's latency, the pairs.
+    pub bare_users: u32,
+    pub bare_days: u32,
+    pub bare_latency: Duration,
+    pub bare_reps: usize,
 }
 
 impl Sizes {
@@ -41,6 +51,12 @@ impl Sizes {
             instantiate_reps: if q { 200 } else { 5_000 },
             backfill_reps: if q { 1 } else { 3 },
             mock_reps: if q { 2 } else { 7 },
+            bare_users: if q { 60 } else { BARE_USERS },
+            bare_days: if q { 40 } else { BARE_DAYS },
+            bare_latency: Duration::from_millis(
+                std::env::var("BENCH_BARE_LATENCY_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(0),
+            ),
+            bare_reps: if q { 2 } else { 7 },
         }
     }
 
@@ -76,6 +92,10 @@ impl Sizes {
             "instantiate_reps": self.instantiate_reps,
             "backfill_reps": self.backfill_reps,
             "mock_reps": self.mock_reps,
+            "bare_users": self.bare_users,
+            "bare_days": self.bare_days,
+            "bare_latency_ms": self.bare_latency.as_secs_f64() * 1e3,
+            "bare_reps": self.bare_reps,
         })
     }
 }
