@@ -2,6 +2,10 @@
 //! and reports every target with its figures; the full sync makes exactly the minimum
 //! number of provider requests, counted independently of the connector. The same check
 //! refuses doctored copies of the report, so it can fail.
+//!
+//! `host-harness bench --scale --connections 20 --json` runs the scale benchmark small:
+//! each set-up (SQLite, one worker process; PostgreSQL, two, one SIGKILLed mid-cycle)
+//! pulls every connection exactly once per cycle.
 
 mod common;
 
@@ -10,7 +14,11 @@ use std::process::Command;
 use serde_json::Value;
 
 /// Every target's row, with the figures it must carry (positive, finite numbers).
-const ROWS: [(&str, &[&str]); 9] = [
+const ROWS: [(&str, &[&str]); 10] = [
+    (
+        "backfill_vs_bare_client",
+        &["ratio", "backfill_ms", "bare_client_ms", "pages", "records"],
+    ),
     (
         "backfill_wall",
         &["end_to_end_s", "sync_ms", "records", "usage_records"],
@@ -183,5 +191,130 @@ fn quick_bench_reports_every_target_and_the_minimum_requests() {
             check(&copy, component_bytes).is_err(),
             "the check accepted {what}"
         );
+    }
+}
+
+// ------------------------------------------------------------------------------ --scale
+
+/// Whether Debian's PostgreSQL is installed (then the PostgreSQL set-up must run).
+fn postgres_installed() -> bool {
+    std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.path().join("bin/initdb").is_file())
+}
+
+/// Everything the smoke test requires of a `bench --scale --json` report of `connections`
+/// connections; the first problem found.
+fn check_scale(report: &Value, connections: u64, postgres: bool) -> Result<(), String> {
+    let obj = report.as_object().ok_or("not an object")?;
+    let setups = obj
+        .get("setups")
+        .and_then(Value::as_array)
+        .ok_or("no setups")?;
+    let expected = [("sqlite", 1), ("postgres", 2)];
+    if setups.len() != expected.len() {
+        return Err(format!("{} set-ups, expected 2", setups.len()));
+    }
+    for (s, (store, processes)) in setups.iter().zip(expected) {
+        if s["store"] != store || s["processes"] != processes {
+            return Err(format!("expected {store} with {processes} process(es): {s}"));
+        }
+        if s["connections"] != connections {
+            return Err(format!("{store}: connections {}", s["connections"]));
+        }
+        let keys = [
+            "pulls_per_s",
+            "p50_ms",
+            "p99_ms",
+            "peak_rss_mb",
+            "ran_once_each",
+        ];
+        for k in keys {
+            if s.get(k).is_none() {
+                return Err(format!("{store}: no {k}"));
+            }
+        }
+        if store == "postgres" && !postgres {
+            if s["skipped"].as_str().is_none_or(str::is_empty) {
+                return Err("postgres: not installed, yet not reported as skipped".into());
+            }
+            continue;
+        }
+        if s.get("skipped").is_some() {
+            return Err(format!("{store}: skipped: {}", s["skipped"]));
+        }
+        for k in ["pulls_per_s", "p50_ms", "p99_ms"] {
+            let n = s[k].as_f64().ok_or(format!("{store}: {k} is not a number"))?;
+            if !(n.is_finite() && n > 0.0) {
+                return Err(format!("{store}: {k} is {n}"));
+            }
+        }
+        if cfg!(target_os = "linux") && !s["peak_rss_mb"].as_f64().is_some_and(|m| m > 0.0) {
+            return Err(format!("{store}: peak_rss_mb {}", s["peak_rss_mb"]));
+        }
+        if s["p99_ms"].as_f64() < s["p50_ms"].as_f64() {
+            return Err(format!("{store}: p99 below p50"));
+        }
+        if s["ran_once_each"] != true {
+            return Err(format!("{store}: not every connection ran exactly once: {s}"));
+        }
+        if s["pulls"] != connections {
+            return Err(format!("{store}: {} successful pulls for {connections} connections", s["pulls"]));
+        }
+        if store == "postgres" && s["killed"].is_null() {
+            return Err("postgres: no worker process was killed mid-cycle".into());
+        }
+    }
+    Ok(())
+}
+
+/// `bench --scale --connections 20 --json`: both set-ups (PostgreSQL skipped, with why,
+/// only when it is not installed), every connection pulled exactly once in the cycle, also
+/// with one of the two PostgreSQL workers SIGKILLed in the middle of it. Two workers per
+/// process, so that the killed one has runs in progress to be taken over.
+#[test]
+fn scale_bench_runs_every_connection_once_per_cycle() {
+    let wasm = common::connector_wasm();
+    let cache = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_host-harness"))
+        .args(["bench", "--scale", "--connections", "20", "--workers", "2", "--json", "--component"])
+        .arg(&wasm)
+        .env_remove("RUST_LOG")
+        .env("HOST_HARNESS_CACHE_DIR", cache.path())
+        .output()
+        .expect("run host-harness bench --scale --json");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "bench --scale --json failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let report: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}):\n{stdout}\nstderr:\n{stderr}"));
+    let postgres = postgres_installed();
+    if let Err(problem) = check_scale(&report, 20, postgres) {
+        panic!("{problem}\n{report:#}\nstderr:\n{stderr}");
+    }
+    assert!(!stdout.contains("sk-admin-") && !stderr.contains("sk-admin-"));
+
+    // The check refuses a report where a connection ran twice or was skipped, a set-up or
+    // a figure is missing.
+    type Doctor = fn(&mut Value);
+    let doctored: [(&str, Doctor); 4] = [
+        ("a connection run twice", |r| r["setups"][0]["ran_once_each"] = false.into()),
+        ("a set-up removed", |r| {
+            r["setups"].as_array_mut().unwrap().pop();
+        }),
+        ("a figure removed", |r| {
+            r["setups"][0].as_object_mut().unwrap().remove("p99_ms");
+        }),
+        ("a pull missing", |r| r["setups"][0]["pulls"] = 19.into()),
+    ];
+    for (what, doctor) in doctored {
+        let mut copy = report.clone();
+        doctor(&mut copy);
+        assert!(check_scale(&copy, 20, postgres).is_err(), "the check accepted {what}");
     }
 }

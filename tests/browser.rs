@@ -12,6 +12,15 @@
 //! screenshot of each step goes to `target/browser-test/`; with `UPDATE_DOCS_SCREENSHOT=1`
 //! the synced page is copied to `docs/settings-page.png`.
 //!
+//! A third flow registers a generated git repository through the Delivery section's form
+//! after an import of both paths, and reads the report beside delivery: one inlined `<svg>`
+//! per chart, each series' values equal to the report's numbers (computed here from
+//! `aligned_report`, not from the SVG); with `UPDATE_DOCS_SCREENSHOT=1` the report's section
+//! is saved to `docs/alignment-charts.png`.
+//!
+//! A second flow adds a connection from the Integrations list and goes through its own page
+//! (save, check, Sync now), back to the list with both connections.
+//!
 //! Beside it, plain-HTTP tests of what the page must refuse: cross-site posts, a foreign
 //! `Host`, a missing CSRF token, a post with neither `Origin` nor `Sec-Fetch-Site`, a
 //! non-loopback bind without a password, requests without the password; markup in a
@@ -257,7 +266,8 @@ async fn settings_page_in_a_real_browser() {
     let server = Server::start(harness, serve_options(db.clone()))
         .await
         .unwrap();
-    let url = server.url();
+    // The default connection's page (the list of connections has its own test below).
+    let url = format!("{}connections/default", server.url());
 
     let truth_rows = mock.ground_truth().rows.len() as u64;
     let api_keys = api_keys_in(&mock);
@@ -340,7 +350,8 @@ async fn browser_flow(c: Client, url: String, db: PathBuf, keys: Keys, expected:
     );
     assert_eq!(
         text_of(&c, "nav.crumbs").await,
-        format!("Integrations → {} Settings", info.name)
+        format!("Integrations → {}", info.name),
+        "the default connection is named after its connector"
     );
     let nav = c.find(Locator::Id("nav-integrations")).await.unwrap();
     assert_eq!(
@@ -629,6 +640,186 @@ async fn browser_flow(c: Client, url: String, db: PathBuf, keys: Keys, expected:
     }
 }
 
+/// The list of connections in a real browser: from Integrations, add a connection (a bad
+/// id first: refused on the page, nothing added), land on its page, save its own
+/// organization's key, see the connection check, Check connection, Sync now and its history
+/// row (its organization's records), then back to Integrations through the breadcrumb: both
+/// connections listed, each linking to its own page — the default one still empty, with
+/// nothing of the new one's.
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_in_a_real_browser() {
+    let keys: Vec<String> = (0..2).map(|_| host_harness::random::key("sk-admin-")).collect();
+    let template = openai_mock::MockConfig {
+        users: 8,
+        days: 5,
+        ..openai_mock::MockConfig::default()
+    };
+    let mock = MockServer::start_many(template, keys.clone()).await.unwrap();
+    let harness = harness(&connector_wasm(), Some(&mock)).await;
+    let info = info_of(&harness);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("serve.db");
+    let server = Server::start(harness, serve_options(db.clone())).await.unwrap();
+    let url = server.url();
+    let org = OrgB {
+        key: keys[1].clone(),
+        other_key: keys[0].clone(),
+        organization: mock.organization_id_of(1).to_string(),
+        usage_rows: mock.ground_truth_of(1).rows.len() as u64,
+    };
+
+    let driver = start_driver().await;
+    let c = browser(&driver, &dir.path().join("profile")).await;
+    let flow = tokio::spawn(connections_flow(c.clone(), url, db.clone(), info, org)).await;
+    let _ = c.close().await;
+    drop(driver);
+    if let Err(e) = flow {
+        std::panic::resume_unwind(e.into_panic());
+    }
+    server.shutdown().await;
+    let store = open(&db).await;
+    let runs = store.runs("org-b", 10).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].trigger, "ui");
+    assert!(store.runs(CONN, 10).await.unwrap().is_empty(), "the default connection did not run");
+}
+
+/// What the connections flow knows of the organization it adds.
+struct OrgB {
+    key: String,
+    /// The other organization's key, which must show nowhere.
+    other_key: String,
+    organization: String,
+    usage_rows: u64,
+}
+
+async fn connection_ids(db: &Path) -> Vec<String> {
+    open(db).await.connections().await.unwrap().into_iter().map(|c| c.id).collect()
+}
+
+async fn connections_flow(c: Client, url: String, db: PathBuf, info: Info, org: OrgB) {
+    let mut sources = String::new();
+
+    // 0. Integrations: the default connection, and the add form.
+    c.goto(&url).await.unwrap();
+    assert_eq!(c.title().await.unwrap(), "Integrations");
+    assert_eq!(attrs(&c, "tr.connection", "data-connection").await, [CONN]);
+    shot(&c, "10-integrations.png").await;
+
+    // 1. A bad id: said on the page, next to the field, typed value back; nothing added.
+    fill(&c, "add-id", "Org B").await;
+    fill(&c, "add-name", "Org B").await;
+    click(&c, "add-connection").await;
+    c.wait().for_element(Locator::Id("result")).await.unwrap();
+    assert!(text_of(&c, "#result").await.starts_with("Not added"));
+    let field = text_of(&c, ".field.has-error[data-key=id]").await;
+    assert!(field.contains("is not a connection id"), "{field}");
+    assert!(field.contains("lowercase letters, digits"), "{field}");
+    assert_eq!(
+        c.find(Locator::Id("add-id")).await.unwrap().prop("value").await.unwrap().as_deref(),
+        Some("Org B")
+    );
+    assert_eq!(connection_ids(&db).await, [CONN]);
+    shot(&c, "11-bad-id.png").await;
+
+    // 2. A good id: the new connection's page, empty, under Integrations.
+    fill(&c, "add-id", "org-b").await;
+    fill(&c, "add-name", "Org B").await;
+    click(&c, "add-connection").await;
+    wait_until("the new connection's page", Duration::from_secs(10), || async {
+        c.current_url().await.map(|u| u.path() == "/connections/org-b").unwrap_or(false)
+    })
+    .await;
+    assert!(text_of(&c, "#result").await.starts_with("Added Org B"));
+    assert_eq!(text_of(&c, "nav.crumbs").await, "Integrations → Org B");
+    assert!(c.title().await.unwrap().contains(&format!("{} Settings", info.name)));
+    assert_eq!(text_of(&c, "#conn-state").await, "Not configured");
+    assert!(c.find_all(Locator::Css("tr.run")).await.unwrap().is_empty());
+    assert_eq!(connection_ids(&db).await, [CONN, "org-b"]);
+
+    // 3. Its own organization's key: saved and connected, the check lists that organization.
+    fill(&c, "f-api_token", &org.key).await;
+    fill(&c, "f-backfill_days", "5").await;
+    click(&c, "save").await;
+    wait_until("the connected state", Duration::from_secs(30), || async {
+        text_of(&c, "#conn-state").await == "Connected"
+    })
+    .await;
+    assert!(text_of(&c, "#result").await.contains("Saved and connected"));
+    assert_eq!(
+        attrs(&c, "#connection li.cap", "data-capability").await,
+        info.capabilities,
+        "the connection check, per capability"
+    );
+    assert!(text_of(&c, "#connection").await.contains(&org.organization));
+    let store = open(&db).await;
+    assert_eq!(store.secrets("org-b").await.unwrap()["api_token"].expose(), org.key);
+    assert!(!store.is_configured(CONN).await.unwrap(), "the default connection untouched");
+    drop(store);
+    sources.push_str(&c.source().await.unwrap());
+
+    // 4. Check connection: the saved key, live, on this page.
+    click(&c, "check-now").await;
+    wait_until("the check's result", Duration::from_secs(30), || async {
+        text_of(&c, "#result").await.contains("passed the live check")
+    })
+    .await;
+    assert_eq!(text_of(&c, "#conn-state").await, "Connected");
+
+    // 5. Sync now: its history row, with its organization's records.
+    click(&c, "sync-now").await;
+    wait_until("a finished import row", Duration::from_secs(90), || async {
+        match c.find(Locator::Css("tr.run")).await {
+            Ok(row) => matches!(
+                row.attr("data-status").await.unwrap_or_default().as_deref(),
+                Some("succeeded" | "failed")
+            ),
+            Err(_) => false,
+        }
+    })
+    .await;
+    wait_until("the usage view", Duration::from_secs(30), || async {
+        c.find(Locator::Id("usage-window")).await.is_ok()
+    })
+    .await;
+    assert_eq!(attrs(&c, "tr.run", "data-status").await, ["succeeded"]);
+    assert_eq!(attrs(&c, "tr.run", "data-usage-added").await, [org.usage_rows.to_string()]);
+    sources.push_str(&c.source().await.unwrap());
+    shot(&c, "12-connection-synced.png").await;
+
+    // 6. Back to Integrations through the breadcrumb: both listed, each with its state.
+    click(&c, "crumb-integrations").await;
+    wait_until("the list", Duration::from_secs(10), || async {
+        c.current_url().await.map(|u| u.path() == "/").unwrap_or(false)
+    })
+    .await;
+    assert_eq!(attrs(&c, "tr.connection", "data-connection").await, [CONN, "org-b"]);
+    assert_eq!(attrs(&c, "tr.connection", "data-state").await, ["not-configured", "configured"]);
+    assert_eq!(attrs(&c, "tr.connection[data-connection=org-b]", "data-last-status").await, ["succeeded"]);
+    let row = text_of(&c, "tr.connection[data-connection=org-b]").await;
+    assert!(row.contains("Org B") && row.contains("Sync now"), "{row}");
+    assert!(!text_of(&c, "tr.connection[data-connection=org-b] td:last-child").await.is_empty());
+    sources.push_str(&c.source().await.unwrap());
+    shot(&c, "13-integrations-two.png").await;
+
+    // 7. The default connection's page: its own (empty) state, nothing of org-b's.
+    click(&c, &format!("open-{CONN}")).await;
+    wait_until("the default connection's page", Duration::from_secs(10), || async {
+        c.current_url().await.map(|u| u.path() == "/connections/default").unwrap_or(false)
+    })
+    .await;
+    assert_eq!(text_of(&c, "nav.crumbs").await, format!("Integrations → {}", info.name));
+    assert_eq!(text_of(&c, "#conn-state").await, "Not configured");
+    assert!(c.find_all(Locator::Css("tr.run")).await.unwrap().is_empty());
+    let source = c.source().await.unwrap();
+    assert!(!source.contains(&org.organization), "org-b's check on the default page");
+    assert!(!source.contains(&host_harness::secret::redacted_form(&org.key)));
+    sources.push_str(&source);
+    for k in [&org.key, &org.other_key] {
+        assert_no_secret("the page sources", &sources, k);
+    }
+}
+
 // ------------------------------------------------------------------------------- plain HTTP
 
 struct Reply {
@@ -696,7 +887,7 @@ async fn follow(addr: SocketAddr, host: &str, r: &Reply) -> Reply {
     assert_eq!(r.status, 303, "{}", r.body);
     let location = r.location();
     assert!(
-        location.starts_with("/?r=") && location.ends_with("#result"),
+        location.starts_with("/connections/default?r=") && location.ends_with("#result"),
         "{location}"
     );
     http(addr, &get(host, location.split('#').next().unwrap(), "")).await
@@ -719,7 +910,7 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
     let same_origin = format!("Origin: http://{host}\r\n");
     let configured = || async { open(&db).await.is_configured(CONN).await.unwrap() };
 
-    let page = http(addr, &get(&host, "/", "")).await;
+    let page = http(addr, &get(&host, "/connections/default", "")).await;
     assert_eq!(page.status, 200);
     assert!(page
         .headers
@@ -742,7 +933,7 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
         addr,
         &post(
             "attacker.example:80",
-            "/settings",
+            "/connections/default/settings",
             "Origin: http://attacker.example:80\r\n",
             &save(&keys.admin, "*codex*"),
         ),
@@ -761,9 +952,11 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
         format!("Origin: http://{host}\r\nSec-Fetch-Site: cross-site\r\n"),
         String::new(),
     ] {
-        let r = http(addr, &post(&host, "/settings", &extra, &body)).await;
+        let r = http(addr, &post(&host, "/connections/default/settings", &extra, &body)).await;
         assert_eq!(r.status, 403, "{extra:?}");
-        let r = http(addr, &post(&host, "/sync", &extra, &format!("csrf={csrf}"))).await;
+        let r = http(addr, &post(&host, "/connections/default/sync", &extra, &format!("csrf={csrf}"))).await;
+        assert_eq!(r.status, 403, "{extra:?}");
+        let r = http(addr, &post(&host, "/connections", &extra, &format!("csrf={csrf}&id=cross-site"))).await;
         assert_eq!(r.status, 403, "{extra:?}");
     }
     // A same-origin post without the page's token, or with another one.
@@ -771,7 +964,7 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
         addr,
         &post(
             &host,
-            "/settings",
+            "/connections/default/settings",
             &same_origin,
             &body.replace(&csrf, &"0".repeat(64)),
         ),
@@ -780,13 +973,17 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
     assert_eq!(r.status, 403);
     assert!(r.body.contains("token"), "{}", r.body);
     let no_token = body.replace(&format!("csrf={csrf}&"), "");
-    let r = http(addr, &post(&host, "/settings", &same_origin, &no_token)).await;
+    let r = http(addr, &post(&host, "/connections/default/settings", &same_origin, &no_token)).await;
     assert_eq!(r.status, 403);
-    let r = http(addr, &post(&host, "/sync", &same_origin, "")).await;
+    let r = http(addr, &post(&host, "/connections/default/sync", &same_origin, "")).await;
     assert_eq!(r.status, 403);
+    let r = http(addr, &post(&host, "/connections", &same_origin, "id=no-token")).await;
+    assert_eq!(r.status, 403);
+    let ids: Vec<String> = open(&db).await.connections().await.unwrap().into_iter().map(|c| c.id).collect();
+    assert_eq!(ids, [CONN], "no connection added by a refused post");
     let r = http(
         addr,
-        &post(&host, "/check", "Sec-Fetch-Site: same-origin\r\n", ""),
+        &post(&host, "/connections/default/check", "Sec-Fetch-Site: same-origin\r\n", ""),
     )
     .await;
     assert_eq!(r.status, 403);
@@ -795,7 +992,7 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
     // Sync now before anything is saved: says so, records nothing.
     let r = http(
         addr,
-        &post(&host, "/sync", &same_origin, &format!("csrf={csrf}")),
+        &post(&host, "/connections/default/sync", &same_origin, &format!("csrf={csrf}")),
     )
     .await;
     let shown = follow(addr, &host, &r).await;
@@ -812,7 +1009,7 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
         addr,
         &post(
             &host,
-            "/settings",
+            "/connections/default/settings",
             &format!("{same_origin}Sec-Fetch-Site: same-origin\r\n"),
             &save(&keys.admin, hostile),
         ),
@@ -821,7 +1018,7 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
     let shown = follow(addr, &host, &r).await;
     assert!(shown.body.contains("Saved and connected"), "{}", shown.body);
     assert!(shown.body.contains("data-state=\"connected\""));
-    let page = http(addr, &get(&host, "/", "")).await;
+    let page = http(addr, &get(&host, "/connections/default", "")).await;
     assert!(!page.body.contains("<script>alert(1)"));
     assert!(page.body.contains("&lt;script&gt;alert(1)&lt;"), "escaped");
     assert_no_secret("the page", &page.body, &keys.admin);
@@ -830,7 +1027,7 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
     // connector's kind, and the connector's notes (why some may be missing) are there once.
     let finished = server.scheduler().run_now(CONN, "test").await.unwrap();
     assert_eq!(finished.status, "succeeded", "{finished:?}");
-    let page = http(addr, &get(&host, "/", "")).await;
+    let page = http(addr, &get(&host, "/connections/default", "")).await;
     assert!(
         page.body
             .contains(&format!("no {} usage was imported", html_escape(&name))),
@@ -839,7 +1036,7 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
     for n in &notes {
         assert_eq!(page.body.matches(&html_escape(n)).count(), 1, "{n}");
     }
-    let status = http(addr, &get(&host, "/status", "")).await;
+    let status = http(addr, &get(&host, "/connections/default/status", "")).await;
     assert!(status.body.contains("\"running\":null"), "{}", status.body);
     assert_no_secret("the status", &status.body, &keys.admin);
 
@@ -848,7 +1045,7 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
     let unknown = host_harness::random::key("sk-admin-");
     let r = http(
         addr,
-        &post(&host, "/settings", &same_origin, &save(&unknown, "*codex*")),
+        &post(&host, "/connections/default/settings", &same_origin, &save(&unknown, "*codex*")),
     )
     .await;
     let shown = follow(addr, &host, &r).await;
@@ -891,7 +1088,7 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
     // Check connection: the saved settings, live; still connected.
     let r = http(
         addr,
-        &post(&host, "/check", &same_origin, &format!("csrf={csrf}")),
+        &post(&host, "/connections/default/check", &same_origin, &format!("csrf={csrf}")),
     )
     .await;
     let shown = follow(addr, &host, &r).await;
@@ -905,7 +1102,7 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
     // Leaving the secret empty keeps the saved one (and saves the other settings).
     let r = http(
         addr,
-        &post(&host, "/settings", &same_origin, &save("", "*codex*")),
+        &post(&host, "/connections/default/settings", &same_origin, &save("", "*codex*")),
     )
     .await;
     let shown = follow(addr, &host, &r).await;
@@ -921,7 +1118,7 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
     // Sync now while a (slow) import runs: the page shows its progress, a second Sync now
     // says "already running".
     slow(&mock, Duration::from_millis(150));
-    let sync_now = post(&host, "/sync", &same_origin, &format!("csrf={csrf}"));
+    let sync_now = post(&host, "/connections/default/sync", &same_origin, &format!("csrf={csrf}"));
     let r = http(addr, &sync_now).await;
     let shown = follow(addr, &host, &r).await;
     assert!(shown.body.contains("Import started"));
@@ -935,7 +1132,7 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
     assert!(shown.body.contains("data-running=\"true\""));
     assert!(shown.body.contains("Importing"));
     assert!(!shown.body.contains("0.0 s"));
-    let status = http(addr, &get(&host, "/status", "")).await;
+    let status = http(addr, &get(&host, "/connections/default/status", "")).await;
     assert!(
         status.body.contains("\"trigger\":\"ui\""),
         "{}",
@@ -998,7 +1195,7 @@ async fn each_secret_is_kept_on_its_own() {
     let addr = server.addr();
     let host = format!("127.0.0.1:{}", addr.port());
     let same_origin = format!("Origin: http://{host}\r\n");
-    let csrf = csrf_of(&http(addr, &get(&host, "/", "")).await.body);
+    let csrf = csrf_of(&http(addr, &get(&host, "/connections/default", "")).await.body);
     let save = |token: &str, analytics: &str| {
         format!(
             "csrf={csrf}&api_token={}&analytics_api_key={}&chatgpt_workspace_id={}&backfill_days=3",
@@ -1021,7 +1218,7 @@ async fn each_secret_is_kept_on_its_own() {
         addr,
         &post(
             &host,
-            "/settings",
+            "/connections/default/settings",
             &same_origin,
             &save(&keys.admin, &analytics),
         ),
@@ -1034,7 +1231,7 @@ async fn each_secret_is_kept_on_its_own() {
             && !shown.body.contains("data-status=\"not-configured\"")
     );
     assert_eq!(saved().await, both);
-    let page = http(addr, &get(&host, "/", "")).await;
+    let page = http(addr, &get(&host, "/connections/default", "")).await;
     for k in [&keys.admin, &analytics] {
         let r = host_harness::secret::redacted_form(k);
         assert!(
@@ -1045,7 +1242,7 @@ async fn each_secret_is_kept_on_its_own() {
     }
 
     // Both left empty: both kept.
-    let r = http(addr, &post(&host, "/settings", &same_origin, &save("", ""))).await;
+    let r = http(addr, &post(&host, "/connections/default/settings", &same_origin, &save("", ""))).await;
     let shown = follow(addr, &host, &r).await;
     assert!(shown.body.contains("Saved and connected"), "{}", shown.body);
     assert_eq!(shown.body.matches("kept the saved value").count(), 2);
@@ -1054,7 +1251,7 @@ async fn each_secret_is_kept_on_its_own() {
     // Only the first typed in again: the second is kept.
     let r = http(
         addr,
-        &post(&host, "/settings", &same_origin, &save(&keys.admin, "")),
+        &post(&host, "/connections/default/settings", &same_origin, &save(&keys.admin, "")),
     )
     .await;
     let shown = follow(addr, &host, &r).await;
@@ -1069,7 +1266,7 @@ async fn each_secret_is_kept_on_its_own() {
         addr,
         &post(
             &host,
-            "/settings",
+            "/connections/default/settings",
             &same_origin,
             &save(&keys.usage_only, ""),
         ),
@@ -1124,7 +1321,7 @@ async fn beyond_loopback_needs_the_admin_password() {
         addr,
         &get(
             &host,
-            "/",
+            "/connections/default",
             "Authorization: Basic YWRtaW46Y29ycmVjdCBob3JzZSBiYXR0ZXJ5\r\n",
         ),
     )
@@ -1136,7 +1333,7 @@ async fn beyond_loopback_needs_the_admin_password() {
         addr,
         &post(
             &host,
-            "/sync",
+            "/connections/default/sync",
             "Authorization: Basic YWRtaW46Y29ycmVjdCBob3JzZSBiYXR0ZXJ5\r\n",
             "",
         ),
@@ -1144,4 +1341,233 @@ async fn beyond_loopback_needs_the_admin_password() {
     .await;
     assert_eq!(r.status, 403);
     server.shutdown().await;
+}
+
+// ------------------------------------------------------------------ report beside delivery
+
+/// Sums per period of `f` over the report's rows.
+fn per_period(report: &host_harness::report::alignment::AlignmentReport, f: impl Fn(&host_harness::report::alignment::Row) -> f64) -> Vec<f64> {
+    report
+        .periods
+        .iter()
+        .map(|p| report.rows.iter().filter(|r| &r.period_start == p).map(&f).sum())
+        .collect()
+}
+
+/// The chart series the page must show, by `(chart, series)`, computed from the report's
+/// rows (by person, per week).
+fn expected_series(
+    report: &host_harness::report::alignment::AlignmentReport,
+) -> std::collections::BTreeMap<(String, String), Vec<f64>> {
+    use host_harness::report::alignment::Cohort;
+    let mut want = std::collections::BTreeMap::new();
+    let mut put = |chart: &str, series: &str, values: Vec<f64>| {
+        want.insert((chart.to_string(), series.to_string()), values);
+    };
+    put("use-over-time", "Either path", per_period(report, |r| f64::from(r.codex_active_days)));
+    put("use-over-time", "API key", per_period(report, |r| f64::from(r.api_key_active_days)));
+    put("use-over-time", "ChatGPT sign-in", per_period(report, |r| f64::from(r.chatgpt_active_days)));
+    let surfaces: std::collections::BTreeSet<String> =
+        report.rows.iter().flat_map(|r| r.surface_active_days.keys().cloned()).collect();
+    for s in &surfaces {
+        put("use-over-time", s, per_period(report, |r| f64::from(r.surface_active_days.get(s).copied().unwrap_or(0))));
+    }
+    for c in Cohort::ALL {
+        put("cohorts", c.name(), per_period(report, |r| if r.cohort == Some(c) { 1.0 } else { 0.0 }));
+    }
+    put("use-beside-delivery", "Codex-active days", per_period(report, |r| f64::from(r.codex_active_days)));
+    put("use-beside-delivery", "commits", per_period(report, |r| r.commits as f64));
+    put("use-beside-delivery", "lines changed", per_period(report, |r| (r.lines_added + r.lines_deleted) as f64));
+    want
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alignment_charts_in_a_real_browser() {
+    use chrono::{NaiveDate, TimeZone};
+    use host_harness::delivery::synthetic::{Synthetic, MAIN};
+    use host_harness::report::aligned::aligned_report;
+    use host_harness::report::alignment::Options;
+
+    const DAYS: u32 = 28;
+    let keys = keys();
+    let analytics = host_harness::random::key("sk-cgpt-");
+    let mock = MockServer::start(openai_mock::MockConfig {
+        analytics_key: Some(analytics.clone()),
+        chatgpt_users: 8,
+        shared_users: 5,
+        ..mock_config(&keys, 10, DAYS)
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("serve.db");
+    let harness = harness_both(&connector_wasm(), &mock).await;
+    {
+        let store = open(&db).await;
+        let days = DAYS.to_string();
+        let settings = set(&[
+            ("chatgpt_workspace_id", mock.workspace_id()),
+            ("backfill_days", &days),
+            ("codex_model_pattern", "*"),
+        ]);
+        harness
+            .configure(&store, CONN, &settings, secrets(&[("api_token", &keys.admin), ("analytics_api_key", &analytics)]))
+            .await
+            .unwrap();
+    }
+    let server = Server::start(harness, serve_options(db.clone())).await.unwrap();
+    let run = server.scheduler().run_now(CONN, "test").await.unwrap();
+    assert_eq!(run.status, "succeeded", "{run:?}");
+
+    // A repository of known commits: half the people who use it commit on their first and
+    // last days of use (one under a second email, joined later by no one: unmatched), and a
+    // stranger.
+    let users = aligned_report(&open(&db).await, CONN, &Options::default()).await.unwrap().unmatched_codex_users;
+    assert!(users.len() >= 6, "{users:?}");
+    let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let at = |d: NaiveDate, h: u32| chrono::Utc.from_utc_datetime(&d.and_hms_opt(h, 0, 0).unwrap()).fixed_offset();
+    let repo = dir.path().join("repo");
+    let mut git = Synthetic::init(&repo).unwrap();
+    let mut n = 0usize;
+    for (i, u) in users.iter().enumerate().filter(|(i, _)| i % 2 == 0) {
+        for (d, h) in [(day(&u.first_day), 9), (day(&u.last_day), 17)] {
+            n += 1;
+            let email = if i == 2 { "second.email@home.example".to_string() } else { u.email.clone() };
+            let body = "line\n".repeat(1 + n % 5);
+            git.commit(MAIN, ("Person", &email), at(d, h), "work", &[(&format!("f{n}.txt"), Some(&body))]).unwrap();
+        }
+    }
+    git.commit(MAIN, ("Stranger", "nobody@elsewhere.example"), at(day(&users[1].last_day), 12), "x", &[("x.txt", Some("1\n2\n"))])
+        .unwrap();
+
+    let url = format!("{}connections/{CONN}", server.url());
+    let driver = start_driver().await;
+    let c = browser(&driver, &dir.path().join("profile")).await;
+    let flow = tokio::spawn(alignment_flow(c.clone(), url, db.clone(), repo.clone())).await;
+    let _ = c.close().await;
+    drop(driver);
+    if let Err(e) = flow {
+        std::panic::resume_unwind(e.into_panic());
+    }
+    server.shutdown().await;
+    assert_eq!(open(&db).await.repositories(CONN).await.unwrap().len(), 1);
+}
+
+async fn alignment_flow(c: Client, url: String, db: PathBuf, repo: PathBuf) {
+    use host_harness::report::aligned::aligned_report;
+    use host_harness::report::alignment::Options;
+
+    // Register the repository through the Delivery section's form.
+    c.goto(&url).await.unwrap();
+    c.wait().for_element(Locator::Id("repo-form")).await.unwrap();
+    fill(&c, "repo-path", &repo.display().to_string()).await;
+    click(&c, "repo-add").await;
+    c.wait().for_element(Locator::Id("result")).await.unwrap();
+    let result = text_of(&c, "#result").await;
+    assert!(result.contains("Repository added"), "{result}");
+    assert!(in_view(&c, "result").await, "the post lands on its result");
+    assert_eq!(attrs(&c, "tr.repository", "data-state").await, ["ok"]);
+
+    // The report the page must show: the store's, by person and week.
+    let report = aligned_report(&open(&db).await, CONN, &Options::default()).await.unwrap();
+    assert!(report.rows.iter().any(|r| r.commits > 0 && r.codex_active_days > 0), "use beside delivery");
+    assert!(report.rows.iter().any(|r| r.chatgpt_active_days > 0) && report.rows.iter().any(|r| r.api_key_active_days > 0));
+    let want = expected_series(&report);
+
+    // One <svg> per chart, drawn (not empty), in the report's section.
+    assert_eq!(attrs(&c, "#aligned svg.chart", "data-chart").await, ["use-over-time", "cohorts", "use-beside-delivery"]);
+    assert_eq!(attrs(&c, "#aligned figure.chart-box", "data-chart").await.len(), 3);
+    let sizes = c
+        .execute(
+            "return Array.from(document.querySelectorAll('#aligned svg.chart')).map(function (s) { var r = s.getBoundingClientRect(); return [r.width, r.height]; });",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let sizes: Vec<(f64, f64)> = serde_json::from_value(sizes).unwrap();
+    assert!(sizes.iter().all(|(w, h)| *w > 400.0 && *h > 150.0), "{sizes:?}");
+    let periods = attrs(&c, "#aligned svg.chart", "data-periods").await;
+    for p in &periods {
+        assert_eq!(p.split(',').map(str::to_string).collect::<Vec<_>>(), report.periods, "every chart's periods are the report's");
+    }
+
+    // Every series of every chart, as the browser sees it.
+    let got = c
+        .execute(
+            "return Array.from(document.querySelectorAll('#aligned svg.chart g.series')).map(function (g) { return [g.closest('svg.chart').getAttribute('data-chart'), g.getAttribute('data-series'), g.getAttribute('data-values')]; });",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(String, String, String)> = serde_json::from_value(got).unwrap();
+    let mut seen = std::collections::BTreeMap::new();
+    for (chart, series, values) in got {
+        let values: Vec<f64> = values.split(',').map(|v| v.parse().unwrap()).collect();
+        let before = seen.insert((chart.clone(), series.clone()), values);
+        assert!(before.is_none(), "{chart}/{series} twice");
+    }
+    assert_eq!(
+        seen.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "the charts' series are the report's"
+    );
+    for (key, values) in &want {
+        assert_eq!(&seen[key], values, "{key:?}");
+    }
+    // Not all zero: the numbers mean something.
+    assert!(want[&("use-beside-delivery".to_string(), "commits".to_string())].iter().sum::<f64>() > 0.0);
+
+    // The tables: the framing, one row per person and week, the unmatched on both sides.
+    assert!(text_of(&c, "#framing").await.contains("not performance reviews of individuals"));
+    assert_eq!(attrs(&c, "tr.aligned-person", "data-email").await.len(), report.rows.len());
+    let authors = attrs(&c, "tr.unmatched-author", "data-email").await;
+    let want_authors: Vec<String> = report.unmatched_git_authors.iter().map(|u| u.email.clone()).collect();
+    assert_eq!(authors, want_authors);
+    assert!(authors.contains(&"nobody@elsewhere.example".to_string()) && authors.contains(&"second.email@home.example".to_string()));
+    assert_eq!(
+        attrs(&c, "tr.unmatched-user", "data-email").await,
+        report.unmatched_codex_users.iter().map(|u| u.email.clone()).collect::<Vec<_>>()
+    );
+    assert_eq!(attrs(&c, "tr.trend", "data-period").await, report.periods);
+
+    // The report's section, for the docs.
+    c.execute("document.getElementById('aligned').scrollIntoView();", vec![]).await.unwrap();
+    shot(&c, "08-alignment-page.png").await;
+    // The whole section in the window (an element's screenshot stops at the window's edge).
+    let height = c
+        .execute("return Math.ceil(document.getElementById('aligned').getBoundingClientRect().height);", vec![])
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap_or(1000) as u32;
+    c.set_window_size(1280, height.clamp(600, 8000) + 200).await.unwrap();
+    c.execute("document.getElementById('aligned').scrollIntoView(true);", vec![]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let section = c.find(Locator::Id("aligned")).await.unwrap();
+    let png = section.screenshot().await.unwrap();
+    let path = out_dir().join("08-alignment-charts.png");
+    std::fs::write(&path, &png).unwrap();
+    if std::env::var_os("UPDATE_DOCS_SCREENSHOT").is_some() {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+        std::fs::create_dir_all(&docs).unwrap();
+        std::fs::copy(&path, docs.join("alignment-charts.png")).unwrap();
+    }
+
+    // Per month: the periods switch, the charts follow.
+    click(&c, "period-month").await;
+    c.wait().for_element(Locator::Css("#aligned-periods[data-period=month]")).await.unwrap();
+    let monthly = aligned_report(
+        &open(&db).await,
+        CONN,
+        &Options {
+            period: host_harness::report::alignment::AlignPeriod::Month,
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    for p in attrs(&c, "#aligned svg.chart", "data-periods").await {
+        assert_eq!(p.split(',').map(str::to_string).collect::<Vec<_>>(), monthly.periods);
+    }
+    assert_eq!(attrs(&c, "tr.aligned-person", "data-email").await.len(), monthly.rows.len());
 }

@@ -213,7 +213,7 @@ async fn advice_keeps_the_documentation_of_key_shapes() {
     let reply = http(
         &host,
         &format!(
-            "POST /settings HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST /connections/default/settings HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         ),
     );
@@ -606,23 +606,32 @@ fn report_on_an_empty_store_says_nothing_imported_yet() {
 // ---------------------------------------------------------------------------------------
 // 14. each command's options, with help
 
-/// The option lines of a `--help`: (flags, help text).
+/// The option lines of a `--help`: (flags, help text). Clap prints the text beside the
+/// flags, or (when some help is long) on the lines below them.
 fn options(help: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
+    let mut out: Vec<(String, String)> = Vec::new();
     let mut in_options = false;
     for l in help.lines() {
         if l == "Options:" {
             in_options = true;
             continue;
         }
-        if in_options && !l.starts_with(' ') {
+        if in_options && !l.is_empty() && !l.starts_with(' ') {
             in_options = false;
         }
-        if !in_options || !l.trim_start().starts_with('-') {
+        if !in_options || l.trim().is_empty() {
             continue;
         }
-        let l = l.trim_start();
-        let (flags, text) = l.split_once("  ").unwrap_or((l, ""));
+        let t = l.trim_start();
+        // Flags are indented by at most 6 spaces, text on its own line by more.
+        if !t.starts_with('-') || l.len() - t.len() > 6 {
+            // The text of the flags above, on its own line.
+            if let Some(last) = out.last_mut() {
+                last.1 = format!("{} {}", last.1, t.trim()).trim().to_string();
+            }
+            continue;
+        }
+        let (flags, text) = t.split_once("  ").unwrap_or((t, ""));
         out.push((flags.trim().to_string(), text.trim().to_string()));
     }
     out
@@ -863,9 +872,10 @@ fn the_demos_closing_hint_works_from_the_repository_root() {
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     let hints: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix(RUN)).collect();
-    assert_eq!(hints.len(), 3, "{text}");
+    assert_eq!(hints.len(), 5, "{text}");
     let kept = cwd.path().join("kept.db").canonicalize().unwrap();
     let out_csv = tmp.path().join("usage.csv");
+    let out_svg = tmp.path().join("charts.svg");
     for hint in hints {
         let mut args: Vec<String> = hint.split_whitespace().map(str::to_string).collect();
         let i = args.iter().position(|a| a == "--db").unwrap();
@@ -873,6 +883,10 @@ fn the_demos_closing_hint_works_from_the_repository_root() {
         if let Some(o) = args.iter().position(|a| a == "--out") {
             assert!(args[o + 1].starts_with("/tmp/"), "{hint}");
             args[o + 1] = p(&out_csv).to_string(); // (a file of this test's own)
+        }
+        if let Some(o) = args.iter().position(|a| a == "--chart") {
+            assert!(args[o + 1].starts_with("/tmp/"), "{hint}");
+            args[o + 1] = p(&out_svg).to_string();
         }
         let o = run(Command::new(BIN)
             .args(&args)
@@ -885,10 +899,13 @@ fn the_demos_closing_hint_works_from_the_repository_root() {
         match args[0].as_str() {
             "history" => assert!(stdout(&o).contains("succeeded"), "{}", stdout(&o)),
             "report" => assert!(stdout(&o).contains("@example.com"), "{}", stdout(&o)),
+            // (the demo's sample repository was kept beside the store)
+            "delivery" => assert!(stdout(&o).contains("kept.sample-repo"), "{}", stdout(&o)),
             "export" => assert!(std::fs::read_to_string(&out_csv).unwrap().starts_with("bucket_start,")),
             other => panic!("unexpected hint {other}"),
         }
     }
+    assert!(std::fs::read_to_string(&out_svg).unwrap().contains("data-chart=\"cohorts\""));
 
     // Without --keep, the hint is the command that keeps one.
     let o = run(hh(&["demo", "--users", "5", "--days", "3", "--component", &wasm()])

@@ -94,6 +94,7 @@ both!(
     two_owners_never_claim_one_connection,
     secrets_are_sealed_and_a_wrong_key_destroys_nothing,
     the_default_connection,
+    delivery_and_people_are_kept_per_connection,
 );
 
 const LONG: Duration = Duration::from_secs(30);
@@ -771,4 +772,123 @@ async fn connection_commands_on_the_embedded_store() {
     s.finish_run(&l, "succeeded", &BTreeMap::new(), None).await.unwrap();
     ok(&cli(&["connections", "remove", "team-a", "--db", &dbs], &[]));
     assert!(s.connection("team-a").await.unwrap().is_none());
+}
+
+// ---------------------------------------------------------------------------------------
+// delivery and who is who
+
+fn commit(id: &str, email: &str, time: &str, merge: bool, lines: (u64, u64, u64)) -> host_harness::delivery::Commit {
+    host_harness::delivery::Commit {
+        id: id.into(),
+        author_name: format!("Name of {email}"),
+        author_email: email.into(),
+        author_time: chrono::DateTime::parse_from_rfc3339(time).unwrap().with_timezone(&chrono::Utc),
+        author_utc_offset_seconds: -18_000,
+        merge,
+        lines_added: lines.0,
+        lines_deleted: lines.1,
+        files_changed: lines.2,
+    }
+}
+
+/// Repositories, their read positions and commits, aliases and teams: per connection, a
+/// read committed whole (commits upserted by id: importing one again changes nothing), a
+/// read of a repository not registered refused with nothing written, and everything gone
+/// with its repository or its connection.
+async fn delivery_and_people_are_kept_per_connection(b: Backend) {
+    use host_harness::delivery::Cursor;
+    use host_harness::store::{NotRegistered, RepositoryImport};
+    let f = fixture(b, LONG).await;
+    let s = &f.store;
+    add(s, "acme").await;
+    add(s, "globex").await;
+    let c1 = commit(&"1".repeat(40), "Ada@Acme.example", "2025-03-09T23:30:00-05:00", false, (3, 1, 2));
+    let c2 = commit(&"2".repeat(40), "bob@acme.example", "2025-03-11T10:00:00Z", true, (0, 0, 0));
+    let mut cursor = Cursor::default();
+    cursor.refs.insert("refs/heads/main".into(), "2".repeat(40));
+    cursor.refs.insert("refs/remotes/origin/main".into(), "1".repeat(40));
+    cursor.orphaned.insert("3".repeat(40));
+    let import = |commits: Vec<host_harness::delivery::Commit>, cursor: &Cursor, register: bool| RepositoryImport {
+        repository: "/repos/acme".into(),
+        commits,
+        cursor: cursor.clone(),
+        register,
+    };
+
+    // Not registered: refused, nothing written.
+    let before = s.dump().await.unwrap();
+    let e = s.import_repository("acme", import(vec![c1.clone()], &cursor, false)).await.unwrap_err();
+    assert!(e.is::<NotRegistered>(), "{e:#}");
+    assert!(s.import_repository("nobody", import(vec![c1.clone()], &cursor, true)).await.is_err());
+    assert_eq!(s.dump().await.unwrap(), before);
+    assert_eq!(s.repository_cursor("acme", "/repos/acme").await.unwrap(), None);
+
+    // Registered with its first read; read back as written.
+    s.import_repository("acme", import(vec![c1.clone(), c2.clone()], &cursor, true)).await.unwrap();
+    let repos = s.repositories("acme").await.unwrap();
+    assert_eq!(repos.len(), 1);
+    assert_eq!((repos[0].path.as_str(), repos[0].commits, repos[0].last_new_commits), ("/repos/acme", 2, 2));
+    assert_eq!(repos[0].last_error, None);
+    assert_eq!(s.repository_cursor("acme", "/repos/acme").await.unwrap(), Some(cursor.clone()));
+    assert_eq!(s.commits("acme").await.unwrap(), vec![c1.clone(), c2.clone()]);
+    assert!(s.repositories("globex").await.unwrap().is_empty());
+    assert!(s.commits("globex").await.unwrap().is_empty());
+
+    // The same commits again, and a new position: upserted, not duplicated.
+    let mut next = Cursor::default();
+    next.refs.insert("refs/heads/main".into(), "4".repeat(40));
+    let c4 = commit(&"4".repeat(40), "ada@acme.example", "2025-03-12T10:00:00Z", false, (1, 0, 1));
+    s.import_repository("acme", import(vec![c2.clone(), c4.clone()], &next, false)).await.unwrap();
+    assert_eq!(s.commits("acme").await.unwrap(), vec![c1.clone(), c2.clone(), c4.clone()]);
+    assert_eq!(s.repository_cursor("acme", "/repos/acme").await.unwrap(), Some(next.clone()));
+    assert_eq!(s.repositories("acme").await.unwrap()[0].commits, 3);
+
+    // A failed read is noted; the next good one clears it.
+    s.repository_failed("acme", "/repos/acme", "gone").await.unwrap();
+    let r = &s.repositories("acme").await.unwrap()[0];
+    assert_eq!((r.last_error.as_deref(), r.commits), (Some("gone"), 3));
+    s.import_repository("acme", import(vec![], &next, false)).await.unwrap();
+    let r = &s.repositories("acme").await.unwrap()[0];
+    assert_eq!((r.last_error.as_deref(), r.last_new_commits), (None, 0));
+
+    // Aliases and teams, normalized, replaced, removed; per connection.
+    s.set_alias("acme", " Ada.Home@Example.com ", "ADA@acme.example").await.unwrap();
+    s.set_alias("acme", "bob@home.example", "bob@acme.example").await.unwrap();
+    s.set_alias("acme", "bob@home.example", "robert@acme.example").await.unwrap();
+    let want: BTreeMap<String, String> = [
+        ("ada.home@example.com".to_string(), "ada@acme.example".to_string()),
+        ("bob@home.example".to_string(), "robert@acme.example".to_string()),
+    ]
+    .into();
+    assert_eq!(s.aliases("acme").await.unwrap(), want);
+    assert!(s.remove_alias("acme", "BOB@home.example").await.unwrap());
+    assert!(!s.remove_alias("acme", "bob@home.example").await.unwrap());
+    assert_eq!(s.aliases("acme").await.unwrap().len(), 1);
+    s.set_team("acme", "core", &["b@x.example".into(), "A@x.example".into(), "a@x.example".into()]).await.unwrap();
+    s.set_team("acme", "web", &["c@x.example".into()]).await.unwrap();
+    s.set_team("acme", "web", &["d@x.example".into(), "e@x.example".into()]).await.unwrap();
+    let teams = s.teams("acme").await.unwrap();
+    assert_eq!(teams["core"], ["a@x.example", "b@x.example"]);
+    assert_eq!(teams["web"], ["d@x.example", "e@x.example"]);
+    s.set_team("acme", "web", &[]).await.unwrap();
+    assert_eq!(s.teams("acme").await.unwrap().keys().collect::<Vec<_>>(), ["core"]);
+    assert!(s.aliases("globex").await.unwrap().is_empty() && s.teams("globex").await.unwrap().is_empty());
+    s.set_team("globex", "core", &["g@globex.example".into()]).await.unwrap();
+
+    // Removing the repository removes its position and commits.
+    s.import_repository("acme", RepositoryImport { repository: "/repos/two".into(), ..import(vec![c1.clone()], &cursor, true) })
+        .await
+        .unwrap();
+    assert!(s.remove_repository("acme", "/repos/acme").await.unwrap());
+    assert!(!s.remove_repository("acme", "/repos/acme").await.unwrap());
+    assert_eq!(s.repository_cursor("acme", "/repos/acme").await.unwrap(), None);
+    assert_eq!(s.commits("acme").await.unwrap(), vec![c1.clone()]);
+
+    // Removing the connection removes all of it, and nothing of the other's.
+    assert_eq!(s.remove_connection("acme").await.unwrap(), Ok(true));
+    let dump = format!("{:?}", s.dump().await.unwrap());
+    for gone in ["/repos/", "acme.example", "@x.example", &"1".repeat(40)] {
+        assert!(!dump.contains(gone), "{gone} left: {dump}");
+    }
+    assert_eq!(s.teams("globex").await.unwrap()["core"], ["g@globex.example"]);
 }

@@ -26,7 +26,7 @@
     }
   }
   function tick() {
-    fetch('/status', { credentials: 'same-origin', cache: 'no-store' })
+    fetch(box.getAttribute('data-status-url'), { credentials: 'same-origin', cache: 'no-store' })
       .then(function (r) { return r.json(); })
       .then(function (s) {
         if (s.running) {

@@ -73,6 +73,9 @@
 //! counts the lines of one commit, [`commit`] is one commit, [`cursor`] the read position
 //! and ref changes, [`options`] what to read, [`error`] the failures; `tests/` (in the
 //! source) make their repositories with the `git` command in temporary directories.
+//! [`import`] reads registered repositories into the store (`delivery add-repo`, and every
+//! sync run); [`synthetic`] writes repositories of chosen commits with gitoxide (the demo's
+//! sample repository, the integration tests' repositories).
 //!
 //! A [`Source`] can move to another thread (`Send`); a read runs where it is called, with
 //! line counting spread over [`Options::threads`] threads of its own. All returned data is
@@ -83,9 +86,11 @@ pub mod cursor;
 pub mod describe;
 pub mod error;
 pub mod history;
+pub mod import;
 pub mod lines;
 pub mod options;
 pub mod source;
+pub mod synthetic;
 
 #[cfg(test)]
 mod tests;

@@ -415,8 +415,3 @@ pub fn rfc3339(unix: i64) -> String {
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_else(|| unix.to_string())
 }
-
-pub fn epoch() -> std::time::Duration {
-    static T: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    T.get_or_init(std::time::Instant::now).elapsed()
-}

@@ -134,7 +134,7 @@ impl Harness {
                 },
                 progress,
             );
-            let r = if std::env::var_os("PIPELINE_OFF").is_some() { match work.await { Ok(()) => Ok(ahead.await), Err(e) => { drop(ahead); Err(e) } } } else { beside(work, ahead).await };
+            let r = beside(work, ahead).await;
             match r {
                 Ok(p) => pulled = p,
                 Err(e) => {
@@ -169,7 +169,6 @@ impl Harness {
         requests: u64,
         total: &mut StreamCounts,
     ) -> Result<(), HostError> {
-        let t0 = std::time::Instant::now();
         let records = match session.normalize(&page.raw).await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
@@ -178,14 +177,12 @@ impl Harness {
             }
             Err(e) => return Err(call_error(&e, redactor)),
         };
-        let t1 = std::time::Instant::now();
         let records = super::check::check(t.stream, t.key_len, records, redactor).await?;
         if let Some(w) = &page.window {
             t.store
                 .set_window(t.lease.run_id, &rfc3339(w.start), &rfc3339(w.end))
                 .await?;
         }
-        let t2 = std::time::Instant::now();
         let page = redact_page(page, redactor);
         let c = t
             .store
@@ -196,7 +193,6 @@ impl Harness {
                 None => HostError::new("store", redactor.redact(&format!("{e:#}"))),
             })?;
         total.add(&c);
-        if std::env::var_os("TIMING").is_some() { eprintln!("TIMING {:?} page {seq} normalize {:?} check {:?} commit {:?}", crate::runner::epoch(), t1-t0, t2-t1, t2.elapsed()); }
         emit(
             t.progress,
             Progress::PageCommitted {

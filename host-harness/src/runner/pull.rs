@@ -37,9 +37,7 @@ impl Harness {
         progress: Option<&ProgressTx>,
     ) -> Pulled {
         let before = session.requests();
-        let t0 = std::time::Instant::now();
         let page = self.pull_with_retries(session, redactor, at, progress).await;
-        if std::env::var_os("TIMING").is_some() { eprintln!("TIMING {:?} pull {:?} took {:?}", crate::runner::epoch(), at.cursor.map(|c| c.len()), t0.elapsed()); }
         let requests = session.requests() - before;
         let page = page.and_then(|p| {
             if p.raw.stream == at.stream {

@@ -2,7 +2,9 @@
 //! instances (one pulls the next page while the other normalizes the page the host then
 //! commits: [`super::pipeline`]); rate limits and transient failures retried on the same
 //! cursor within bounds ([`super::pull`]); every page committed with its records and
-//! checkpoint, in page order; the run recorded in the history.
+//! checkpoint, in page order; then the connection's registered git repositories read
+//! ([`crate::delivery::import`]); the run recorded in the history (a repository that could
+//! not be read leaves a succeeded run with the error class `delivery` and its message).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -38,12 +40,8 @@ impl Harness {
     /// connection is busy (its lease is held, by this process or another), not configured,
     /// or asked for a stream the connector does not have.
     pub async fn sync(&self, store: &Store, connection: &str, opts: SyncOptions) -> Result<Run, HostError> {
-        if std::env::var_os("TIMING").is_some() { eprintln!("TIMING {:?} sync start", crate::runner::epoch()); }
         let lease = self.begin(store, connection, &opts).await?;
-        if std::env::var_os("TIMING").is_some() { eprintln!("TIMING {:?} begun", crate::runner::epoch()); }
-        let r = self.run(store, lease, opts).await;
-        if std::env::var_os("TIMING").is_some() { eprintln!("TIMING {:?} sync end", crate::runner::epoch()); }
-        r
+        self.run(store, lease, opts).await
     }
 
     /// The streams `opts` selects, in `describe` order.
@@ -89,11 +87,20 @@ impl Harness {
     /// whoever took it over).
     pub async fn run(&self, store: &Store, lease: RunLease, opts: SyncOptions) -> Result<Run, HostError> {
         let mut counts: BTreeMap<String, StreamCounts> = BTreeMap::new();
+        let mut delivery_problems = None;
         let result = match self.selected(&opts) {
             Err(e) => Err(e),
             Ok(selected) => {
                 let mut beat = lease.clone();
-                let work = self.run_streams(store, &lease, &selected, &opts, &mut counts);
+                let work = async {
+                    let r = self.run_streams(store, &lease, &selected, &opts, &mut counts).await;
+                    // The connection's git repositories, read under the same lease; a
+                    // repository that cannot be read is reported, never a failed run.
+                    if !matches!(&r, Err(e) if e.class == "interrupted") {
+                        delivery_problems = crate::delivery::import::after_run(store, &lease.connection).await;
+                    }
+                    r
+                };
                 tokio::select! {
                     r = work => r,
                     e = heartbeat(store, &mut beat) => Err(e),
@@ -101,7 +108,10 @@ impl Harness {
             }
         };
         let closed = match &result {
-            Ok(()) => store.finish_run(&lease, "succeeded", &counts, None).await,
+            Ok(()) => {
+                let note = delivery_problems.as_deref().map(|m| ("delivery", m));
+                store.finish_run(&lease, "succeeded", &counts, note).await
+            }
             // Taken over: the run is already closed (interrupted) by the new holder.
             Err(e) if e.class == "interrupted" => Ok(()),
             Err(e) => {
@@ -127,7 +137,6 @@ impl Harness {
         counts: &mut BTreeMap<String, StreamCounts>,
     ) -> Result<(), HostError> {
         let mut instances = self.instances(store, lease).await?;
-        if std::env::var_os("TIMING").is_some() { eprintln!("TIMING {:?} instances", crate::runner::epoch()); }
         let mut result = Ok(());
         for stream in streams {
             let total = counts.entry(stream.clone()).or_default();

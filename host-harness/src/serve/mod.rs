@@ -1,33 +1,57 @@
-//! `host-harness serve`: the platform's settings page for the loaded connector —
-//! Integrations → {connector name} Settings — with the connection check, the import
-//! history, "Sync now", a usage view and the scheduler behind it.
+//! `host-harness serve`: the platform's Integrations pages for the loaded connector — the
+//! list of the store's connections (`/`, with a form that adds one) and, per connection,
+//! its settings page (`/connections/{id}`: the form, the connection check, the import
+//! history, "Sync now", a usage view) — and the scheduler pool behind them, which runs every
+//! connection of the store.
 //!
 //! Nothing here knows which connector it serves: the title, the form (its sections and
 //! fields, each by kind), the capability names and labels, every message and every piece of
 //! advice come from the connector's `describe()`, its checks and its errors.
 //!
 //! Server-rendered HTML (axum + minijinja, templates embedded in the binary, autoescaped),
-//! one small inline script under the response's CSP nonce that polls `/status` while a sync
-//! runs.
+//! one small inline script under the response's CSP nonce that polls the connection's
+//! `/status` while a sync runs.
+//!
+//! Routes:
+//! - `GET /` the list, `POST /connections` add one;
+//! - `GET /connections/{id}` a connection's page; `POST /connections/{id}/settings` Save,
+//!   `…/check` Check connection, `…/sync` Sync now; `GET /connections/{id}/status` the
+//!   progress poll; `POST /connections/{id}/repositories`, `…/aliases`, `…/teams` the
+//!   Delivery section (register a git repository, join two emails, define a team). The
+//!   page takes `?period=week|month` for its report beside delivery. An id the store does
+//!   not hold is a 404 page.
+//! - `GET /metrics` (Prometheus text), `GET /healthz`.
 //!
 //! The parts, one concept per file:
 //! - [`security`]: the guard every request passes (loopback `Host`, admin password,
 //!   same-origin posts, CSRF token, security headers),
+//! - [`target`]: the connection a `/connections/{id}/…` request is about, and its harness,
+//! - [`per_connection`]: what the page keeps per connection (last check, post results, the
+//!   save lock), so nothing of one connection shows on another's page,
 //! - [`form`]: a posted form turned into settings and secrets by the kinds `describe`
 //!   declared (an empty secret field keeps that secret's saved value),
 //! - [`connection`]: the last connection check of the *saved* configuration,
 //! - [`flash`]: the result of a form post, shown once by the page it redirects to,
-//! - [`views`]: the view models the templates render,
+//! - [`list`]: the view model of the list of connections,
+//! - [`views`]: the view models of a connection's page,
+//! - [`notice`]: the page that says there is no such connection (or it cannot be shown),
 //! - [`usage`]: the usage report the page shows (the swap point for `crate::report`),
+//! - [`aligned`]: the report beside delivery, its charts and the Delivery section's lists
+//!   (the swap point for `crate::report::aligned`),
 //! - [`render`]: the embedded templates and the CSP nonce,
 //! - [`routes`]: one file per route.
 
+mod aligned;
 mod connection;
 mod flash;
 mod form;
+mod list;
+mod notice;
+mod per_connection;
 mod render;
 mod routes;
 mod security;
+mod target;
 mod usage;
 mod views;
 
@@ -50,7 +74,7 @@ pub struct ServeOptions {
     /// The secret key and lease settings of the store.
     pub store: StoreOptions,
     pub listen: SocketAddr,
-    /// The page's connection's interval, and the default of connections without their own.
+    /// The default connection's interval, and the default of connections without their own.
     pub schedule: ScheduleConfig,
     /// Runs at once (the pool's workers).
     pub workers: usize,
@@ -60,17 +84,17 @@ pub struct ServeOptions {
 
 /// Everything the handlers share.
 pub(crate) struct App {
+    /// The server's component: the one a connection added on the page runs (a connection's
+    /// page uses its own component's harness, see [`target::Target::harness`]).
     pub harness: Arc<Harness>,
     pub store: Arc<Store>,
-    /// The connection the page shows (the default one, for now).
-    pub connection_id: String,
     pub scheduler: Arc<Scheduler>,
     pub security: security::Security,
     pub templates: render::Templates,
-    pub flashes: flash::Flashes,
-    pub connection: connection::Connection,
-    /// One save (or check) at a time.
-    pub save_lock: tokio::sync::Mutex<()>,
+    /// The results of posts to the list (adding a connection).
+    pub list_flashes: flash::Flashes,
+    /// Each connection's last check, post results and save lock.
+    pub pages: per_connection::PerConnection,
 }
 
 pub(crate) type Shared = Arc<App>;
@@ -102,6 +126,8 @@ impl Server {
         // The store must open (and runs that stopped without closing are noticed).
         let store = Arc::new(Store::open(&opts.db, opts.store.clone()).await?);
         store.reap().await?;
+        // The default connection always exists, so the list is never empty on a first run
+        // and the one-line commands keep working on the same data.
         let connection_id = DEFAULT_CONNECTION.to_string();
         let templates = render::Templates::new()?;
         let listener = tokio::net::TcpListener::bind(opts.listen).await?;
@@ -113,7 +139,7 @@ impl Server {
             .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         let harness = Arc::new(harness);
         // Every connection of the store runs on the pool (each component loaded once, with
-        // this harness's policy); the page's connection keeps `--every`, and scheduled runs
+        // this harness's policy); the default connection keeps `--every`, and scheduled runs
         // start one interval after a connection is first seen.
         let pool = PoolConfig {
             first_run: FirstRun::AfterInterval,
@@ -124,13 +150,11 @@ impl Server {
         let app = Arc::new(App {
             harness,
             store,
-            connection_id,
             scheduler: scheduler.clone(),
             security,
             templates,
-            flashes: flash::Flashes::default(),
-            connection: connection::Connection::default(),
-            save_lock: tokio::sync::Mutex::new(()),
+            list_flashes: flash::Flashes::default(),
+            pages: per_connection::PerConnection::default(),
         });
         let router = router(app);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -195,11 +219,16 @@ impl Drop for Server {
 /// The routes, behind the guard.
 fn router(app: Shared) -> Router {
     Router::new()
-        .route("/", get(routes::page::page))
-        .route("/settings", post(routes::save::save))
-        .route("/check", post(routes::check::check))
-        .route("/sync", post(routes::sync::sync_now))
-        .route("/status", get(routes::status::status))
+        .route("/", get(routes::list::list))
+        .route("/connections", post(routes::add::add))
+        .route("/connections/{id}", get(routes::page::page))
+        .route("/connections/{id}/settings", post(routes::save::save))
+        .route("/connections/{id}/check", post(routes::check::check))
+        .route("/connections/{id}/sync", post(routes::sync::sync_now))
+        .route("/connections/{id}/status", get(routes::status::status))
+        .route("/connections/{id}/repositories", post(routes::delivery::add_repo))
+        .route("/connections/{id}/aliases", post(routes::delivery::alias))
+        .route("/connections/{id}/teams", post(routes::delivery::team))
         .route("/metrics", get(|State(app): State<Shared>| async move { crate::metrics::http::metrics_response(app.scheduler.metrics()) }))
         .route("/healthz", get(|State(app): State<Shared>| async move { crate::metrics::http::healthz_response(&app.store).await }))
         .fallback(routes::not_found)

@@ -1,4 +1,4 @@
-//! The view models the templates render, and how they are built from the connector's
+//! The view models a connection's page renders, and how they are built from the connector's
 //! description, the store, the scheduler and a post's result. Every text about the
 //! connector comes from the connector; the host adds only generic words.
 //!
@@ -13,7 +13,10 @@ use serde::Serialize;
 
 use super::connection::fingerprint;
 use super::flash::Flash;
+use super::target::Target;
+use super::aligned::{self, AlignedPage, DeliveryView};
 use super::usage::{self, Sort, UsageView};
+use crate::report::alignment::AlignPeriod;
 use super::App;
 use crate::bindings::v0_2::types as wit;
 use crate::human::{seconds, thousands};
@@ -26,6 +29,10 @@ const HISTORY: usize = 25;
 
 #[derive(Serialize)]
 pub(crate) struct PageView {
+    /// The connection the page is about: its id (in every form's and link's path) and
+    /// display name.
+    pub connection_id: String,
+    pub connection_name: String,
     pub name: String,
     pub version: String,
     pub description: String,
@@ -46,7 +53,20 @@ pub(crate) struct PageView {
     pub jitter_pct: String,
     pub next_at: Option<String>,
     pub usage: Option<UsageView>,
+    /// The Delivery section: repositories, aliases, teams.
+    pub delivery: DeliveryView,
+    /// The report beside delivery, or why it cannot be shown.
+    pub aligned: Option<AlignedPage>,
+    pub aligned_error: Option<String>,
     pub store: String,
+}
+
+/// What the page's query asks of the report beside delivery.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Wanted {
+    pub period: AlignPeriod,
+    /// Every row of the per-person table.
+    pub all: bool,
 }
 
 /// A titled group of fields (one per `describe()` section; fields of no known section
@@ -483,14 +503,16 @@ pub(crate) fn sections(
 /// Everything the page shows.
 pub(crate) async fn build_page(
     app: &App,
+    target: &Target,
+    harness: &Harness,
     flash: Option<Flash>,
     sort: Sort,
+    wanted: Wanted,
     nonce: String,
 ) -> anyhow::Result<PageView> {
     let store = &app.store;
-    let harness = &app.harness;
     let info = harness.info();
-    let id = app.connection_id.as_str();
+    let id = target.id();
     let settings = store.settings(id).await?;
     let secrets = store.secrets(id).await?;
     let configured = store.is_configured(id).await?;
@@ -503,7 +525,7 @@ pub(crate) async fn build_page(
         .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| (k.clone(), v.redacted()))
         .collect();
-    let check = app.connection.of(fingerprint(&settings, &secrets));
+    let check = target.state.connection.of(fingerprint(&settings, &secrets));
     let (state, state_text) = match (&check, configured) {
         (_, false) => ("not-configured", "Not configured"),
         (Some(c), true) if c.ok => ("connected", "Connected"),
@@ -519,8 +541,20 @@ pub(crate) async fn build_page(
     let runs = store.runs(id, HISTORY).await?;
     let history: Vec<RunView> = runs.iter().map(run_view).collect();
     let usage = usage::view(store, id, &runs, sort).await?;
+    let delivery = aligned::delivery(store, id).await?;
+    // The report is shown apart from the rest: when it cannot be computed, the page still
+    // serves its forms (the reason is logged; the page says where to look).
+    let (aligned, aligned_error) = match aligned::view(store, id, wanted.period, wanted.all).await {
+        Ok(v) => (Some(v), None),
+        Err(e) => {
+            tracing::error!(connection = %id, "cannot compute the report beside delivery: {e:#}");
+            (None, Some(format!("{e}")))
+        }
+    };
     let status = app.scheduler.status(id);
     Ok(PageView {
+        connection_id: id.to_string(),
+        connection_name: target.conn.name.clone(),
         name: info.name.clone(),
         version: info.version.clone(),
         description: info.description.clone(),
@@ -555,6 +589,9 @@ pub(crate) async fn build_page(
         jitter_pct: format!("{:.0}%", status.jitter * 100.0),
         next_at: status.next_at.as_deref().map(when),
         usage,
+        delivery,
+        aligned,
+        aligned_error,
         store: store.location().display(),
     })
 }
@@ -721,6 +758,8 @@ mod tests {
         r.error_message = Some("<img src=x>".into());
         r.error_class = Some("transient".into());
         let view = PageView {
+            connection_id: "acme-eu".into(),
+            connection_name: "Acme <EU>".into(),
             name: info.name.clone(),
             version: info.version.clone(),
             description: info.description.clone(),
@@ -752,6 +791,24 @@ mod tests {
             jitter_pct: "10%".into(),
             next_at: None,
             usage: None,
+            delivery: DeliveryView {
+                repositories: vec![aligned::RepositoryView {
+                    path: "/srv/<img src=x>".into(),
+                    added_at: "now".into(),
+                    last_read: None,
+                    last_new: "0".into(),
+                    commits: "3".into(),
+                    problem: Some("moved <this>".into()),
+                }],
+                aliases: vec![("p@home".into(), "w@work".into())],
+                teams: vec![aligned::TeamDefView {
+                    name: "<Sources> team".into(),
+                    members: "a@x".into(),
+                    size: 1,
+                }],
+            },
+            aligned: None,
+            aligned_error: None,
             store: "/tmp/x.db".into(),
         };
         let html = super::super::render::Templates::new()
@@ -759,12 +816,18 @@ mod tests {
             .render("page.html", &view)
             .unwrap();
         assert!(
-            html.contains("<title>Two &lt;Sources&gt; Settings · Integrations</title>"),
+            html.contains("<title>Acme &lt;EU&gt; · Two &lt;Sources&gt; Settings · Integrations</title>"),
             "{html}"
         );
-        assert!(
-            html.contains("<a href=\"/\">Integrations</a> → <b>Two &lt;Sources&gt; Settings</b>")
-        );
+        assert!(html.contains(
+            "<a href=\"/\" id=\"crumb-integrations\">Integrations</a> → <b>Acme &lt;EU&gt;</b>"
+        ));
+        assert!(html.contains("<h1>Two &lt;Sources&gt; Settings</h1>"));
+        // Every form and link of the page is the connection's own.
+        for path in ["settings", "check", "sync", "status", "repositories", "aliases", "teams"] {
+            assert!(html.contains(&format!("\"/connections/acme-eu/{path}\"")), "{path}");
+        }
+        assert!(!html.contains("action=\"/settings\"") && !html.contains("action=\"/sync\""));
         assert!(
             html.contains("<a href=\"/\" class=\"nav\" id=\"nav-integrations\">Integrations</a>")
         );

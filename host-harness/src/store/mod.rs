@@ -13,6 +13,10 @@
 //! committed and duplicates nothing when it resumes; at most one run per connection goes at
 //! a time across every process, by leases ([`lease`]); secrets are sealed at rest
 //! ([`crypto`]). The tables are in [`schema`].
+//!
+//! Beside the imported records, each connection keeps its delivery ([`delivery`]: the git
+//! repositories registered, where each read stopped, the commits read) and who is who
+//! ([`people`]: aliases and teams), for the report of Codex use beside delivery.
 
 pub mod crypto;
 pub mod lease;
@@ -253,6 +257,12 @@ macro_rules! dispatch {
         }
     };
 }
+
+// (declared after `dispatch!`, which they use)
+pub mod delivery;
+pub mod people;
+
+pub use delivery::{NotRegistered, Repository, RepositoryImport};
 
 /// The store.
 pub struct Store {

@@ -25,6 +25,10 @@ use super::{
 use crate::bindings::v0_2::types as wit;
 use crate::records::CheckedRecord;
 
+// The delivery and identity tables, in files of their own.
+mod delivery;
+mod people;
+
 /// Unix milliseconds by the database's clock.
 const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
@@ -62,10 +66,10 @@ impl Postgres {
     async fn create_schema(&self) -> anyhow::Result<()> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK]).await?;
+        tx.execute(&tx.prepare_cached("SELECT pg_advisory_xact_lock($1)").await?, &[&SCHEMA_LOCK]).await?;
         tx.batch_execute(schema::POSTGRES).await?;
         tx.execute(
-            "INSERT INTO meta(key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING",
+            &tx.prepare_cached("INSERT INTO meta(key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING").await?,
             &[&schema::VERSION.to_string()],
         )
         .await?;
@@ -84,12 +88,12 @@ impl Postgres {
         let tx = client.transaction().await?;
         let n = tx
             .execute(
-                "INSERT INTO connections(id, name, component, connector, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+                &tx.prepare_cached("INSERT INTO connections(id, name, component, connector, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING").await?,
                 &[&c.id, &c.name, &c.component, &c.connector, &c.created_at],
             )
             .await?;
         if n == 1 {
-            tx.execute("INSERT INTO leases(connection) VALUES ($1)", &[&c.id]).await?;
+            tx.execute(&tx.prepare_cached("INSERT INTO leases(connection) VALUES ($1)").await?, &[&c.id]).await?;
         }
         tx.commit().await?;
         Ok(n == 1)
@@ -99,7 +103,7 @@ impl Postgres {
         let client = self.client().await?;
         let row = client
             .query_opt(
-                "SELECT id, name, component, connector, created_at FROM connections WHERE id = $1",
+                &client.prepare_cached("SELECT id, name, component, connector, created_at FROM connections WHERE id = $1").await?,
                 &[&id],
             )
             .await?;
@@ -109,7 +113,7 @@ impl Postgres {
     pub async fn connections(&self) -> anyhow::Result<Vec<Connection>> {
         let client = self.client().await?;
         let rows = client
-            .query("SELECT id, name, component, connector, created_at FROM connections ORDER BY id", &[])
+            .query(&client.prepare_cached("SELECT id, name, component, connector, created_at FROM connections ORDER BY id").await?, &[])
             .await?;
         Ok(rows.iter().map(row_connection).collect())
     }
@@ -117,7 +121,7 @@ impl Postgres {
     pub async fn set_connector(&self, id: &str, connector: &str) -> anyhow::Result<()> {
         let client = self.client().await?;
         client
-            .execute("UPDATE connections SET connector = $2 WHERE id = $1", &[&id, &connector])
+            .execute(&client.prepare_cached("UPDATE connections SET connector = $2 WHERE id = $1").await?, &[&id, &connector])
             .await?;
         Ok(())
     }
@@ -128,7 +132,7 @@ impl Postgres {
         if let Some(busy) = live_lease(&tx, id).await? {
             return Ok(Err(busy));
         }
-        let n = tx.execute("DELETE FROM connections WHERE id = $1", &[&id]).await?;
+        let n = tx.execute(&tx.prepare_cached("DELETE FROM connections WHERE id = $1").await?, &[&id]).await?;
         tx.commit().await?;
         Ok(Ok(n == 1))
     }
@@ -147,7 +151,7 @@ impl Postgres {
 
     pub async fn secret_key_ids(&self) -> anyhow::Result<Vec<String>> {
         let client = self.client().await?;
-        let rows = client.query("SELECT DISTINCT key_id FROM secrets ORDER BY 1", &[]).await?;
+        let rows = client.query(&client.prepare_cached("SELECT DISTINCT key_id FROM secrets ORDER BY 1").await?, &[]).await?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
@@ -169,7 +173,7 @@ impl Postgres {
         let client = self.client().await?;
         let row = client
             .query_one(
-                "SELECT EXISTS (SELECT 1 FROM secrets WHERE connection = $1) OR EXISTS (SELECT 1 FROM settings WHERE connection = $1)",
+                &client.prepare_cached("SELECT EXISTS (SELECT 1 FROM secrets WHERE connection = $1) OR EXISTS (SELECT 1 FROM settings WHERE connection = $1)").await?,
                 &[&connection],
             )
             .await?;
@@ -188,24 +192,24 @@ impl Postgres {
         require_connection(&tx, connection).await?;
         if let Some(k) = &key_id {
             let other = tx
-                .query_opt("SELECT key_id FROM secrets WHERE key_id <> $1 LIMIT 1", &[k])
+                .query_opt(&tx.prepare_cached("SELECT key_id FROM secrets WHERE key_id <> $1 LIMIT 1").await?, &[k])
                 .await?;
             if let Some(row) = other {
                 return Ok(Some(row.get(0)));
             }
         }
-        tx.execute("DELETE FROM settings WHERE connection = $1", &[&connection]).await?;
-        tx.execute("DELETE FROM secrets WHERE connection = $1", &[&connection]).await?;
+        tx.execute(&tx.prepare_cached("DELETE FROM settings WHERE connection = $1").await?, &[&connection]).await?;
+        tx.execute(&tx.prepare_cached("DELETE FROM secrets WHERE connection = $1").await?, &[&connection]).await?;
         for (k, v) in &settings {
             tx.execute(
-                "INSERT INTO settings(connection, key, value) VALUES ($1, $2, $3)",
+                &tx.prepare_cached("INSERT INTO settings(connection, key, value) VALUES ($1, $2, $3)").await?,
                 &[&connection, k, v],
             )
             .await?;
         }
         for s in &sealed {
             tx.execute(
-                "INSERT INTO secrets(connection, key, key_id, nonce, ciphertext) VALUES ($1, $2, $3, $4, $5)",
+                &tx.prepare_cached("INSERT INTO secrets(connection, key, key_id, nonce, ciphertext) VALUES ($1, $2, $3, $4, $5)").await?,
                 &[&connection, &s.key, &s.key_id, &s.nonce, &s.ciphertext],
             )
             .await?;
@@ -221,12 +225,12 @@ impl Postgres {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         // Lock every secret for the rewrite (a concurrent save waits for it).
-        tx.execute("LOCK TABLE secrets IN EXCLUSIVE MODE", &[]).await?;
+        tx.execute(&tx.prepare_cached("LOCK TABLE secrets IN EXCLUSIVE MODE").await?, &[]).await?;
         let rows = read_secrets(&tx, None).await?;
         let rows = f(rows)?;
         for s in &rows {
             tx.execute(
-                "UPDATE secrets SET key_id = $3, nonce = $4, ciphertext = $5 WHERE connection = $1 AND key = $2",
+                &tx.prepare_cached("UPDATE secrets SET key_id = $3, nonce = $4, ciphertext = $5 WHERE connection = $1 AND key = $2").await?,
                 &[&s.connection, &s.key, &s.key_id, &s.nonce, &s.ciphertext],
             )
             .await?;
@@ -249,7 +253,7 @@ impl Postgres {
         let tx = client.transaction().await?;
         require_connection(&tx, connection).await?;
         tx.execute(
-            "INSERT INTO leases(connection) VALUES ($1) ON CONFLICT (connection) DO NOTHING",
+            &tx.prepare_cached("INSERT INTO leases(connection) VALUES ($1) ON CONFLICT (connection) DO NOTHING").await?,
             &[&connection],
         )
         .await?;
@@ -265,6 +269,10 @@ impl Postgres {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let limit = limit.min(10_000) as i64;
+        // The schedule row is locked with the lease: under READ COMMITTED a row that changed
+        // since the statement's snapshot is re-checked at its newest version only if it is
+        // locked, so a run that another host finished meanwhile (lease released, next due
+        // an hour later) is not claimed again on its old, still-due schedule row.
         let due = tx
             .query(
                 &format!(
@@ -275,7 +283,7 @@ impl Postgres {
                        AND (EXISTS (SELECT 1 FROM settings WHERE connection = s.connection) OR EXISTS (SELECT 1 FROM secrets WHERE connection = s.connection))
                      ORDER BY s.next_due, s.connection
                      LIMIT $1
-                     FOR UPDATE OF l SKIP LOCKED"
+                     FOR UPDATE OF l, s SKIP LOCKED"
                 ),
                 &[&limit],
             )
@@ -320,8 +328,8 @@ impl Postgres {
         };
         let n = tx
             .execute(
-                "UPDATE runs SET finished_at = $3, status = $4, streams = $5, error_class = $6, error_message = $7
-                 WHERE id = $1 AND connection = $2 AND status = 'running'",
+                &tx.prepare_cached("UPDATE runs SET finished_at = $3, status = $4, streams = $5, error_class = $6, error_message = $7
+                 WHERE id = $1 AND connection = $2 AND status = 'running'").await?,
                 &[&l.run_id, &l.connection, &now(), &status, &streams, &class, &message],
             )
             .await?;
@@ -331,14 +339,14 @@ impl Postgres {
         release(&tx, l).await?;
         if status == "succeeded" {
             tx.execute(
-                "DELETE FROM raw_pages WHERE connection = $1 AND run_id NOT IN (SELECT id FROM runs WHERE connection = $1 ORDER BY id DESC LIMIT $2)",
+                &tx.prepare_cached("DELETE FROM raw_pages WHERE connection = $1 AND run_id NOT IN (SELECT id FROM runs WHERE connection = $1 ORDER BY id DESC LIMIT $2)").await?,
                 &[&l.connection, &RAW_PAGE_RUNS_KEPT],
             )
             .await?;
         }
         let schedule = tx
             .query_opt(
-                "SELECT every_ms, jitter FROM schedule WHERE connection = $1 FOR UPDATE",
+                &tx.prepare_cached("SELECT every_ms, jitter FROM schedule WHERE connection = $1 FOR UPDATE").await?,
                 &[&l.connection],
             )
             .await?;
@@ -358,8 +366,8 @@ impl Postgres {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         tx.execute(
-            "UPDATE runs SET status = 'interrupted', finished_at = $2, error_class = 'interrupted', error_message = $3
-             WHERE id = $1 AND status = 'running'",
+            &tx.prepare_cached("UPDATE runs SET status = 'interrupted', finished_at = $2, error_class = 'interrupted', error_message = $3
+             WHERE id = $1 AND status = 'running'").await?,
             &[&l.run_id, &now(), &message],
         )
         .await?;
@@ -391,7 +399,7 @@ impl Postgres {
             };
             n += interrupt_running(&tx, &c, message).await?;
             tx.execute(
-                "UPDATE leases SET owner = NULL, run_id = NULL, expires_at = 0 WHERE connection = $1 AND owner = $2",
+                &tx.prepare_cached("UPDATE leases SET owner = NULL, run_id = NULL, expires_at = 0 WHERE connection = $1 AND owner = $2").await?,
                 &[&c, &owner],
             )
             .await?;
@@ -404,7 +412,7 @@ impl Postgres {
         let client = self.client().await?;
         client
             .execute(
-                "UPDATE runs SET window_start = $2, window_end = $3 WHERE id = $1",
+                &client.prepare_cached("UPDATE runs SET window_start = $2, window_end = $3 WHERE id = $1").await?,
                 &[&run_id, &start, &end],
             )
             .await?;
@@ -449,7 +457,7 @@ impl Postgres {
         let client = self.client().await?;
         let row = client
             .query_opt(
-                "SELECT connection, every_ms, jitter, next_due FROM schedule WHERE connection = $1",
+                &client.prepare_cached("SELECT connection, every_ms, jitter, next_due FROM schedule WHERE connection = $1").await?,
                 &[&connection],
             )
             .await?;
@@ -467,7 +475,7 @@ impl Postgres {
         let client = self.client().await?;
         let row = client
             .query_opt(
-                "SELECT state FROM checkpoints WHERE connection = $1 AND stream = $2",
+                &client.prepare_cached("SELECT state FROM checkpoints WHERE connection = $1 AND stream = $2").await?,
                 &[&connection, &stream],
             )
             .await?;
@@ -489,7 +497,7 @@ impl Postgres {
         // The fence: only a run that is still running (its lease not taken over) commits.
         let Some(row) = tx
             .query_opt(
-                "SELECT streams FROM runs WHERE id = $1 AND connection = $2 AND status = 'running' FOR UPDATE",
+                &tx.prepare_cached("SELECT streams FROM runs WHERE id = $1 AND connection = $2 AND status = 'running' FOR UPDATE").await?,
                 &[&l.run_id, &c],
             )
             .await?
@@ -498,14 +506,14 @@ impl Postgres {
         };
         let streams: String = row.get(0);
         tx.execute(
-            "INSERT INTO raw_pages(connection, run_id, stream, scope, seq, fetched_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &tx.prepare_cached("INSERT INTO raw_pages(connection, run_id, stream, scope, seq, fetched_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7)").await?,
             &[&c, &l.run_id, &stream, &page.raw.scope, &(seq as i64), &page.raw.fetched_at, &page.raw.body],
         )
         .await?;
         let keys: Vec<&str> = records.iter().map(|r| r.key_text.as_str()).collect();
         let existing: BTreeMap<String, String> = tx
             .query(
-                "SELECT key, payload FROM records WHERE connection = $1 AND stream = $2 AND key = ANY($3)",
+                &tx.prepare_cached("SELECT key, payload FROM records WHERE connection = $1 AND stream = $2 AND key = ANY($3)").await?,
                 &[&c, &stream, &keys],
             )
             .await?
@@ -517,8 +525,8 @@ impl Postgres {
         if !up.insert.is_empty() {
             let (k, v, p) = split(&up.insert);
             tx.execute(
-                "INSERT INTO records(connection, stream, key, schema_version, payload, first_run, changed_run, seen_run)
-                 SELECT $1, $2, u.k, u.v, u.p, $6, $6, $6 FROM unnest($3::text[], $4::bigint[], $5::text[]) AS u(k, v, p)",
+                &tx.prepare_cached("INSERT INTO records(connection, stream, key, schema_version, payload, first_run, changed_run, seen_run)
+                 SELECT $1, $2, u.k, u.v, u.p, $6, $6, $6 FROM unnest($3::text[], $4::bigint[], $5::text[]) AS u(k, v, p)").await?,
                 &[&c, &stream, &k, &v, &p, &l.run_id],
             )
             .await?;
@@ -526,24 +534,24 @@ impl Postgres {
         if !up.update.is_empty() {
             let (k, v, p) = split(&up.update);
             tx.execute(
-                "UPDATE records r SET schema_version = u.v, payload = u.p, changed_run = $6, seen_run = $6
+                &tx.prepare_cached("UPDATE records r SET schema_version = u.v, payload = u.p, changed_run = $6, seen_run = $6
                  FROM unnest($3::text[], $4::bigint[], $5::text[]) AS u(k, v, p)
-                 WHERE r.connection = $1 AND r.stream = $2 AND r.key = u.k",
+                 WHERE r.connection = $1 AND r.stream = $2 AND r.key = u.k").await?,
                 &[&c, &stream, &k, &v, &p, &l.run_id],
             )
             .await?;
         }
         if !up.touch.is_empty() {
             tx.execute(
-                "UPDATE records SET seen_run = $3 WHERE connection = $1 AND stream = $2 AND key = ANY($4)",
+                &tx.prepare_cached("UPDATE records SET seen_run = $3 WHERE connection = $1 AND stream = $2 AND key = ANY($4)").await?,
                 &[&c, &stream, &l.run_id, &up.touch],
             )
             .await?;
         }
         if let Some(cp) = &page.checkpoint {
             tx.execute(
-                "INSERT INTO checkpoints(connection, stream, state, run_id, updated_at) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (connection, stream) DO UPDATE SET state = excluded.state, run_id = excluded.run_id, updated_at = excluded.updated_at",
+                &tx.prepare_cached("INSERT INTO checkpoints(connection, stream, state, run_id, updated_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (connection, stream) DO UPDATE SET state = excluded.state, run_id = excluded.run_id, updated_at = excluded.updated_at").await?,
                 &[&c, &stream, cp, &l.run_id, &now()],
             )
             .await?;
@@ -554,7 +562,7 @@ impl Postgres {
             ..up.counts
         };
         tx.execute(
-            "UPDATE runs SET streams = $2 WHERE id = $1",
+            &tx.prepare_cached("UPDATE runs SET streams = $2 WHERE id = $1").await?,
             &[&l.run_id, &add_counts(&streams, stream, &counts)],
         )
         .await?;
@@ -566,7 +574,7 @@ impl Postgres {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT stream, key, schema_version, payload, first_run, changed_run, seen_run FROM records WHERE connection = $1 AND stream = $2 ORDER BY key COLLATE \"C\"",
+                &client.prepare_cached("SELECT stream, key, schema_version, payload, first_run, changed_run, seen_run FROM records WHERE connection = $1 AND stream = $2 ORDER BY key COLLATE \"C\"").await?,
                 &[&connection, &stream],
             )
             .await?;
@@ -591,7 +599,7 @@ impl Postgres {
         let client = self.client().await?;
         let row = client
             .query_one(
-                "SELECT COUNT(*) FROM records WHERE connection = $1 AND stream = $2",
+                &client.prepare_cached("SELECT COUNT(*) FROM records WHERE connection = $1 AND stream = $2").await?,
                 &[&connection, &stream],
             )
             .await?;
@@ -601,7 +609,7 @@ impl Postgres {
     pub async fn raw_page_count(&self, connection: &str) -> anyhow::Result<u64> {
         let client = self.client().await?;
         let row = client
-            .query_one("SELECT COUNT(*) FROM raw_pages WHERE connection = $1", &[&connection])
+            .query_one(&client.prepare_cached("SELECT COUNT(*) FROM raw_pages WHERE connection = $1").await?, &[&connection])
             .await?;
         Ok(row.get::<_, i64>(0) as u64)
     }
@@ -610,7 +618,7 @@ impl Postgres {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT DISTINCT stream FROM records WHERE connection = $1 UNION SELECT stream FROM checkpoints WHERE connection = $1 ORDER BY 1",
+                &client.prepare_cached("SELECT DISTINCT stream FROM records WHERE connection = $1 UNION SELECT stream FROM checkpoints WHERE connection = $1 ORDER BY 1").await?,
                 &[&connection],
             )
             .await?;
@@ -672,7 +680,7 @@ async fn read_settings(
 ) -> anyhow::Result<Vec<(String, String)>> {
     let rows = db
         .query(
-            "SELECT key, value FROM settings WHERE connection = $1 ORDER BY key COLLATE \"C\"",
+            &db.prepare_cached("SELECT key, value FROM settings WHERE connection = $1 ORDER BY key COLLATE \"C\"").await?,
             &[&connection],
         )
         .await?;
@@ -705,7 +713,7 @@ async fn read_secrets(
 
 async fn require_connection(tx: &Transaction<'_>, c: &str) -> anyhow::Result<()> {
     let row = tx
-        .query_one("SELECT EXISTS (SELECT 1 FROM connections WHERE id = $1)", &[&c])
+        .query_one(&tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM connections WHERE id = $1)").await?, &[&c])
         .await?;
     if !row.get::<_, bool>(0) {
         anyhow::bail!("there is no connection {c}");
@@ -740,8 +748,8 @@ async fn live_lease(tx: &Transaction<'_>, c: &str) -> anyhow::Result<Option<Busy
 async fn interrupt_running(tx: &Transaction<'_>, c: &str, message: &str) -> anyhow::Result<usize> {
     Ok(tx
         .execute(
-            "UPDATE runs SET status = 'interrupted', finished_at = $2, error_class = 'interrupted', error_message = $3
-             WHERE connection = $1 AND status = 'running'",
+            &tx.prepare_cached("UPDATE runs SET status = 'interrupted', finished_at = $2, error_class = 'interrupted', error_message = $3
+             WHERE connection = $1 AND status = 'running'").await?,
             &[&c, &now(), &message],
         )
         .await? as usize)
@@ -758,7 +766,7 @@ async fn take(
     ttl: i64,
 ) -> anyhow::Result<RunLease> {
     let previous = tx
-        .query_opt("SELECT owner FROM leases WHERE connection = $1", &[&c])
+        .query_opt(&tx.prepare_cached("SELECT owner FROM leases WHERE connection = $1").await?, &[&c])
         .await?
         .and_then(|r| r.get::<_, Option<String>>(0));
     let message = match previous {
@@ -768,7 +776,7 @@ async fn take(
     interrupt_running(tx, c, message).await?;
     let run_id: i64 = tx
         .query_one(
-            "INSERT INTO runs(connection, connector, started_at, status, trigger, owner, streams) VALUES ($1, $2, $3, 'running', $4, $5, '{}') RETURNING id",
+            &tx.prepare_cached("INSERT INTO runs(connection, connector, started_at, status, trigger, owner, streams) VALUES ($1, $2, $3, 'running', $4, $5, '{}') RETURNING id").await?,
             &[&c, &connector, &now(), &trigger, &owner],
         )
         .await?
@@ -792,7 +800,7 @@ async fn take(
 
 async fn release(tx: &Transaction<'_>, l: &RunLease) -> anyhow::Result<()> {
     tx.execute(
-        "UPDATE leases SET owner = NULL, run_id = NULL, expires_at = 0 WHERE connection = $1 AND owner = $2 AND run_id = $3",
+        &tx.prepare_cached("UPDATE leases SET owner = NULL, run_id = NULL, expires_at = 0 WHERE connection = $1 AND owner = $2 AND run_id = $3").await?,
         &[&l.connection, &l.owner, &l.run_id],
     )
     .await?;

@@ -12,10 +12,20 @@
 //! | `runs` | run | the import history (its counts updated with every committed page) |
 //! | `leases` | connection | who runs it now and until when ([`super::lease`]) |
 //! | `schedule` | scheduled connection | interval, jitter, next due time |
+//! | `repositories` | connection × repository path | a registered local git repository: when added, its last import |
+//! | `repository_tips` | connection × repository × tip | the delivery read position ([`crate::delivery::Cursor`]): the commit each ref was read at, and orphaned tips |
+//! | `commits` | connection × repository × commit id | one commit read from the repository (author after `.mailmap`, UTC time, lines, files) |
+//! | `aliases` | connection × email | another email of a person: alias → the person's email |
+//! | `team_members` | connection × team × email | a team's members |
 //! | `meta` | fact | the schema version |
 //!
 //! Times people read are RFC 3339 text; times compared (leases, schedule) are Unix
 //! milliseconds.
+//!
+//! The delivery and identity tables (`repositories` … `team_members`) came after version 2
+//! was released, as new tables only: every open creates what is missing (`IF NOT EXISTS`),
+//! so a store made before gets them, empty, and nothing else changes. A repository's tips
+//! and commits go with it (`ON DELETE CASCADE` on `(connection, path)`).
 
 /// The version of this layout (1 was the one-configuration store keyed by connector id).
 pub const VERSION: i64 = 2;
@@ -106,6 +116,51 @@ CREATE TABLE IF NOT EXISTS schedule (
     next_due   INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS schedule_due ON schedule(next_due);
+CREATE TABLE IF NOT EXISTS repositories (
+    connection     TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+    path           TEXT NOT NULL,
+    added_at       TEXT NOT NULL,
+    last_import_at TEXT,
+    last_new       INTEGER NOT NULL DEFAULT 0,
+    last_error     TEXT,
+    PRIMARY KEY (connection, path)
+);
+CREATE TABLE IF NOT EXISTS repository_tips (
+    connection TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    commit_id  TEXT NOT NULL,
+    PRIMARY KEY (connection, repository, kind, name),
+    FOREIGN KEY (connection, repository) REFERENCES repositories(connection, path) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS commits (
+    connection    TEXT NOT NULL,
+    repository    TEXT NOT NULL,
+    id            TEXT NOT NULL,
+    author_name   TEXT NOT NULL,
+    author_email  TEXT NOT NULL,
+    author_time   TEXT NOT NULL,
+    author_offset INTEGER NOT NULL,
+    merge         INTEGER NOT NULL,
+    lines_added   INTEGER NOT NULL,
+    lines_deleted INTEGER NOT NULL,
+    files_changed INTEGER NOT NULL,
+    PRIMARY KEY (connection, repository, id),
+    FOREIGN KEY (connection, repository) REFERENCES repositories(connection, path) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS aliases (
+    connection TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+    alias      TEXT NOT NULL,
+    email      TEXT NOT NULL,
+    PRIMARY KEY (connection, alias)
+);
+CREATE TABLE IF NOT EXISTS team_members (
+    connection TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+    team       TEXT NOT NULL,
+    email      TEXT NOT NULL,
+    PRIMARY KEY (connection, team, email)
+);
 "#;
 
 pub const POSTGRES: &str = r#"
@@ -194,6 +249,51 @@ CREATE TABLE IF NOT EXISTS schedule (
     next_due   BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS schedule_due ON schedule(next_due);
+CREATE TABLE IF NOT EXISTS repositories (
+    connection     TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+    path           TEXT NOT NULL,
+    added_at       TEXT NOT NULL,
+    last_import_at TEXT,
+    last_new       BIGINT NOT NULL DEFAULT 0,
+    last_error     TEXT,
+    PRIMARY KEY (connection, path)
+);
+CREATE TABLE IF NOT EXISTS repository_tips (
+    connection TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    commit_id  TEXT NOT NULL,
+    PRIMARY KEY (connection, repository, kind, name),
+    FOREIGN KEY (connection, repository) REFERENCES repositories(connection, path) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS commits (
+    connection    TEXT NOT NULL,
+    repository    TEXT NOT NULL,
+    id            TEXT NOT NULL,
+    author_name   TEXT NOT NULL,
+    author_email  TEXT NOT NULL,
+    author_time   TEXT NOT NULL,
+    author_offset BIGINT NOT NULL,
+    merge         BOOLEAN NOT NULL,
+    lines_added   BIGINT NOT NULL,
+    lines_deleted BIGINT NOT NULL,
+    files_changed BIGINT NOT NULL,
+    PRIMARY KEY (connection, repository, id),
+    FOREIGN KEY (connection, repository) REFERENCES repositories(connection, path) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS aliases (
+    connection TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+    alias      TEXT NOT NULL,
+    email      TEXT NOT NULL,
+    PRIMARY KEY (connection, alias)
+);
+CREATE TABLE IF NOT EXISTS team_members (
+    connection TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+    team       TEXT NOT NULL,
+    email      TEXT NOT NULL,
+    PRIMARY KEY (connection, team, email)
+);
 "#;
 
 /// The tables, in an order that respects their references (for dumps).
@@ -208,6 +308,11 @@ pub const TABLES: &[&str] = &[
     "runs",
     "leases",
     "schedule",
+    "repositories",
+    "repository_tips",
+    "commits",
+    "aliases",
+    "team_members",
 ];
 
 /// Moving a version-1 SQLite store (one configuration per connector id, secrets in plain

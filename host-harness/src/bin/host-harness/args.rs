@@ -147,18 +147,46 @@ pub enum Command {
         out: Option<PathBuf>,
     },
     /// Codex use per person across both paths (API keys and ChatGPT sign-in), with code
-    /// reviews: for the whole imported window, or per day or week.
+    /// reviews: for the whole imported window, or per day or week. With --by: Codex use
+    /// beside delivery (commits of the registered repositories), per person or team and
+    /// week or month, with cohorts, the adoption trend and charts (docs/alignment.md).
     Report {
         #[command(flatten)]
         store: StoreArgs,
         #[command(flatten)]
         connection: ConnectionArg,
-        /// all (the whole window), day, or week (UTC, starting Monday).
-        #[arg(long, value_enum, default_value_t = ReportPeriod::All)]
-        period: ReportPeriod,
+        /// Align Codex use with delivery, one row per person or per team and period.
+        #[arg(long, value_enum)]
+        by: Option<ReportBy>,
+        /// Without --by: all (the whole window, default), day or week. With --by: week
+        /// (default) or month. UTC; weeks start on Monday.
+        #[arg(long, value_enum)]
+        period: Option<ReportCut>,
         #[command(flatten)]
         out: JsonArg,
+        /// With --by: the rows as CSV, the same columns as the rows of --json.
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+        /// With --by team: teams of fewer people are hidden (default 5).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        min_group: Option<u32>,
+        /// With --by: write the three charts (use over time, adoption cohorts, use beside
+        /// delivery) as one SVG document to FILE.
+        #[arg(long, value_name = "FILE.svg")]
+        chart: Option<PathBuf>,
+        /// With --by: only UTC days from this one (YYYY-MM-DD).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        since: Option<chrono::NaiveDate>,
+        /// With --by: only UTC days up to this one (YYYY-MM-DD).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        until: Option<chrono::NaiveDate>,
     },
+    /// Local git repositories whose commits are the delivery Codex use is shown beside.
+    #[command(subcommand)]
+    Delivery(DeliveryCommand),
+    /// Who is who: aliases (several emails of one person) and teams.
+    #[command(subcommand)]
+    People(PeopleCommand),
     /// Run the OpenAI API mock on loopback until interrupted.
     MockOpenai(MockArgs),
     /// Start the mock, configure a key, validate, sync, and show the results, in a store
@@ -225,6 +253,80 @@ pub enum ConnectionsCommand {
         id: String,
         #[command(flatten)]
         store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DeliveryCommand {
+    /// Register a local git repository (the top of a working clone) and import its
+    /// commits; each sync then imports its new commits. A path that is not a repository,
+    /// a bare, shallow, partial or empty repository is refused, and nothing is stored.
+    AddRepo {
+        path: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        connection: ConnectionArg,
+        #[command(flatten)]
+        out: JsonArg,
+    },
+    /// List the registered repositories: commits imported, last import, and its error.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        connection: ConnectionArg,
+        #[command(flatten)]
+        out: JsonArg,
+    },
+    /// Unregister a repository and forget its commits (the repository is not touched).
+    Remove {
+        path: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        connection: ConnectionArg,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PeopleCommand {
+    /// Join two emails of one person: ALIAS (a git author's personal email, say) counts as
+    /// EMAIL (the one Codex knows). Case does not matter.
+    Alias {
+        alias: String,
+        email: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        connection: ConnectionArg,
+    },
+    /// Forget an alias.
+    Unalias {
+        alias: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        connection: ConnectionArg,
+    },
+    /// Make team NAME these people (replacing its members).
+    Team {
+        name: String,
+        #[arg(required = true, value_name = "EMAIL")]
+        emails: Vec<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        connection: ConnectionArg,
+    },
+    /// List the aliases and teams.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        connection: ConnectionArg,
+        #[command(flatten)]
+        out: JsonArg,
     },
 }
 
@@ -375,6 +477,23 @@ impl From<ReportPeriod> for host_harness::report::people::Period {
             ReportPeriod::Week => Self::Week,
         }
     }
+}
+
+/// `report --period`: the per-person view takes all, day or week; the aligned report
+/// (`--by`) week or month.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportCut {
+    All,
+    Day,
+    Week,
+    Month,
+}
+
+/// `report --by`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportBy {
+    Person,
+    Team,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

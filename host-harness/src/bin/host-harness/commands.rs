@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use host_harness::bindings::v0_2::types as wit;
 use host_harness::report::codex_usage;
-use host_harness::report::people::people;
+use host_harness::report::people::{people, Period};
 use host_harness::runner::{HostError, SyncOptions};
 use host_harness::store::{NewConnection, SecretKey, Store, DEFAULT_CONNECTION};
 
@@ -108,12 +108,27 @@ pub async fn run(command: Command) -> Result<(), HostError> {
         Command::Report {
             store,
             connection,
+            by,
             period,
             out,
+            csv,
+            min_group,
+            chart,
+            since,
+            until,
         } => {
+            let aligned = crate::aligned::Request::check(by, period, out.json, csv, min_group, chart, since, until)?;
             let store = setup::existing_store(&store).await?;
             let id = crate::export::imported(&store, &connection.id).await?;
-            let report = people(&store, &id, period.into()).await?;
+            if let Some(request) = aligned {
+                return crate::aligned::run(&store, &id, request).await;
+            }
+            let period = match period {
+                Some(crate::args::ReportCut::Day) => Period::Day,
+                Some(crate::args::ReportCut::Week) => Period::Week,
+                _ => Period::All,
+            };
+            let report = people(&store, &id, period).await?;
             if out.json {
                 println!("{}", output::people_json(&report));
             } else {
@@ -122,6 +137,8 @@ pub async fn run(command: Command) -> Result<(), HostError> {
             }
             Ok(())
         }
+        Command::Delivery(c) => crate::delivery::run(c).await,
+        Command::People(c) => crate::delivery::people(c).await,
         Command::Connections(c) => connections(c).await,
         Command::Secrets(SecretsCommand::Rotate {
             store,

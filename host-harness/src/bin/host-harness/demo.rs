@@ -1,5 +1,7 @@
 //! `demo`: the mock on a free loopback port, a key configured and checked, a full sync, the
-//! history and the usage report, reconciled with the mock's ground truth. It works in a
+//! history and the usage report, reconciled with the mock's ground truth; then Codex use
+//! beside delivery, from a sample git repository written with gitoxide whose authors are
+//! some of the mock's people ([`crate::demo_delivery`]). It works in a
 //! store of its own, in a temporary directory removed at the end (or at `--keep PATH`, a
 //! new file), so it never touches a store it did not create.
 
@@ -7,6 +9,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use host_harness::human::thousands;
+use host_harness::report::aligned::aligned_report;
+use host_harness::report::alignment::{AlignPeriod, By, Options};
 use host_harness::report::codex_usage;
 use host_harness::report::people::{people, Period};
 use host_harness::runner::{HostError, SyncOptions};
@@ -108,6 +112,18 @@ pub async fn run(users: u32, days: u32, keep: Option<PathBuf>, component: &Compo
         return Err(HostError::new("internal", "the demo key was refused by the demo mock"));
     }
 
+    step("delivery: a sample git repository whose authors are some of the mock's people, registered with the connection");
+    let repo_dir = match &keep {
+        Some(p) => p.with_extension("sample-repo"),
+        None => scratch.path().join("sample-repo"),
+    };
+    if keep.is_some() && repo_dir.exists() {
+        return Err(HostError::new("usage", format!("{} exists; the demo writes its sample repository there", repo_dir.display())));
+    }
+    let (mut sample, repo_path) = crate::demo_delivery::prepare(&store, conn, &repo_dir, &server.workspace_truth()).await?;
+    let more = crate::demo_delivery::write_rest(&mut sample)?;
+    println!("Then {more} more commits were written: the sync imports them (only those).");
+
     step("sync");
     let started = std::time::Instant::now();
     let (progress, shown) = output::progress(false);
@@ -168,6 +184,38 @@ pub async fn run(users: u32, days: u32, keep: Option<PathBuf>, component: &Compo
         thousands(run.inserted()),
         thousands(run.requests())
     );
+
+    step("Codex use beside delivery: the sample repository's authors, per month (then the team per week)");
+    let repositories = store.repositories(conn).await?;
+    if let Some(r) = repositories.iter().find(|r| r.path == repo_path.display().to_string()) {
+        println!("{}: {} commits stored ({} imported by the sync).", r.path, thousands(r.commits), thousands(r.last_new_commits));
+    }
+    let authors = crate::demo_delivery::author_emails(&sample);
+    let first_commit = store.commits(conn).await?.iter().map(|c| c.author_time.date_naive()).min();
+    let options = Options {
+        by: By::Person,
+        period: AlignPeriod::Month,
+        since: first_commit,
+        ..Options::default()
+    };
+    let mut report = aligned_report(&store, conn, &options).await?;
+    report.rows.retain(|r| r.email.as_ref().is_some_and(|e| authors.contains(e)));
+    crate::aligned::print_report(&report);
+    let teams = aligned_report(
+        &store,
+        conn,
+        &Options {
+            by: By::Team,
+            period: AlignPeriod::Week,
+            ..options.clone()
+        },
+    )
+    .await?;
+    println!();
+    crate::aligned::print_team_rows(&teams.rows);
+    for note in &teams.notes {
+        println!("note: {note}");
+    }
     match &keep {
         Some(p) => {
             let db = shell_word(&p.to_string_lossy());
@@ -175,6 +223,8 @@ pub async fn run(users: u32, days: u32, keep: Option<PathBuf>, component: &Compo
             for args in [
                 format!("history --db {db}"),
                 format!("report --db {db}"),
+                format!("report --db {db} --by person --period week --chart /tmp/charts.svg"),
+                format!("delivery list --db {db}"),
                 format!("export --db {db} --stream usage --format csv --out /tmp/usage.csv"),
             ] {
                 println!("  {RUN} {args}");

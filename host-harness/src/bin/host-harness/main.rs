@@ -1,9 +1,12 @@
 //! `host-harness`: plays the analytics platform for connector components.
 
+mod aligned;
 mod args;
 mod bench;
 mod commands;
+mod delivery;
 mod demo;
+mod demo_delivery;
 mod export;
 mod mock;
 mod output;
@@ -82,6 +85,8 @@ fn wants_json(c: &Command) -> bool {
         | Command::Report { out, .. } => out.json,
         Command::Configure(a) => a.out.json,
         Command::Connections(args::ConnectionsCommand::List { out, .. }) => out.json,
+        Command::Delivery(args::DeliveryCommand::AddRepo { out, .. } | args::DeliveryCommand::List { out, .. }) => out.json,
+        Command::People(args::PeopleCommand::List { out, .. }) => out.json,
         Command::Bench(b) => b.json,
         _ => false,
     }

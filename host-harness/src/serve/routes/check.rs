@@ -1,35 +1,45 @@
-//! `POST /check`: check the saved configuration live, and show the result as the
-//! connection's status.
+//! `POST /connections/{id}/check`: check the connection's saved configuration live, and
+//! show the result as its status (on its page only).
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Form;
 
 use super::{advice, see_result};
 use crate::bindings::v0_2::types as wit;
+use crate::runner::Harness;
 use crate::serve::connection::fingerprint;
 use crate::serve::flash::{Flash, Tone};
 use crate::serve::security::bad_csrf;
+use crate::serve::target::Target;
 use crate::serve::views::{check_view, credentials};
 use crate::serve::{App, Shared};
 
 pub(crate) async fn check(
     State(app): State<Shared>,
+    Path(id): Path<String>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     if !app.security.csrf_ok(&form) {
         return bad_csrf();
     }
-    let flash = {
-        let _one = app.save_lock.lock().await;
-        check_saved(&app).await
+    let target = match Target::find(&app, &id).await {
+        Ok(t) => t,
+        Err(r) => return r,
     };
-    see_result(&app, flash)
+    let harness = match target.harness(&app).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let flash = {
+        let _one = target.state.save_lock.lock().await;
+        check_saved(&app, &target, &harness).await
+    };
+    see_result(&target.state.flashes, &target.base(), flash)
 }
 
-async fn check_saved(app: &App) -> Flash {
-    let harness = &app.harness;
-    let (store, id) = (&app.store, app.connection_id.as_str());
+async fn check_saved(app: &App, target: &Target, harness: &Harness) -> Flash {
+    let (store, id) = (&app.store, target.id());
     let (settings, secrets) = match (store.settings(id).await, store.secrets(id).await) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {
@@ -40,7 +50,7 @@ async fn check_saved(app: &App) -> Flash {
     match harness.validate(store, id).await {
         Ok(report) => {
             let view = check_view(harness, &report, credentials(harness.info(), &secrets));
-            app.connection.record(fp, view);
+            target.state.connection.record(fp, view);
             if report.ok {
                 Flash::new(
                     Tone::Ok,

@@ -1,10 +1,16 @@
-//! The routes, one file each: the page (`GET /`), Save (`POST /settings`), Check connection
-//! (`POST /check`), Sync now (`POST /sync`) and the progress poll (`GET /status`).
+//! The routes, one file each: the list of connections (`GET /`), Add (`POST /connections`),
+//! a connection's page (`GET /connections/{id}`), its Save (`POST …/settings`), Check
+//! connection (`POST …/check`), Sync now (`POST …/sync`) and the progress poll
+//! (`GET …/status`); the Delivery section's posts (`POST …/repositories`, `…/aliases`,
+//! `…/teams`, see [`delivery`]).
 //!
-//! A post answers with a redirect to the page at its result banner (`/?r=ID#result`), so
+//! A post answers with a redirect to the page at its result banner (`PAGE?r=ID#result`), so
 //! the browser lands on the result, not past it, and a reload does not post again.
 
+pub(crate) mod add;
 pub(crate) mod check;
+pub(crate) mod delivery;
+pub(crate) mod list;
 pub(crate) mod page;
 pub(crate) mod save;
 pub(crate) mod status;
@@ -13,20 +19,20 @@ pub(crate) mod sync;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::flash::Flash;
+use super::flash::{Flash, Flashes};
 use super::render::no_randomness;
 use super::security::plain;
-use super::App;
 use crate::runner::HostError;
 
 pub(crate) async fn not_found() -> Response {
     plain(StatusCode::NOT_FOUND, "Not found.")
 }
 
-/// Keep `flash` and send the browser to it.
-pub(crate) fn see_result(app: &App, flash: Flash) -> Response {
-    match app.flashes.put(flash) {
-        Ok(id) => Redirect::to(&format!("/?r={id}#result")).into_response(),
+/// Keep `flash` among `flashes` (the list's, or one connection's) and send the browser to
+/// it on `page` (`/` or `/connections/{id}`).
+pub(crate) fn see_result(flashes: &Flashes, page: &str, flash: Flash) -> Response {
+    match flashes.put(flash) {
+        Ok(id) => Redirect::to(&format!("{page}?r={id}#result")).into_response(),
         Err(e) => no_randomness(&e),
     }
 }

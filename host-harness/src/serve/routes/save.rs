@@ -1,4 +1,4 @@
-//! `POST /settings`: Save. The settings are checked by the connector, then checked live,
+//! `POST /connections/{id}/settings`: Save. The settings are checked by the connector, then checked live,
 //! and stored only when every check passes — in one transaction
 //! ([`crate::runner::Harness::configure_validated`]). Nothing is saved first and put back
 //! later: a rejected attempt never touches the store, so a scheduled run sees either the
@@ -9,32 +9,42 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Form;
 
 use super::{advice, see_result};
 use crate::bindings::v0_2::types as wit;
-use crate::runner::HostError;
+use crate::runner::{Harness, HostError};
 use crate::serve::connection::fingerprint;
 use crate::serve::flash::{Flash, Tone};
 use crate::serve::form::{self, Posted};
 use crate::serve::security::bad_csrf;
+use crate::serve::target::Target;
 use crate::serve::views::{check_view, credentials};
 use crate::serve::{App, Shared};
 
 pub(crate) async fn save(
     State(app): State<Shared>,
+    Path(id): Path<String>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     if !app.security.csrf_ok(&form) {
         return bad_csrf();
     }
-    let flash = {
-        let _one = app.save_lock.lock().await;
-        save_and_check(&app, &form).await
+    let target = match Target::find(&app, &id).await {
+        Ok(t) => t,
+        Err(r) => return r,
     };
-    see_result(&app, flash)
+    let harness = match target.harness(&app).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let flash = {
+        let _one = target.state.save_lock.lock().await;
+        save_and_check(&app, &target, &harness, &form).await
+    };
+    see_result(&target.state.flashes, &target.base(), flash)
 }
 
 /// The label of field `key`, from `describe`.
@@ -54,10 +64,9 @@ fn and_list(items: &[String]) -> String {
     }
 }
 
-async fn save_and_check(app: &App, form: &[(String, String)]) -> Flash {
-    let harness = &app.harness;
+async fn save_and_check(app: &App, target: &Target, harness: &Harness, form: &[(String, String)]) -> Flash {
     let info = harness.info();
-    let (store, id) = (&app.store, app.connection_id.as_str());
+    let (store, id) = (&app.store, target.id());
     let (saved_secrets, configured) = match (store.secrets(id).await, store.is_configured(id).await) {
         (Ok(s), Ok(c)) => (s, c),
         (Err(e), _) | (_, Err(e)) => {
@@ -79,7 +88,8 @@ async fn save_and_check(app: &App, form: &[(String, String)]) -> Flash {
             // What is stored now is what was just checked: its status is the connection's.
             let check = check_view(harness, &report, credentials(info, &posted.secrets));
             match (store.settings(id).await, store.secrets(id).await) {
-                (Ok(settings), Ok(secrets)) => app
+                (Ok(settings), Ok(secrets)) => target
+                    .state
                     .connection
                     .record(fingerprint(&settings, &secrets), check),
                 (Err(e), _) | (_, Err(e)) => {

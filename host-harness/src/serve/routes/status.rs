@@ -1,14 +1,20 @@
-//! `GET /status`: the scheduler's state for the page's progress poll.
+//! `GET /connections/{id}/status`: the scheduler's state of one connection, for its page's
+//! progress poll.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
+use crate::serve::target::Target;
 use crate::serve::views::{live_text, trigger_text, when};
 use crate::serve::Shared;
 
-pub(crate) async fn status(State(app): State<Shared>) -> Response {
-    let s = app.scheduler.status(&app.connection_id);
+pub(crate) async fn status(State(app): State<Shared>, Path(id): Path<String>) -> Response {
+    let target = match Target::find(&app, &id).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let s = app.scheduler.status(target.id());
     let body = serde_json::json!({
         "running": s.running.as_ref().map(|l| serde_json::json!({
             "trigger": l.trigger,

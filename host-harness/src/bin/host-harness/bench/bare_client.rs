@@ -178,8 +178,10 @@ pub async fn measure(component: &Path, sizes: &Sizes) -> anyhow::Result<BareClie
         target: "≤ 1.15× the bare client",
         verdict: Verdict::judge_unless(sizes.timing_unjudged(), ratio <= MAX_RATIO, || {
             format!(
-                "the backfill took {ratio:.2}× the bare client's time: it fetches the same {} and then normalizes, checks and commits the last one, which nothing can overlap",
-                plural(pages, "page", "pages")
+                "the backfill took {ratio:.2}× the bare client's time, {:.0} ms more: it fetches the same {} (each one while the one before is normalized and committed), then normalizes, checks and commits the last one, which nothing can overlap; with {:.0} ms of provider latency per page that excess is more than 15% of the fetch",
+                ms(backfill_t.saturating_sub(bare_t)),
+                plural(pages, "page", "pages"),
+                ms(sizes.bare_latency)
             )
         }),
         figures: json!({

