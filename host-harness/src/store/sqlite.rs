@@ -70,9 +70,6 @@ impl Sqlite {
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(bad)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(bad)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(bad)?;
-        // A page commits thousands of records into one index: a 32 MiB page cache (the
-        // default is 2 MiB) keeps its upper levels in memory while it does.
-        conn.pragma_update(None, "cache_size", -32_768).map_err(bad)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(bad)?;
         let v1: bool = conn
             .query_row(
