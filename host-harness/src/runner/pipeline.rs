@@ -165,18 +165,20 @@ impl Harness {
         redactor: &Redactor,
         t: &Target<'_>,
         seq: u64,
-        page: wit::Page,
+        mut page: wit::Page,
         requests: u64,
         total: &mut StreamCounts,
     ) -> Result<(), HostError> {
-        let records = match session.normalize(&page.raw).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => {
-                let (class, message) = connector_error(&e);
-                return Err(HostError::new(&class, redactor.redact(&message)));
-            }
-            Err(e) => return Err(call_error(&e, redactor)),
-        };
+        // The page goes into the call and comes back: one copy of its body, not two.
+        let (raw, normalized) = session
+            .normalize_owned(page.raw)
+            .await
+            .map_err(|e| call_error(&e, redactor))?;
+        page.raw = raw;
+        let records = normalized.map_err(|e| {
+            let (class, message) = connector_error(&e);
+            HostError::new(&class, redactor.redact(&message))
+        })?;
         let records = super::check::check(t.stream, t.key_len, records, redactor).await?;
         if let Some(w) = &page.window {
             t.store

@@ -218,10 +218,21 @@ impl Session {
         &mut self,
         raw: &wit::RawPage,
     ) -> Result<Result<Vec<wit::NormalizedRecord>, wit::ConnectorError>, CallError> {
-        let raw = raw.clone();
-        let r = self
+        Ok(self.normalize_owned(raw.clone()).await?.1)
+    }
+
+    /// [`Self::normalize`] taking the page and giving it back: the runner keeps one copy of
+    /// a page's body (several MB) instead of two while the component normalizes it.
+    pub async fn normalize_owned(
+        &mut self,
+        raw: wit::RawPage,
+    ) -> Result<(wit::RawPage, Result<Vec<wit::NormalizedRecord>, wit::ConnectorError>), CallError> {
+        let (raw, r) = self
             .guarded(move |p, s| {
-                Box::pin(async move { p.analytics_connector_connector().call_normalize(s, &raw).await })
+                Box::pin(async move {
+                    let r = p.analytics_connector_connector().call_normalize(s, &raw).await?;
+                    Ok((raw, r))
+                })
             })
             .await?;
         if let Ok(records) = &r {
@@ -245,7 +256,7 @@ impl Session {
                 ))));
             }
         }
-        Ok(r)
+        Ok((raw, r))
     }
 
     /// Requests the host sent for this instance so far (its own count, not the
