@@ -219,7 +219,9 @@ fn check_scale(report: &Value, connections: u64, postgres: bool) -> Result<(), S
     }
     for (s, (store, processes)) in setups.iter().zip(expected) {
         if s["store"] != store || s["processes"] != processes {
-            return Err(format!("expected {store} with {processes} process(es): {s}"));
+            return Err(format!(
+                "expected {store} with {processes} process(es): {s}"
+            ));
         }
         if s["connections"] != connections {
             return Err(format!("{store}: connections {}", s["connections"]));
@@ -246,7 +248,9 @@ fn check_scale(report: &Value, connections: u64, postgres: bool) -> Result<(), S
             return Err(format!("{store}: skipped: {}", s["skipped"]));
         }
         for k in ["pulls_per_s", "p50_ms", "p99_ms"] {
-            let n = s[k].as_f64().ok_or(format!("{store}: {k} is not a number"))?;
+            let n = s[k]
+                .as_f64()
+                .ok_or(format!("{store}: {k} is not a number"))?;
             if !(n.is_finite() && n > 0.0) {
                 return Err(format!("{store}: {k} is {n}"));
             }
@@ -258,10 +262,15 @@ fn check_scale(report: &Value, connections: u64, postgres: bool) -> Result<(), S
             return Err(format!("{store}: p99 below p50"));
         }
         if s["ran_once_each"] != true {
-            return Err(format!("{store}: not every connection ran exactly once: {s}"));
+            return Err(format!(
+                "{store}: not every connection ran exactly once: {s}"
+            ));
         }
         if s["pulls"] != connections {
-            return Err(format!("{store}: {} successful pulls for {connections} connections", s["pulls"]));
+            return Err(format!(
+                "{store}: {} successful pulls for {connections} connections",
+                s["pulls"]
+            ));
         }
         if store == "postgres" && s["killed"].is_null() {
             return Err("postgres: no worker process was killed mid-cycle".into());
@@ -279,7 +288,16 @@ fn scale_bench_runs_every_connection_once_per_cycle() {
     let wasm = common::connector_wasm();
     let cache = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_host-harness"))
-        .args(["bench", "--scale", "--connections", "20", "--workers", "2", "--json", "--component"])
+        .args([
+            "bench",
+            "--scale",
+            "--connections",
+            "20",
+            "--workers",
+            "2",
+            "--json",
+            "--component",
+        ])
         .arg(&wasm)
         .env_remove("RUST_LOG")
         .env("HOST_HARNESS_CACHE_DIR", cache.path())
@@ -291,8 +309,9 @@ fn scale_bench_runs_every_connection_once_per_cycle() {
         out.status.success(),
         "bench --scale --json failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
-    let report: Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}):\n{stdout}\nstderr:\n{stderr}"));
+    let report: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!("stdout is not one JSON object ({e}):\n{stdout}\nstderr:\n{stderr}")
+    });
     let postgres = postgres_installed();
     if let Err(problem) = check_scale(&report, 20, postgres) {
         panic!("{problem}\n{report:#}\nstderr:\n{stderr}");
@@ -303,7 +322,9 @@ fn scale_bench_runs_every_connection_once_per_cycle() {
     // a figure is missing.
     type Doctor = fn(&mut Value);
     let doctored: [(&str, Doctor); 4] = [
-        ("a connection run twice", |r| r["setups"][0]["ran_once_each"] = false.into()),
+        ("a connection run twice", |r| {
+            r["setups"][0]["ran_once_each"] = false.into()
+        }),
         ("a set-up removed", |r| {
             r["setups"].as_array_mut().unwrap().pop();
         }),
@@ -315,6 +336,9 @@ fn scale_bench_runs_every_connection_once_per_cycle() {
     for (what, doctor) in doctored {
         let mut copy = report.clone();
         doctor(&mut copy);
-        assert!(check_scale(&copy, 20, postgres).is_err(), "the check accepted {what}");
+        assert!(
+            check_scale(&copy, 20, postgres).is_err(),
+            "the check accepted {what}"
+        );
     }
 }

@@ -648,18 +648,24 @@ async fn browser_flow(c: Client, url: String, db: PathBuf, keys: Keys, expected:
 /// nothing of the new one's.
 #[tokio::test(flavor = "multi_thread")]
 async fn connections_in_a_real_browser() {
-    let keys: Vec<String> = (0..2).map(|_| host_harness::random::key("sk-admin-")).collect();
+    let keys: Vec<String> = (0..2)
+        .map(|_| host_harness::random::key("sk-admin-"))
+        .collect();
     let template = openai_mock::MockConfig {
         users: 8,
         days: 5,
         ..openai_mock::MockConfig::default()
     };
-    let mock = MockServer::start_many(template, keys.clone()).await.unwrap();
+    let mock = MockServer::start_many(template, keys.clone())
+        .await
+        .unwrap();
     let harness = harness(&connector_wasm(), Some(&mock)).await;
     let info = info_of(&harness);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("serve.db");
-    let server = Server::start(harness, serve_options(db.clone())).await.unwrap();
+    let server = Server::start(harness, serve_options(db.clone()))
+        .await
+        .unwrap();
     let url = server.url();
     let org = OrgB {
         key: keys[1].clone(),
@@ -681,7 +687,10 @@ async fn connections_in_a_real_browser() {
     let runs = store.runs("org-b", 10).await.unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].trigger, "ui");
-    assert!(store.runs(CONN, 10).await.unwrap().is_empty(), "the default connection did not run");
+    assert!(
+        store.runs(CONN, 10).await.unwrap().is_empty(),
+        "the default connection did not run"
+    );
 }
 
 /// What the connections flow knows of the organization it adds.
@@ -694,7 +703,14 @@ struct OrgB {
 }
 
 async fn connection_ids(db: &Path) -> Vec<String> {
-    open(db).await.connections().await.unwrap().into_iter().map(|c| c.id).collect()
+    open(db)
+        .await
+        .connections()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect()
 }
 
 async fn connections_flow(c: Client, url: String, db: PathBuf, info: Info, org: OrgB) {
@@ -716,7 +732,13 @@ async fn connections_flow(c: Client, url: String, db: PathBuf, info: Info, org: 
     assert!(field.contains("is not a connection id"), "{field}");
     assert!(field.contains("lowercase letters, digits"), "{field}");
     assert_eq!(
-        c.find(Locator::Id("add-id")).await.unwrap().prop("value").await.unwrap().as_deref(),
+        c.find(Locator::Id("add-id"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
         Some("Org B")
     );
     assert_eq!(connection_ids(&db).await, [CONN]);
@@ -726,13 +748,24 @@ async fn connections_flow(c: Client, url: String, db: PathBuf, info: Info, org: 
     fill(&c, "add-id", "org-b").await;
     fill(&c, "add-name", "Org B").await;
     click(&c, "add-connection").await;
-    wait_until("the new connection's page", Duration::from_secs(10), || async {
-        c.current_url().await.map(|u| u.path() == "/connections/org-b").unwrap_or(false)
-    })
+    wait_until(
+        "the new connection's page",
+        Duration::from_secs(10),
+        || async {
+            c.current_url()
+                .await
+                .map(|u| u.path() == "/connections/org-b")
+                .unwrap_or(false)
+        },
+    )
     .await;
     assert!(text_of(&c, "#result").await.starts_with("Added Org B"));
     assert_eq!(text_of(&c, "nav.crumbs").await, "Integrations → Org B");
-    assert!(c.title().await.unwrap().contains(&format!("{} Settings", info.name)));
+    assert!(c
+        .title()
+        .await
+        .unwrap()
+        .contains(&format!("{} Settings", info.name)));
     assert_eq!(text_of(&c, "#conn-state").await, "Not configured");
     assert!(c.find_all(Locator::Css("tr.run")).await.unwrap().is_empty());
     assert_eq!(connection_ids(&db).await, [CONN, "org-b"]);
@@ -753,15 +786,23 @@ async fn connections_flow(c: Client, url: String, db: PathBuf, info: Info, org: 
     );
     assert!(text_of(&c, "#connection").await.contains(&org.organization));
     let store = open(&db).await;
-    assert_eq!(store.secrets("org-b").await.unwrap()["api_token"].expose(), org.key);
-    assert!(!store.is_configured(CONN).await.unwrap(), "the default connection untouched");
+    assert_eq!(
+        store.secrets("org-b").await.unwrap()["api_token"].expose(),
+        org.key
+    );
+    assert!(
+        !store.is_configured(CONN).await.unwrap(),
+        "the default connection untouched"
+    );
     drop(store);
     sources.push_str(&c.source().await.unwrap());
 
     // 4. Check connection: the saved key, live, on this page.
     click(&c, "check-now").await;
     wait_until("the check's result", Duration::from_secs(30), || async {
-        text_of(&c, "#result").await.contains("passed the live check")
+        text_of(&c, "#result")
+            .await
+            .contains("passed the live check")
     })
     .await;
     assert_eq!(text_of(&c, "#conn-state").await, "Connected");
@@ -783,36 +824,73 @@ async fn connections_flow(c: Client, url: String, db: PathBuf, info: Info, org: 
     })
     .await;
     assert_eq!(attrs(&c, "tr.run", "data-status").await, ["succeeded"]);
-    assert_eq!(attrs(&c, "tr.run", "data-usage-added").await, [org.usage_rows.to_string()]);
+    assert_eq!(
+        attrs(&c, "tr.run", "data-usage-added").await,
+        [org.usage_rows.to_string()]
+    );
     sources.push_str(&c.source().await.unwrap());
     shot(&c, "12-connection-synced.png").await;
 
     // 6. Back to Integrations through the breadcrumb: both listed, each with its state.
     click(&c, "crumb-integrations").await;
     wait_until("the list", Duration::from_secs(10), || async {
-        c.current_url().await.map(|u| u.path() == "/").unwrap_or(false)
+        c.current_url()
+            .await
+            .map(|u| u.path() == "/")
+            .unwrap_or(false)
     })
     .await;
-    assert_eq!(attrs(&c, "tr.connection", "data-connection").await, [CONN, "org-b"]);
-    assert_eq!(attrs(&c, "tr.connection", "data-state").await, ["not-configured", "configured"]);
-    assert_eq!(attrs(&c, "tr.connection[data-connection=org-b]", "data-last-status").await, ["succeeded"]);
+    assert_eq!(
+        attrs(&c, "tr.connection", "data-connection").await,
+        [CONN, "org-b"]
+    );
+    assert_eq!(
+        attrs(&c, "tr.connection", "data-state").await,
+        ["not-configured", "configured"]
+    );
+    assert_eq!(
+        attrs(
+            &c,
+            "tr.connection[data-connection=org-b]",
+            "data-last-status"
+        )
+        .await,
+        ["succeeded"]
+    );
     let row = text_of(&c, "tr.connection[data-connection=org-b]").await;
     assert!(row.contains("Org B") && row.contains("Sync now"), "{row}");
-    assert!(!text_of(&c, "tr.connection[data-connection=org-b] td:last-child").await.is_empty());
+    assert!(
+        !text_of(&c, "tr.connection[data-connection=org-b] td:last-child")
+            .await
+            .is_empty()
+    );
     sources.push_str(&c.source().await.unwrap());
     shot(&c, "13-integrations-two.png").await;
 
     // 7. The default connection's page: its own (empty) state, nothing of org-b's.
     click(&c, &format!("open-{CONN}")).await;
-    wait_until("the default connection's page", Duration::from_secs(10), || async {
-        c.current_url().await.map(|u| u.path() == "/connections/default").unwrap_or(false)
-    })
+    wait_until(
+        "the default connection's page",
+        Duration::from_secs(10),
+        || async {
+            c.current_url()
+                .await
+                .map(|u| u.path() == "/connections/default")
+                .unwrap_or(false)
+        },
+    )
     .await;
-    assert_eq!(text_of(&c, "nav.crumbs").await, format!("Integrations → {}", info.name));
+    assert_eq!(
+        text_of(&c, "nav.crumbs").await,
+        format!("Integrations → {}", info.name)
+    );
     assert_eq!(text_of(&c, "#conn-state").await, "Not configured");
     assert!(c.find_all(Locator::Css("tr.run")).await.unwrap().is_empty());
     let source = c.source().await.unwrap();
-    assert!(!source.contains(&org.organization), "org-b's check on the default page");
+    assert!(
+        !source.contains(&org.organization),
+        "org-b's check on the default page"
+    );
     assert!(!source.contains(&host_harness::secret::redacted_form(&org.key)));
     sources.push_str(&source);
     for k in [&org.key, &org.other_key] {
@@ -952,11 +1030,33 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
         format!("Origin: http://{host}\r\nSec-Fetch-Site: cross-site\r\n"),
         String::new(),
     ] {
-        let r = http(addr, &post(&host, "/connections/default/settings", &extra, &body)).await;
+        let r = http(
+            addr,
+            &post(&host, "/connections/default/settings", &extra, &body),
+        )
+        .await;
         assert_eq!(r.status, 403, "{extra:?}");
-        let r = http(addr, &post(&host, "/connections/default/sync", &extra, &format!("csrf={csrf}"))).await;
+        let r = http(
+            addr,
+            &post(
+                &host,
+                "/connections/default/sync",
+                &extra,
+                &format!("csrf={csrf}"),
+            ),
+        )
+        .await;
         assert_eq!(r.status, 403, "{extra:?}");
-        let r = http(addr, &post(&host, "/connections", &extra, &format!("csrf={csrf}&id=cross-site"))).await;
+        let r = http(
+            addr,
+            &post(
+                &host,
+                "/connections",
+                &extra,
+                &format!("csrf={csrf}&id=cross-site"),
+            ),
+        )
+        .await;
         assert_eq!(r.status, 403, "{extra:?}");
     }
     // A same-origin post without the page's token, or with another one.
@@ -973,17 +1073,46 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
     assert_eq!(r.status, 403);
     assert!(r.body.contains("token"), "{}", r.body);
     let no_token = body.replace(&format!("csrf={csrf}&"), "");
-    let r = http(addr, &post(&host, "/connections/default/settings", &same_origin, &no_token)).await;
+    let r = http(
+        addr,
+        &post(
+            &host,
+            "/connections/default/settings",
+            &same_origin,
+            &no_token,
+        ),
+    )
+    .await;
     assert_eq!(r.status, 403);
-    let r = http(addr, &post(&host, "/connections/default/sync", &same_origin, "")).await;
+    let r = http(
+        addr,
+        &post(&host, "/connections/default/sync", &same_origin, ""),
+    )
+    .await;
     assert_eq!(r.status, 403);
-    let r = http(addr, &post(&host, "/connections", &same_origin, "id=no-token")).await;
+    let r = http(
+        addr,
+        &post(&host, "/connections", &same_origin, "id=no-token"),
+    )
+    .await;
     assert_eq!(r.status, 403);
-    let ids: Vec<String> = open(&db).await.connections().await.unwrap().into_iter().map(|c| c.id).collect();
+    let ids: Vec<String> = open(&db)
+        .await
+        .connections()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     assert_eq!(ids, [CONN], "no connection added by a refused post");
     let r = http(
         addr,
-        &post(&host, "/connections/default/check", "Sec-Fetch-Site: same-origin\r\n", ""),
+        &post(
+            &host,
+            "/connections/default/check",
+            "Sec-Fetch-Site: same-origin\r\n",
+            "",
+        ),
     )
     .await;
     assert_eq!(r.status, 403);
@@ -992,7 +1121,12 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
     // Sync now before anything is saved: says so, records nothing.
     let r = http(
         addr,
-        &post(&host, "/connections/default/sync", &same_origin, &format!("csrf={csrf}")),
+        &post(
+            &host,
+            "/connections/default/sync",
+            &same_origin,
+            &format!("csrf={csrf}"),
+        ),
     )
     .await;
     let shown = follow(addr, &host, &r).await;
@@ -1045,7 +1179,12 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
     let unknown = host_harness::random::key("sk-admin-");
     let r = http(
         addr,
-        &post(&host, "/connections/default/settings", &same_origin, &save(&unknown, "*codex*")),
+        &post(
+            &host,
+            "/connections/default/settings",
+            &same_origin,
+            &save(&unknown, "*codex*"),
+        ),
     )
     .await;
     let shown = follow(addr, &host, &r).await;
@@ -1077,7 +1216,8 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
         keys.admin
     );
     let pattern = store
-        .settings(CONN).await
+        .settings(CONN)
+        .await
         .unwrap()
         .into_iter()
         .find(|s| s.key == "codex_model_pattern")
@@ -1088,7 +1228,12 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
     // Check connection: the saved settings, live; still connected.
     let r = http(
         addr,
-        &post(&host, "/connections/default/check", &same_origin, &format!("csrf={csrf}")),
+        &post(
+            &host,
+            "/connections/default/check",
+            &same_origin,
+            &format!("csrf={csrf}"),
+        ),
     )
     .await;
     let shown = follow(addr, &host, &r).await;
@@ -1102,7 +1247,12 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
     // Leaving the secret empty keeps the saved one (and saves the other settings).
     let r = http(
         addr,
-        &post(&host, "/connections/default/settings", &same_origin, &save("", "*codex*")),
+        &post(
+            &host,
+            "/connections/default/settings",
+            &same_origin,
+            &save("", "*codex*"),
+        ),
     )
     .await;
     let shown = follow(addr, &host, &r).await;
@@ -1118,7 +1268,12 @@ async fn refuses_cross_site_posts_foreign_hosts_and_escapes() {
     // Sync now while a (slow) import runs: the page shows its progress, a second Sync now
     // says "already running".
     slow(&mock, Duration::from_millis(150));
-    let sync_now = post(&host, "/connections/default/sync", &same_origin, &format!("csrf={csrf}"));
+    let sync_now = post(
+        &host,
+        "/connections/default/sync",
+        &same_origin,
+        &format!("csrf={csrf}"),
+    );
     let r = http(addr, &sync_now).await;
     let shown = follow(addr, &host, &r).await;
     assert!(shown.body.contains("Import started"));
@@ -1195,7 +1350,11 @@ async fn each_secret_is_kept_on_its_own() {
     let addr = server.addr();
     let host = format!("127.0.0.1:{}", addr.port());
     let same_origin = format!("Origin: http://{host}\r\n");
-    let csrf = csrf_of(&http(addr, &get(&host, "/connections/default", "")).await.body);
+    let csrf = csrf_of(
+        &http(addr, &get(&host, "/connections/default", ""))
+            .await
+            .body,
+    );
     let save = |token: &str, analytics: &str| {
         format!(
             "csrf={csrf}&api_token={}&analytics_api_key={}&chatgpt_workspace_id={}&backfill_days=3",
@@ -1242,7 +1401,16 @@ async fn each_secret_is_kept_on_its_own() {
     }
 
     // Both left empty: both kept.
-    let r = http(addr, &post(&host, "/connections/default/settings", &same_origin, &save("", ""))).await;
+    let r = http(
+        addr,
+        &post(
+            &host,
+            "/connections/default/settings",
+            &same_origin,
+            &save("", ""),
+        ),
+    )
+    .await;
     let shown = follow(addr, &host, &r).await;
     assert!(shown.body.contains("Saved and connected"), "{}", shown.body);
     assert_eq!(shown.body.matches("kept the saved value").count(), 2);
@@ -1251,7 +1419,12 @@ async fn each_secret_is_kept_on_its_own() {
     // Only the first typed in again: the second is kept.
     let r = http(
         addr,
-        &post(&host, "/connections/default/settings", &same_origin, &save(&keys.admin, "")),
+        &post(
+            &host,
+            "/connections/default/settings",
+            &same_origin,
+            &save(&keys.admin, ""),
+        ),
     )
     .await;
     let shown = follow(addr, &host, &r).await;
@@ -1346,11 +1519,21 @@ async fn beyond_loopback_needs_the_admin_password() {
 // ------------------------------------------------------------------ report beside delivery
 
 /// Sums per period of `f` over the report's rows.
-fn per_period(report: &host_harness::report::alignment::AlignmentReport, f: impl Fn(&host_harness::report::alignment::Row) -> f64) -> Vec<f64> {
+fn per_period(
+    report: &host_harness::report::alignment::AlignmentReport,
+    f: impl Fn(&host_harness::report::alignment::Row) -> f64,
+) -> Vec<f64> {
     report
         .periods
         .iter()
-        .map(|p| report.rows.iter().filter(|r| &r.period_start == p).map(&f).sum())
+        .map(|p| {
+            report
+                .rows
+                .iter()
+                .filter(|r| &r.period_start == p)
+                .map(&f)
+                .sum()
+        })
         .collect()
 }
 
@@ -1364,20 +1547,57 @@ fn expected_series(
     let mut put = |chart: &str, series: &str, values: Vec<f64>| {
         want.insert((chart.to_string(), series.to_string()), values);
     };
-    put("use-over-time", "Either path", per_period(report, |r| f64::from(r.codex_active_days)));
-    put("use-over-time", "API key", per_period(report, |r| f64::from(r.api_key_active_days)));
-    put("use-over-time", "ChatGPT sign-in", per_period(report, |r| f64::from(r.chatgpt_active_days)));
-    let surfaces: std::collections::BTreeSet<String> =
-        report.rows.iter().flat_map(|r| r.surface_active_days.keys().cloned()).collect();
+    put(
+        "use-over-time",
+        "Either path",
+        per_period(report, |r| f64::from(r.codex_active_days)),
+    );
+    put(
+        "use-over-time",
+        "API key",
+        per_period(report, |r| f64::from(r.api_key_active_days)),
+    );
+    put(
+        "use-over-time",
+        "ChatGPT sign-in",
+        per_period(report, |r| f64::from(r.chatgpt_active_days)),
+    );
+    let surfaces: std::collections::BTreeSet<String> = report
+        .rows
+        .iter()
+        .flat_map(|r| r.surface_active_days.keys().cloned())
+        .collect();
     for s in &surfaces {
-        put("use-over-time", s, per_period(report, |r| f64::from(r.surface_active_days.get(s).copied().unwrap_or(0))));
+        put(
+            "use-over-time",
+            s,
+            per_period(report, |r| {
+                f64::from(r.surface_active_days.get(s).copied().unwrap_or(0))
+            }),
+        );
     }
     for c in Cohort::ALL {
-        put("cohorts", c.name(), per_period(report, |r| if r.cohort == Some(c) { 1.0 } else { 0.0 }));
+        put(
+            "cohorts",
+            c.name(),
+            per_period(report, |r| if r.cohort == Some(c) { 1.0 } else { 0.0 }),
+        );
     }
-    put("use-beside-delivery", "Codex-active days", per_period(report, |r| f64::from(r.codex_active_days)));
-    put("use-beside-delivery", "commits", per_period(report, |r| r.commits as f64));
-    put("use-beside-delivery", "lines changed", per_period(report, |r| (r.lines_added + r.lines_deleted) as f64));
+    put(
+        "use-beside-delivery",
+        "Codex-active days",
+        per_period(report, |r| f64::from(r.codex_active_days)),
+    );
+    put(
+        "use-beside-delivery",
+        "commits",
+        per_period(report, |r| r.commits as f64),
+    );
+    put(
+        "use-beside-delivery",
+        "lines changed",
+        per_period(report, |r| (r.lines_added + r.lines_deleted) as f64),
+    );
     want
 }
 
@@ -1411,34 +1631,68 @@ async fn alignment_charts_in_a_real_browser() {
             ("codex_model_pattern", "*"),
         ]);
         harness
-            .configure(&store, CONN, &settings, secrets(&[("api_token", &keys.admin), ("analytics_api_key", &analytics)]))
+            .configure(
+                &store,
+                CONN,
+                &settings,
+                secrets(&[
+                    ("api_token", &keys.admin),
+                    ("analytics_api_key", &analytics),
+                ]),
+            )
             .await
             .unwrap();
     }
-    let server = Server::start(harness, serve_options(db.clone())).await.unwrap();
+    let server = Server::start(harness, serve_options(db.clone()))
+        .await
+        .unwrap();
     let run = server.scheduler().run_now(CONN, "test").await.unwrap();
     assert_eq!(run.status, "succeeded", "{run:?}");
 
     // A repository of known commits: half the people who use it commit on their first and
     // last days of use (one under a second email, joined later by no one: unmatched), and a
     // stranger.
-    let users = aligned_report(&open(&db).await, CONN, &Options::default()).await.unwrap().unmatched_codex_users;
+    let users = aligned_report(&open(&db).await, CONN, &Options::default())
+        .await
+        .unwrap()
+        .unmatched_codex_users;
     assert!(users.len() >= 6, "{users:?}");
     let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-    let at = |d: NaiveDate, h: u32| chrono::Utc.from_utc_datetime(&d.and_hms_opt(h, 0, 0).unwrap()).fixed_offset();
+    let at = |d: NaiveDate, h: u32| {
+        chrono::Utc
+            .from_utc_datetime(&d.and_hms_opt(h, 0, 0).unwrap())
+            .fixed_offset()
+    };
     let repo = dir.path().join("repo");
     let mut git = Synthetic::init(&repo).unwrap();
     let mut n = 0usize;
     for (i, u) in users.iter().enumerate().filter(|(i, _)| i % 2 == 0) {
         for (d, h) in [(day(&u.first_day), 9), (day(&u.last_day), 17)] {
             n += 1;
-            let email = if i == 2 { "second.email@home.example".to_string() } else { u.email.clone() };
+            let email = if i == 2 {
+                "second.email@home.example".to_string()
+            } else {
+                u.email.clone()
+            };
             let body = "line\n".repeat(1 + n % 5);
-            git.commit(MAIN, ("Person", &email), at(d, h), "work", &[(&format!("f{n}.txt"), Some(&body))]).unwrap();
+            git.commit(
+                MAIN,
+                ("Person", &email),
+                at(d, h),
+                "work",
+                &[(&format!("f{n}.txt"), Some(&body))],
+            )
+            .unwrap();
         }
     }
-    git.commit(MAIN, ("Stranger", "nobody@elsewhere.example"), at(day(&users[1].last_day), 12), "x", &[("x.txt", Some("1\n2\n"))])
-        .unwrap();
+    git.commit(
+        MAIN,
+        ("Stranger", "nobody@elsewhere.example"),
+        at(day(&users[1].last_day), 12),
+        "x",
+        &[("x.txt", Some("1\n2\n"))],
+    )
+    .unwrap();
 
     let url = format!("{}connections/{CONN}", server.url());
     let driver = start_driver().await;
@@ -1459,7 +1713,10 @@ async fn alignment_flow(c: Client, url: String, db: PathBuf, repo: PathBuf) {
 
     // Register the repository through the Delivery section's form.
     c.goto(&url).await.unwrap();
-    c.wait().for_element(Locator::Id("repo-form")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Id("repo-form"))
+        .await
+        .unwrap();
     fill(&c, "repo-path", &repo.display().to_string()).await;
     click(&c, "repo-add").await;
     c.wait().for_element(Locator::Id("result")).await.unwrap();
@@ -1469,14 +1726,33 @@ async fn alignment_flow(c: Client, url: String, db: PathBuf, repo: PathBuf) {
     assert_eq!(attrs(&c, "tr.repository", "data-state").await, ["ok"]);
 
     // The report the page must show: the store's, by person and week.
-    let report = aligned_report(&open(&db).await, CONN, &Options::default()).await.unwrap();
-    assert!(report.rows.iter().any(|r| r.commits > 0 && r.codex_active_days > 0), "use beside delivery");
-    assert!(report.rows.iter().any(|r| r.chatgpt_active_days > 0) && report.rows.iter().any(|r| r.api_key_active_days > 0));
+    let report = aligned_report(&open(&db).await, CONN, &Options::default())
+        .await
+        .unwrap();
+    assert!(
+        report
+            .rows
+            .iter()
+            .any(|r| r.commits > 0 && r.codex_active_days > 0),
+        "use beside delivery"
+    );
+    assert!(
+        report.rows.iter().any(|r| r.chatgpt_active_days > 0)
+            && report.rows.iter().any(|r| r.api_key_active_days > 0)
+    );
     let want = expected_series(&report);
 
     // One <svg> per chart, drawn (not empty), in the report's section.
-    assert_eq!(attrs(&c, "#aligned svg.chart", "data-chart").await, ["use-over-time", "cohorts", "use-beside-delivery"]);
-    assert_eq!(attrs(&c, "#aligned figure.chart-box", "data-chart").await.len(), 3);
+    assert_eq!(
+        attrs(&c, "#aligned svg.chart", "data-chart").await,
+        ["use-over-time", "cohorts", "use-beside-delivery"]
+    );
+    assert_eq!(
+        attrs(&c, "#aligned figure.chart-box", "data-chart")
+            .await
+            .len(),
+        3
+    );
     let sizes = c
         .execute(
             "return Array.from(document.querySelectorAll('#aligned svg.chart')).map(function (s) { var r = s.getBoundingClientRect(); return [r.width, r.height]; });",
@@ -1485,10 +1761,17 @@ async fn alignment_flow(c: Client, url: String, db: PathBuf, repo: PathBuf) {
         .await
         .unwrap();
     let sizes: Vec<(f64, f64)> = serde_json::from_value(sizes).unwrap();
-    assert!(sizes.iter().all(|(w, h)| *w > 400.0 && *h > 150.0), "{sizes:?}");
+    assert!(
+        sizes.iter().all(|(w, h)| *w > 400.0 && *h > 150.0),
+        "{sizes:?}"
+    );
     let periods = attrs(&c, "#aligned svg.chart", "data-periods").await;
     for p in &periods {
-        assert_eq!(p.split(',').map(str::to_string).collect::<Vec<_>>(), report.periods, "every chart's periods are the report's");
+        assert_eq!(
+            p.split(',').map(str::to_string).collect::<Vec<_>>(),
+            report.periods,
+            "every chart's periods are the report's"
+        );
     }
 
     // Every series of every chart, as the browser sees it.
@@ -1515,33 +1798,69 @@ async fn alignment_flow(c: Client, url: String, db: PathBuf, repo: PathBuf) {
         assert_eq!(&seen[key], values, "{key:?}");
     }
     // Not all zero: the numbers mean something.
-    assert!(want[&("use-beside-delivery".to_string(), "commits".to_string())].iter().sum::<f64>() > 0.0);
+    assert!(
+        want[&("use-beside-delivery".to_string(), "commits".to_string())]
+            .iter()
+            .sum::<f64>()
+            > 0.0
+    );
 
     // The tables: the framing, one row per person and week, the unmatched on both sides.
-    assert!(text_of(&c, "#framing").await.contains("not performance reviews of individuals"));
-    assert_eq!(attrs(&c, "tr.aligned-person", "data-email").await.len(), report.rows.len());
+    assert!(text_of(&c, "#framing")
+        .await
+        .contains("not performance reviews of individuals"));
+    assert_eq!(
+        attrs(&c, "tr.aligned-person", "data-email").await.len(),
+        report.rows.len()
+    );
     let authors = attrs(&c, "tr.unmatched-author", "data-email").await;
-    let want_authors: Vec<String> = report.unmatched_git_authors.iter().map(|u| u.email.clone()).collect();
+    let want_authors: Vec<String> = report
+        .unmatched_git_authors
+        .iter()
+        .map(|u| u.email.clone())
+        .collect();
     assert_eq!(authors, want_authors);
-    assert!(authors.contains(&"nobody@elsewhere.example".to_string()) && authors.contains(&"second.email@home.example".to_string()));
+    assert!(
+        authors.contains(&"nobody@elsewhere.example".to_string())
+            && authors.contains(&"second.email@home.example".to_string())
+    );
     assert_eq!(
         attrs(&c, "tr.unmatched-user", "data-email").await,
-        report.unmatched_codex_users.iter().map(|u| u.email.clone()).collect::<Vec<_>>()
+        report
+            .unmatched_codex_users
+            .iter()
+            .map(|u| u.email.clone())
+            .collect::<Vec<_>>()
     );
     assert_eq!(attrs(&c, "tr.trend", "data-period").await, report.periods);
 
     // The report's section, for the docs.
-    c.execute("document.getElementById('aligned').scrollIntoView();", vec![]).await.unwrap();
+    c.execute(
+        "document.getElementById('aligned').scrollIntoView();",
+        vec![],
+    )
+    .await
+    .unwrap();
     shot(&c, "08-alignment-page.png").await;
     // The whole section in the window (an element's screenshot stops at the window's edge).
     let height = c
-        .execute("return Math.ceil(document.getElementById('aligned').getBoundingClientRect().height);", vec![])
+        .execute(
+            "return Math.ceil(document.getElementById('aligned').getBoundingClientRect().height);",
+            vec![],
+        )
         .await
         .unwrap()
         .as_u64()
         .unwrap_or(1000) as u32;
-    c.set_window_size(1280, height.clamp(600, 8000) + 200).await.unwrap();
-    c.execute("document.getElementById('aligned').scrollIntoView(true);", vec![]).await.unwrap();
+    c.set_window_size(1280, height.clamp(600, 8000) + 200)
+        .await
+        .unwrap();
+    c.execute(
+        "document.getElementById('aligned').scrollIntoView(true);",
+        vec![],
+    )
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(150)).await;
     let section = c.find(Locator::Id("aligned")).await.unwrap();
     let png = section.screenshot().await.unwrap();
@@ -1555,7 +1874,10 @@ async fn alignment_flow(c: Client, url: String, db: PathBuf, repo: PathBuf) {
 
     // Per month: the periods switch, the charts follow.
     click(&c, "period-month").await;
-    c.wait().for_element(Locator::Css("#aligned-periods[data-period=month]")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css("#aligned-periods[data-period=month]"))
+        .await
+        .unwrap();
     let monthly = aligned_report(
         &open(&db).await,
         CONN,
@@ -1567,7 +1889,13 @@ async fn alignment_flow(c: Client, url: String, db: PathBuf, repo: PathBuf) {
     .await
     .unwrap();
     for p in attrs(&c, "#aligned svg.chart", "data-periods").await {
-        assert_eq!(p.split(',').map(str::to_string).collect::<Vec<_>>(), monthly.periods);
+        assert_eq!(
+            p.split(',').map(str::to_string).collect::<Vec<_>>(),
+            monthly.periods
+        );
     }
-    assert_eq!(attrs(&c, "tr.aligned-person", "data-email").await.len(), monthly.rows.len());
+    assert_eq!(
+        attrs(&c, "tr.aligned-person", "data-email").await.len(),
+        monthly.rows.len()
+    );
 }

@@ -10,7 +10,10 @@ use host_harness::sandbox::Sandbox;
 fn the_component_exports_the_contract_and_imports_only_what_is_documented() {
     let wasm = common::connector_wasm();
     let size = std::fs::metadata(&wasm).unwrap().len();
-    assert!(size <= 1_000_000, "the component is {size} bytes, over its 1 MB budget");
+    assert!(
+        size <= 1_000_000,
+        "the component is {size} bytes, over its 1 MB budget"
+    );
     let sandbox = Sandbox::load(&wasm).unwrap();
     assert_eq!(sandbox.contract_version(), "0.2.0");
     let (imports, exports) = sandbox.interface();
@@ -34,7 +37,10 @@ fn the_component_exports_the_contract_and_imports_only_what_is_documented() {
         "analytics:connector/host-log@0.2.0",
         "analytics:connector/secrets@0.2.0",
     ] {
-        assert!(imports.iter().any(|i| i == needed), "{needed} missing from {imports:?}");
+        assert!(
+            imports.iter().any(|i| i == needed),
+            "{needed} missing from {imports:?}"
+        );
     }
 }
 
@@ -42,7 +48,10 @@ fn the_component_exports_the_contract_and_imports_only_what_is_documented() {
 fn the_guest_forbids_unsafe_outside_its_generated_bindings() {
     let root = common::workspace();
     let lib = std::fs::read_to_string(root.join("src/lib.rs")).unwrap();
-    assert!(lib.contains("#![deny(unsafe_code)]"), "src/lib.rs must deny unsafe code");
+    assert!(
+        lib.contains("#![deny(unsafe_code)]"),
+        "src/lib.rs must deny unsafe code"
+    );
     let mut allowed = Vec::new();
     let mut stack = vec![root.join("src")];
     while let Some(dir) = stack.pop() {
@@ -50,10 +59,17 @@ fn the_guest_forbids_unsafe_outside_its_generated_bindings() {
             let p = e.unwrap().path();
             if p.is_dir() {
                 stack.push(p);
-            } else if std::fs::read_to_string(&p).unwrap().contains("allow(unsafe_code)") {
+            } else if std::fs::read_to_string(&p)
+                .unwrap()
+                .contains("allow(unsafe_code)")
+            {
                 allowed.push(p.strip_prefix(&root).unwrap().display().to_string());
             }
         }
     }
-    assert_eq!(allowed, ["src/component/bindings.rs"], "unsafe allowed outside the bindings");
+    assert_eq!(
+        allowed,
+        ["src/component/bindings.rs"],
+        "unsafe allowed outside the bindings"
+    );
 }

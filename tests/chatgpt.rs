@@ -174,7 +174,8 @@ async fn ws_state(store: &Store) -> String {
         "{:?}\n{:?}\n",
         store.settings(CONN).await.unwrap(),
         store
-            .secrets(CONN).await
+            .secrets(CONN)
+            .await
             .unwrap()
             .iter()
             .map(|(k, v)| (k.clone(), v.expose().to_string()))
@@ -439,7 +440,11 @@ fn truth_ws(t: &WorkspaceTruth) -> WsView {
 
 /// The stored workspace data equals the mock's ground truth, exactly, breakdown by
 /// breakdown; a client breakdown sums to the totals minus what was served without one.
-async fn assert_ws_equals_truth(store: &Store, h: &host_harness::runner::Harness, t: &WorkspaceTruth) {
+async fn assert_ws_equals_truth(
+    store: &Store,
+    h: &host_harness::runner::Harness,
+    t: &WorkspaceTruth,
+) {
     let stored = stored_ws(store, h).await;
     let truth = truth_ws(t);
     assert_eq!(stored.totals, truth.totals, "totals per email");
@@ -844,13 +849,7 @@ async fn both_sources_import_the_ground_truth_and_merge_each_person_once() {
     let db = dir.path().join("both.db");
     let store = open(&db).await;
 
-    let (saved, report) = save(
-        &harness,
-        &store,
-        &both_settings(&mock),
-        both_secrets(&e),
-    )
-    .await;
+    let (saved, report) = save(&harness, &store, &both_settings(&mock), both_secrets(&e)).await;
     expect_caps(
         &report,
         (wit::CheckStatus::Granted, None),
@@ -915,7 +914,8 @@ async fn both_sources_import_the_ground_truth_and_merge_each_person_once() {
     // The serving quirks were exercised: mixed-case emails, rows naming `user_email`,
     // rows without clients, an unknown surface, several pages.
     let raw: Vec<Value> = store
-        .records(CONN, "workspace_usage").await
+        .records(CONN, "workspace_usage")
+        .await
         .unwrap()
         .iter()
         .map(|r| serde_json::from_str(&r.payload).unwrap())
@@ -928,7 +928,8 @@ async fn both_sources_import_the_ground_truth_and_merge_each_person_once() {
     // Rows naming the email `user_email` were served (the raw pages show it), and every
     // record carries its person's email (`stored_ws` checks each one).
     let bodies: Vec<String> = store
-        .sqlite().unwrap()
+        .sqlite()
+        .unwrap()
         .prepare("SELECT body FROM raw_pages WHERE stream = 'workspace_usage'")
         .unwrap()
         .query_map([], |r| r.get(0))
@@ -1123,7 +1124,8 @@ async fn usage_without_a_person_is_kept_unattributed_and_the_shares_say_so() {
     streams.push("usage".into());
     harness
         .sync(
-            &store, CONN,
+            &store,
+            CONN,
             SyncOptions {
                 streams: Some(streams),
                 ..SyncOptions::new("test")
@@ -1165,7 +1167,14 @@ async fn usage_without_a_person_is_kept_unattributed_and_the_shares_say_so() {
     }
     // and the CLI prints it, with the shares
     let mut transcript = String::new();
-    let o = cli(store.path().unwrap(), None, "report", &[], &[], &mut transcript);
+    let o = cli(
+        store.path().unwrap(),
+        None,
+        "report",
+        &[],
+        &[],
+        &mut transcript,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     assert_eq!(
@@ -1203,13 +1212,7 @@ async fn a_second_sync_after_late_changes_equals_the_new_truth_without_duplicate
         .unwrap();
     let harness = harness_both(&connector_wasm(), &mock).await;
     let (_dir, store) = store().await;
-    save(
-        &harness,
-        &store,
-        &both_settings(&mock),
-        both_secrets(&e),
-    )
-    .await;
+    save(&harness, &store, &both_settings(&mock), both_secrets(&e)).await;
     let run1 = sync(&harness, &store).await.unwrap();
     let before = mock.workspace_truth();
     assert_ws_equals_truth(&store, &harness, &before).await;
@@ -1458,7 +1461,9 @@ async fn attempt(
     s: BTreeMap<String, host_harness::secret::Secret>,
 ) -> Result<(), HostError> {
     if validated {
-        h.configure_validated(store, CONN, &values, s).await.map(|_| ())
+        h.configure_validated(store, CONN, &values, s)
+            .await
+            .map(|_| ())
     } else {
         h.configure(store, CONN, &values, s).await.map(|_| ())
     }
@@ -1473,13 +1478,7 @@ async fn configure_refuses_wrong_keys_and_ids_before_any_request_and_stores_noth
     let mock = MockServer::start(ws_mock_config(&e, 20, 5)).await.unwrap();
     let harness = harness_both(&connector_wasm(), &mock).await;
     let (_dir, store) = store().await;
-    save(
-        &harness,
-        &store,
-        &both_settings(&mock),
-        both_secrets(&e),
-    )
-    .await;
+    save(&harness, &store, &both_settings(&mock), both_secrets(&e)).await;
     let state = whole_state(&store).await;
     mock.reset_requests();
 
@@ -1530,8 +1529,7 @@ async fn configure_refuses_wrong_keys_and_ids_before_any_request_and_stores_noth
             ("api_token", &e.keys.admin),
             ("analytics_api_key", &e.keys.admin),
         ]);
-        let err =
-            refused(attempt(&harness, &store, validated, ws_settings(&mock, &[]), s).await);
+        let err = refused(attempt(&harness, &store, validated, ws_settings(&mock, &[]), s).await);
         assert_eq!(
             lines(&err, "api_token"),
             ["This is the same key as in Analytics API key; each of these fields needs its own key."]
@@ -1545,8 +1543,7 @@ async fn configure_refuses_wrong_keys_and_ids_before_any_request_and_stores_noth
             ("api_token", &e.analytics),
             ("analytics_api_key", &e.analytics),
         ]);
-        let err =
-            refused(attempt(&harness, &store, validated, ws_settings(&mock, &[]), s).await);
+        let err = refused(attempt(&harness, &store, validated, ws_settings(&mock, &[]), s).await);
         assert!(
             lines(&err, "analytics_api_key")[0].contains("same key as in API Token"),
             "{err:?}"
@@ -1842,7 +1839,11 @@ async fn provider_refusals_say_what_to_do_and_leave_the_stored_state_untouched()
         let err = sync(&harness, &other).await.unwrap_err();
         assert_eq!(err.class, c.class_name);
         for s in WORKSPACE_STREAMS {
-            assert_eq!(store_count_and_checkpoint(&other, s).await, (0, None), "{s}");
+            assert_eq!(
+                store_count_and_checkpoint(&other, s).await,
+                (0, None),
+                "{s}"
+            );
         }
     }
     // Back to the good settings: the data was never harmed and reads on.
@@ -1941,7 +1942,11 @@ async fn a_422_is_provider_changed_with_the_apis_detail() {
         err.message
     );
     for s in WORKSPACE_STREAMS {
-        assert_eq!(store_count_and_checkpoint(&store, s).await, (0, None), "{s}");
+        assert_eq!(
+            store_count_and_checkpoint(&store, s).await,
+            (0, None),
+            "{s}"
+        );
     }
     assert_eq!(
         mock.requests().iter().filter(|r| r.status == 422).count(),
@@ -1991,7 +1996,8 @@ async fn rate_limits_are_waited_out_as_asked_and_the_import_completes() {
     let started = std::time::Instant::now();
     let run = harness
         .sync(
-            &store, CONN,
+            &store,
+            CONN,
             SyncOptions {
                 progress: Some(tx),
                 ..SyncOptions::new("test")
@@ -2157,11 +2163,15 @@ async fn the_analytics_key_appears_in_no_output_log_history_export_or_store_tabl
         "{saved:?}{report:?}{}",
         serde_json::to_string(&saved).unwrap()
     );
-    text.push_str(&format!("{:?}", harness.validate(&store, CONN).await.unwrap()));
+    text.push_str(&format!(
+        "{:?}",
+        harness.validate(&store, CONN).await.unwrap()
+    ));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
     let run = harness
         .sync(
-            &store, CONN,
+            &store,
+            CONN,
             SyncOptions {
                 progress: Some(tx),
                 ..SyncOptions::new("test")
@@ -2208,7 +2218,9 @@ async fn the_analytics_key_appears_in_no_output_log_history_export_or_store_tabl
         }
     }
     for period in [Period::All, Period::Day, Period::Week] {
-        text.push_str(&serde_json::to_string(&people(&store, CONN, period).await.unwrap()).unwrap());
+        text.push_str(
+            &serde_json::to_string(&people(&store, CONN, period).await.unwrap()).unwrap(),
+        );
     }
 
     // Refusals: a rejected key, a key without the scope, a wrong workspace.

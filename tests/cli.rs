@@ -24,7 +24,13 @@ struct Cli<'a> {
 
 impl Cli<'_> {
     /// `host-harness COMMAND [its store and component options] ARGS`.
-    fn run(&mut self, command: &str, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    fn run(
+        &mut self,
+        command: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdin: Option<&str>,
+    ) -> Output {
         let mut cmd = Command::new(BIN);
         cmd.arg(command);
         let (store, component) = match command {
@@ -42,8 +48,14 @@ impl Cli<'_> {
                 cmd.args(["--redirect", r]);
             }
         }
-        cmd.args(args).envs(env.iter().copied()).env_remove("RUST_LOG");
-        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        cmd.args(args)
+            .envs(env.iter().copied())
+            .env_remove("RUST_LOG");
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         if let Some(s) = stdin {
@@ -62,8 +74,10 @@ impl Cli<'_> {
     }
 
     async fn stored_token(&self) -> Option<String> {
-        open_existing(self.db).await
-            .secrets(CONN).await
+        open_existing(self.db)
+            .await
+            .secrets(CONN)
+            .await
             .unwrap()
             .get("api_token")
             .map(|s| s.expose().to_string())
@@ -83,7 +97,11 @@ fn assert_error(o: &Output, class: &str, code: i32, advice: bool) {
     let err = stderr(o);
     assert_eq!(o.status.code(), Some(code), "{class}: {}{err}", stdout(o));
     assert!(err.contains(&format!("error [{class}]: ")), "{err}");
-    assert_eq!(err.contains("what to do: "), advice, "advice for {class}: {err}");
+    assert_eq!(
+        err.contains("what to do: "),
+        advice,
+        "advice for {class}: {err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -102,15 +120,26 @@ async fn full_cli_flow_never_prints_the_token() {
     // configure checks the key live (both capabilities), then saves it
     let o = cli.run(
         "configure",
-        &["--token-env", "CODEX_TEST_TOKEN", "--set", "backfill_days=12"],
+        &[
+            "--token-env",
+            "CODEX_TEST_TOKEN",
+            "--set",
+            "backfill_days=12",
+        ],
         &[("CODEX_TEST_TOKEN", &keys.admin)],
         None,
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("Connection: connected (organization org-mock"), "{out}");
+    assert!(
+        out.contains("Connection: connected (organization org-mock"),
+        "{out}"
+    );
     assert!(out.contains("[ok  ] Platform usage"), "{out}");
-    assert!(out.contains(&format!("Saved. api_token sk-admin…{tail}")), "{out}");
+    assert!(
+        out.contains(&format!("Saved. api_token sk-admin…{tail}")),
+        "{out}"
+    );
     assert_eq!(mock.requests().len(), 2, "one probe per capability");
     let o = cli.run(
         "configure",
@@ -120,9 +149,20 @@ async fn full_cli_flow_never_prints_the_token() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!((v["ok"].as_bool(), v["validated"].as_bool()), (Some(true), Some(true)), "{v}");
-    assert_eq!(v["saved"]["secrets"]["api_token"], format!("sk-admin…{tail}"));
-    assert_eq!(cli.stored_token().await.as_deref(), Some(keys.admin.as_str()), "stdin's newline is trimmed");
+    assert_eq!(
+        (v["ok"].as_bool(), v["validated"].as_bool()),
+        (Some(true), Some(true)),
+        "{v}"
+    );
+    assert_eq!(
+        v["saved"]["secrets"]["api_token"],
+        format!("sk-admin…{tail}")
+    );
+    assert_eq!(
+        cli.stored_token().await.as_deref(),
+        Some(keys.admin.as_str()),
+        "stdin's newline is trimmed"
+    );
 
     let o = cli.run("validate", &["--json"], &[], None);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -135,8 +175,17 @@ async fn full_cli_flow_never_prints_the_token() {
         .map(|c| (c["name"].as_str().unwrap(), c["status"].as_str().unwrap()))
         .collect();
     // the Platform's capabilities granted; any other source's is not configured
-    assert_eq!(caps[..2], [("platform-usage", "granted"), ("platform-directory", "granted")]);
-    assert!(caps[2..].iter().all(|c| c.1 == "not-configured"), "{caps:?}");
+    assert_eq!(
+        caps[..2],
+        [
+            ("platform-usage", "granted"),
+            ("platform-directory", "granted")
+        ]
+    );
+    assert!(
+        caps[2..].iter().all(|c| c.1 == "not-configured"),
+        "{caps:?}"
+    );
 
     let before_sync = mock.requests().len();
     let o = cli.run("sync", &["-vv"], &[], None);
@@ -161,11 +210,24 @@ async fn full_cli_flow_never_prints_the_token() {
         .sum();
     assert_eq!(counted, sent);
 
-    let o = cli.run("export", &["--stream", "usage", "--format", "ndjson"], &[], None);
+    let o = cli.run(
+        "export",
+        &["--stream", "usage", "--format", "ndjson"],
+        &[],
+        None,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    let lines: Vec<Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len() as u64, inserted);
-    let o = cli.run("export", &["--stream", "usage", "--format", "csv"], &[], None);
+    let o = cli.run(
+        "export",
+        &["--stream", "usage", "--format", "csv"],
+        &[],
+        None,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let csv = stdout(&o);
     assert!(csv
@@ -177,7 +239,14 @@ async fn full_cli_flow_never_prints_the_token() {
     let out_file = dir.path().join("keys.csv");
     let o = cli.run(
         "export",
-        &["--stream", "api_keys", "--format", "csv", "--out", out_file.to_str().unwrap()],
+        &[
+            "--stream",
+            "api_keys",
+            "--format",
+            "csv",
+            "--out",
+            out_file.to_str().unwrap(),
+        ],
         &[],
         None,
     );
@@ -187,7 +256,11 @@ async fn full_cli_flow_never_prints_the_token() {
     cli.transcript.push_str(&exported);
     let o = cli.run("export", &["--stream", "invoices"], &[], None);
     assert_error(&o, "usage", 2, false);
-    assert!(stderr(&o).contains("usage"), "names the streams: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("usage"),
+        "names the streams: {}",
+        stderr(&o)
+    );
 
     let o = cli.run("report", &[], &[], None);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -200,7 +273,11 @@ async fn full_cli_flow_never_prints_the_token() {
     assert!(o.status.success());
 
     assert_no_secret("CLI transcript", &cli.transcript, &keys.admin);
-    assert_no_secret("store outside the secret slot", &dump_store_outside_secrets(&open(&db).await).await, &keys.admin);
+    assert_no_secret(
+        "store outside the secret slot",
+        &dump_store_outside_secrets(&open(&db).await).await,
+        &keys.admin,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -237,9 +314,17 @@ async fn describe_prints_the_component_interface() {
     assert_eq!(v["contract"], "0.2.0");
     assert_eq!(v["settings"][0]["key"], "api_token");
     assert_eq!(v["settings"][0]["kind"], "secret");
-    assert_eq!(v["settings"][0]["secret_use"]["origins"][0], "https://api.openai.com");
+    assert_eq!(
+        v["settings"][0]["secret_use"]["origins"][0],
+        "https://api.openai.com"
+    );
     assert_eq!(v["settings"][0]["secret_use"]["header"], "authorization");
-    let usage = v["streams"].as_array().unwrap().iter().find(|s| s["name"] == "usage").unwrap();
+    let usage = v["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "usage")
+        .unwrap();
     assert_eq!(usage["primary_key"][0], "bucket_start");
     assert_eq!(usage["mode"], "incremental");
     assert_eq!(v["capabilities"][0]["name"], "platform-usage");
@@ -247,7 +332,10 @@ async fn describe_prints_the_component_interface() {
     assert_eq!(v["origins"][0], "https://api.openai.com");
 
     // An option of another command is refused by the parser (usage, exit 2).
-    let o = Command::new(BIN).args(["describe", "--db", "x.db"]).output().unwrap();
+    let o = Command::new(BIN)
+        .args(["describe", "--db", "x.db"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
@@ -266,14 +354,24 @@ async fn errors_have_a_class_advice_and_exit_code() {
     // nothing configured yet: not-configured (8), and no run is recorded
     let o = cli.run("sync", &[], &[], None);
     assert_error(&o, "not-configured", 8, true);
-    assert!(stderr(&o).contains("what to do: Run `host-harness configure` first."), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("what to do: Run `host-harness configure` first."),
+        "{}",
+        stderr(&o)
+    );
     let o = cli.run("history", &["--json"], &[], None);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(serde_json::from_str::<Value>(&stdout(&o)).unwrap(), Value::Array(vec![]));
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout(&o)).unwrap(),
+        Value::Array(vec![])
+    );
     let o = cli.run("sync", &["--json"], &[], None);
     assert_eq!(o.status.code(), Some(8));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!((v["ok"].as_bool(), v["error"]["class"].as_str()), (Some(false), Some("not-configured")));
+    assert_eq!(
+        (v["ok"].as_bool(), v["error"]["class"].as_str()),
+        (Some(false), Some("not-configured"))
+    );
     assert!(v["error"]["advice"].is_string());
 
     // no token given: the connector names the field and where to create a key (invalid
@@ -281,18 +379,35 @@ async fn errors_have_a_class_advice_and_exit_code() {
     let o = cli.run("configure", &[], &[], None);
     assert_error(&o, "invalid-settings", 2, true);
     assert!(stderr(&o).contains("api_token: "), "{}", stderr(&o));
-    assert!(stderr(&o).contains("Manage → Admin API Keys"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("Manage → Admin API Keys"),
+        "{}",
+        stderr(&o)
+    );
     // the token as a --set value: refused as usage, without echoing it
     let o = cli.run(
         "configure",
-        &["--token-stdin", "--set", &format!("api_token={}", keys.admin)],
+        &[
+            "--token-stdin",
+            "--set",
+            &format!("api_token={}", keys.admin),
+        ],
         &[],
         Some(&keys.admin),
     );
     assert_error(&o, "usage", 2, false);
-    assert!(stderr(&o).contains("api_token is a secret"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("api_token is a secret"),
+        "{}",
+        stderr(&o)
+    );
     // two token sources at once: the parser refuses (2)
-    let o = cli.run("configure", &["--token-stdin", "--token-env", "X"], &[], Some(&keys.admin));
+    let o = cli.run(
+        "configure",
+        &["--token-stdin", "--token-env", "X"],
+        &[],
+        Some(&keys.admin),
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(mock.requests().is_empty(), "no live check of refused input");
 
@@ -304,7 +419,10 @@ async fn errors_have_a_class_advice_and_exit_code() {
         "{}",
         stderr(&o)
     );
-    assert!(mock.requests().is_empty(), "the shape decides, not the provider");
+    assert!(
+        mock.requests().is_empty(),
+        "the shape decides, not the provider"
+    );
     assert!(!open(&db).await.is_configured(CONN).await.unwrap());
 
     // an unknown admin key: the live check refuses it (unauthorized, 3) and saves nothing
@@ -315,27 +433,54 @@ async fn errors_have_a_class_advice_and_exit_code() {
     assert!(stderr(&o).contains("nothing was saved"), "{}", stderr(&o));
     assert_eq!(cli.stored_token().await, None);
     // saved without the live check, it fails validate and sync with the same class
-    let o = cli.run("configure", &["--token-stdin", "--no-validate"], &[], Some(&unknown));
+    let o = cli.run(
+        "configure",
+        &["--token-stdin", "--no-validate"],
+        &[],
+        Some(&unknown),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("Not checked with the provider"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("Not checked with the provider"),
+        "{}",
+        stdout(&o)
+    );
     let o = cli.run("validate", &[], &[], None);
     assert_error(&o, "unauthorized", 3, true);
     let o = cli.run("sync", &["--json"], &[], None);
     assert_eq!(o.status.code(), Some(3));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["error"]["class"], "unauthorized");
-    assert!(v["error"]["message"].as_str().unwrap().contains("rejected the API Token"), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rejected the API Token"),
+        "{v}"
+    );
     let o = cli.run("history", &["--json"], &[], None);
     let runs: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
-    assert_eq!((runs[0]["status"].as_str(), runs[0]["error_class"].as_str()), (Some("failed"), Some("unauthorized")));
+    assert_eq!(
+        (runs[0]["status"].as_str(), runs[0]["error_class"].as_str()),
+        (Some("failed"), Some("unauthorized"))
+    );
 
     // a usage-only admin key: forbidden (4) at configure, validate and sync
     let o = cli.run("configure", &["--token-stdin"], &[], Some(&keys.usage_only));
     assert_error(&o, "forbidden", 4, true);
     assert!(stdout(&o).contains("[FAIL] Directory"), "{}", stdout(&o));
-    assert_eq!(cli.stored_token().await.as_deref(), Some(unknown.as_str()), "the refused key was not saved");
-    let o = cli.run("configure", &["--token-stdin", "--no-validate"], &[], Some(&keys.usage_only));
+    assert_eq!(
+        cli.stored_token().await.as_deref(),
+        Some(unknown.as_str()),
+        "the refused key was not saved"
+    );
+    let o = cli.run(
+        "configure",
+        &["--token-stdin", "--no-validate"],
+        &[],
+        Some(&keys.usage_only),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let o = cli.run("validate", &[], &[], None);
     assert_error(&o, "forbidden", 4, true);
@@ -385,16 +530,37 @@ async fn a_refused_key_leaves_the_saved_working_key_in_place() {
         redirect: Some(format!("api.openai.com={}", mock.base_url())),
         transcript: String::new(),
     };
-    let o = cli.run("configure", &["--token-stdin", "--set", "backfill_days=2"], &[], Some(&keys.admin));
+    let o = cli.run(
+        "configure",
+        &["--token-stdin", "--set", "backfill_days=2"],
+        &[],
+        Some(&keys.admin),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let settings_before = format!("{:?}", open(&db).await.settings(CONN).await.unwrap());
 
     let unknown = host_harness::random::key("sk-admin-");
     for (args, env, stdin) in [
-        (vec!["--token-stdin", "--set", "backfill_days=5"], vec![], Some(unknown.as_str())),
-        (vec!["--token-env", "NEW_KEY"], vec![("NEW_KEY", unknown.as_str())], None),
-        (vec!["--secret-env", "api_token=NEW_KEY"], vec![("NEW_KEY", unknown.as_str())], None),
-        (vec!["--token-stdin"], vec![], Some(keys.directory_only.as_str())),
+        (
+            vec!["--token-stdin", "--set", "backfill_days=5"],
+            vec![],
+            Some(unknown.as_str()),
+        ),
+        (
+            vec!["--token-env", "NEW_KEY"],
+            vec![("NEW_KEY", unknown.as_str())],
+            None,
+        ),
+        (
+            vec!["--secret-env", "api_token=NEW_KEY"],
+            vec![("NEW_KEY", unknown.as_str())],
+            None,
+        ),
+        (
+            vec!["--token-stdin"],
+            vec![],
+            Some(keys.directory_only.as_str()),
+        ),
     ] {
         let o = cli.run("configure", &args, &env, stdin);
         assert!(!o.status.success(), "{args:?}: {}", stdout(&o));
@@ -403,8 +569,15 @@ async fn a_refused_key_leaves_the_saved_working_key_in_place() {
             "{args:?}: {}",
             stderr(&o)
         );
-        assert_eq!(cli.stored_token().await.as_deref(), Some(keys.admin.as_str()), "{args:?}");
-        assert_eq!(format!("{:?}", open(&db).await.settings(CONN).await.unwrap()), settings_before);
+        assert_eq!(
+            cli.stored_token().await.as_deref(),
+            Some(keys.admin.as_str()),
+            "{args:?}"
+        );
+        assert_eq!(
+            format!("{:?}", open(&db).await.settings(CONN).await.unwrap()),
+            settings_before
+        );
     }
     // the working key still works
     let o = cli.run("validate", &[], &[], None);
@@ -414,7 +587,10 @@ async fn a_refused_key_leaves_the_saved_working_key_in_place() {
     // a later save without a new key keeps the saved one and changes only the settings
     let o = cli.run("configure", &["--set", "backfill_days=3"], &[], None);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(cli.stored_token().await.as_deref(), Some(keys.admin.as_str()));
+    assert_eq!(
+        cli.stored_token().await.as_deref(),
+        Some(keys.admin.as_str())
+    );
     for k in [&keys.admin, &keys.directory_only, &unknown] {
         assert_no_secret("CLI transcript", &cli.transcript, k);
     }
@@ -435,24 +611,46 @@ async fn a_key_passed_as_a_variable_name_is_refused_without_printing_it() {
     };
     let spec = format!("api_token={}", keys.admin);
     for (option, args, how) in [
-        ("--token-env", vec!["--token-env", keys.admin.as_str()], "--token-env MY_KEY"),
-        ("--secret-env", vec!["--secret-env", spec.as_str()], "--secret-env api_token=MY_KEY"),
+        (
+            "--token-env",
+            vec!["--token-env", keys.admin.as_str()],
+            "--token-env MY_KEY",
+        ),
+        (
+            "--secret-env",
+            vec!["--secret-env", spec.as_str()],
+            "--secret-env api_token=MY_KEY",
+        ),
     ] {
         let o = cli.run("configure", &args, &[], None);
         assert_error(&o, "usage", 2, true);
         let err = stderr(&o);
         assert!(
-            err.contains(&format!("{option} takes the name of an environment variable")),
+            err.contains(&format!(
+                "{option} takes the name of an environment variable"
+            )),
             "{err}"
         );
-        assert!(err.contains(&format!("what to do: Put the secret in a variable")) && err.contains(how), "shows how: {err}");
+        assert!(
+            err.contains(&format!("what to do: Put the secret in a variable")) && err.contains(how),
+            "shows how: {err}"
+        );
         assert!(!err.contains(&keys.admin) && !stdout(&o).contains(&keys.admin));
         assert_no_secret("output", &format!("{}{err}", stdout(&o)), &keys.admin);
     }
     // a name that is not set is its own error, naming the variable
-    let o = cli.run("configure", &["--token-env", "CODEX_UNSET_VARIABLE_FOR_TEST"], &[], None);
+    let o = cli.run(
+        "configure",
+        &["--token-env", "CODEX_UNSET_VARIABLE_FOR_TEST"],
+        &[],
+        None,
+    );
     assert_error(&o, "usage", 2, true);
-    assert!(stderr(&o).contains("CODEX_UNSET_VARIABLE_FOR_TEST is not set"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("CODEX_UNSET_VARIABLE_FOR_TEST is not set"),
+        "{}",
+        stderr(&o)
+    );
     assert!(mock.requests().is_empty());
     assert!(!db.exists() || !open(&db).await.is_configured(CONN).await.unwrap());
     assert_no_secret("CLI transcript", &cli.transcript, &keys.admin);

@@ -125,7 +125,8 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
 
     let store = open(&db).await;
     let integrity: String = store
-        .sqlite().unwrap()
+        .sqlite()
+        .unwrap()
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(integrity, "ok");
@@ -156,6 +157,13 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     assert!(runs[0].requests() >= 1, "{:#?}", runs[0]);
 
     // Kills never spread the key outside its slot, nor lost it.
-    assert_eq!(store.secrets(CONN).await.unwrap()["api_token"].expose(), keys.admin);
-    assert_no_secret("store outside the secret slot", &dump_store_outside_secrets(&store).await, &keys.admin);
+    assert_eq!(
+        store.secrets(CONN).await.unwrap()["api_token"].expose(),
+        keys.admin
+    );
+    assert_no_secret(
+        "store outside the secret slot",
+        &dump_store_outside_secrets(&store).await,
+        &keys.admin,
+    );
 }

@@ -32,10 +32,23 @@ const PLATFORM: [&str; 2] = ["platform-usage", "platform-directory"];
 /// (status, problem) of the two Platform capabilities, in report order; every other
 /// capability (another source's) must be `not-configured` when only the Platform key is set.
 fn statuses(r: &wit::CredentialReport) -> Vec<(wit::CheckStatus, Option<wit::ErrorClass>)> {
-    for c in r.capabilities.iter().filter(|c| !PLATFORM.contains(&c.name.as_str())) {
-        assert_eq!((c.status, c.problem), (wit::CheckStatus::NotConfigured, None), "{c:?}");
+    for c in r
+        .capabilities
+        .iter()
+        .filter(|c| !PLATFORM.contains(&c.name.as_str()))
+    {
+        assert_eq!(
+            (c.status, c.problem),
+            (wit::CheckStatus::NotConfigured, None),
+            "{c:?}"
+        );
     }
-    let names: Vec<&str> = r.capabilities.iter().map(|c| c.name.as_str()).filter(|n| PLATFORM.contains(n)).collect();
+    let names: Vec<&str> = r
+        .capabilities
+        .iter()
+        .map(|c| c.name.as_str())
+        .filter(|n| PLATFORM.contains(n))
+        .collect();
     assert_eq!(names, PLATFORM, "{r:?}");
     r.capabilities
         .iter()
@@ -46,7 +59,10 @@ fn statuses(r: &wit::CredentialReport) -> Vec<(wit::CheckStatus, Option<wit::Err
 
 /// The check of capability `name`.
 fn cap<'r>(r: &'r wit::CredentialReport, name: &str) -> &'r wit::CapabilityCheck {
-    r.capabilities.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no {name} in {r:?}"))
+    r.capabilities
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no {name} in {r:?}"))
 }
 
 /// Requests the mock served to `path_suffix`.
@@ -94,10 +110,19 @@ async fn admin_key_is_accepted_with_both_capabilities() {
     let mock = MockServer::start(mock_config(&keys, 10, 5)).await.unwrap();
     let harness = harness(&connector_wasm(), Some(&mock)).await;
     assert_eq!(harness.id(), CODEX);
-    let described: Vec<&str> = harness.info().capabilities.iter().map(|c| c.name.as_str()).collect();
+    let described: Vec<&str> = harness
+        .info()
+        .capabilities
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
     assert_eq!(described[..2], PLATFORM, "{described:?}");
     // What no API key can show is said once, in the description.
-    assert!(harness.info().notes.iter().any(|n| n.contains("ChatGPT")), "{:?}", harness.info().notes);
+    assert!(
+        harness.info().notes.iter().any(|n| n.contains("ChatGPT")),
+        "{:?}",
+        harness.info().notes
+    );
 
     // Configure checks live before saving: both capabilities granted, then saved.
     let (_dir, store) = store().await;
@@ -110,19 +135,38 @@ async fn admin_key_is_accepted_with_both_capabilities() {
     let tail = &keys.admin[keys.admin.len() - 4..];
     assert_eq!(saved.secrets["api_token"], format!("sk-admin…{tail}"));
     assert_eq!(saved.origins, ["https://api.openai.com"]);
-    assert_eq!(store.secrets(CONN).await.unwrap()["api_token"].expose(), keys.admin);
+    assert_eq!(
+        store.secrets(CONN).await.unwrap()["api_token"].expose(),
+        keys.admin
+    );
 
     // The stored key checks the same, each capability with its own probe.
     mock.reset_requests();
     let report = harness.validate(&store, CONN).await.unwrap();
     assert!(report.ok, "{report:?}");
-    assert_eq!(statuses(&report), [(wit::CheckStatus::Granted, None), (wit::CheckStatus::Granted, None)]);
-    assert!(report.capabilities.iter().all(|c| c.message.len() > 10), "{report:?}");
-    assert_eq!(report.organization.as_deref(), Some("org-mock0000000000000000000001"));
+    assert_eq!(
+        statuses(&report),
+        [
+            (wit::CheckStatus::Granted, None),
+            (wit::CheckStatus::Granted, None)
+        ]
+    );
+    assert!(
+        report.capabilities.iter().all(|c| c.message.len() > 10),
+        "{report:?}"
+    );
+    assert_eq!(
+        report.organization.as_deref(),
+        Some("org-mock0000000000000000000001")
+    );
     assert_eq!(served(&mock, "/usage/completions"), 1);
     assert_eq!(served(&mock, "/organization/users"), 1);
     assert_eq!(mock.requests().len(), 2);
-    assert_no_secret("credential report", &format!("{report:?}{saved:?}"), &keys.admin);
+    assert_no_secret(
+        "credential report",
+        &format!("{report:?}{saved:?}"),
+        &keys.admin,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -143,27 +187,41 @@ async fn project_key_is_refused_from_its_shape_before_any_request_and_nothing_is
                     .map(|_| ())
                     .unwrap_err()
             } else {
-                configure(&harness, &store, &[], key).await.map(|_| ()).unwrap_err()
+                configure(&harness, &store, &[], key)
+                    .await
+                    .map(|_| ())
+                    .unwrap_err()
             };
             assert_eq!(err.class, "invalid-settings");
             assert_eq!(err.exit_code(), 2);
             assert!(
-                err.message.starts_with("api_token: This is a project API key (sk-proj-…)"),
+                err.message
+                    .starts_with("api_token: This is a project API key (sk-proj-…)"),
                 "{}",
                 err.message
             );
-            assert!(err.message.contains("Manage → Admin API Keys"), "{}", err.message);
+            assert!(
+                err.message.contains("Manage → Admin API Keys"),
+                "{}",
+                err.message
+            );
             assert_no_secret("error message", &err.message, key);
         }
     }
     assert!(store.secrets(CONN).await.unwrap().is_empty());
     assert!(!store.is_configured(CONN).await.unwrap());
-    assert!(mock.requests().is_empty(), "configure must not touch the network");
+    assert!(
+        mock.requests().is_empty(),
+        "configure must not touch the network"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn keys_without_rights_or_unknown_keys_get_the_right_class_per_capability() {
-    for style in [PermissionErrorStyle::Bare403, PermissionErrorStyle::Object401] {
+    for style in [
+        PermissionErrorStyle::Bare403,
+        PermissionErrorStyle::Object401,
+    ] {
         let keys = keys();
         let mut config = mock_config(&keys, 5, 2);
         config.permission_error_style = style;
@@ -178,24 +236,45 @@ async fn keys_without_rights_or_unknown_keys_get_the_right_class_per_capability(
             .configure_validated(&store, CONN, &[], token(&keys.usage_only))
             .await
             .unwrap();
-        assert!(saved.is_none() && !r.ok, "{style:?}: a denied capability saves nothing");
+        assert!(
+            saved.is_none() && !r.ok,
+            "{style:?}: a denied capability saves nothing"
+        );
         assert!(!store.is_configured(CONN).await.unwrap());
-        configure(&harness, &store, &[], &keys.usage_only).await.unwrap();
+        configure(&harness, &store, &[], &keys.usage_only)
+            .await
+            .unwrap();
         let r = harness.validate(&store, CONN).await.unwrap();
         assert!(!r.ok);
-        assert_eq!(statuses(&r), [(Granted, None), (Denied, Some(Forbidden))], "{style:?}: {r:?}");
+        assert_eq!(
+            statuses(&r),
+            [(Granted, None), (Denied, Some(Forbidden))],
+            "{style:?}: {r:?}"
+        );
         let m = &cap(&r, "platform-directory").message;
-        assert!(m.contains("api.management.read") && m.contains("Manage → Admin API Keys"), "{m}");
+        assert!(
+            m.contains("api.management.read") && m.contains("Manage → Admin API Keys"),
+            "{m}"
+        );
         // A sync reads the directory first: forbidden, recorded with its class.
         let e = sync(&harness, &store).await.unwrap_err();
         assert_eq!((e.class.as_str(), e.exit_code()), ("forbidden", 4), "{e:?}");
         let run = last_run(&store).await;
-        assert_eq!((run.status.as_str(), run.error_class.as_deref()), ("failed", Some("forbidden")));
+        assert_eq!(
+            (run.status.as_str(), run.error_class.as_deref()),
+            ("failed", Some("forbidden"))
+        );
 
         let (_d2, store) = common::store().await;
-        configure(&harness, &store, &[], &keys.directory_only).await.unwrap();
+        configure(&harness, &store, &[], &keys.directory_only)
+            .await
+            .unwrap();
         let r = harness.validate(&store, CONN).await.unwrap();
-        assert_eq!(statuses(&r), [(Denied, Some(Forbidden)), (Granted, None)], "{style:?}: {r:?}");
+        assert_eq!(
+            statuses(&r),
+            [(Denied, Some(Forbidden)), (Granted, None)],
+            "{style:?}: {r:?}"
+        );
         assert!(cap(&r, "platform-usage").message.contains("api.usage.read"));
 
         // An admin-shaped key the provider does not know: rejected (401), told apart from
@@ -204,10 +283,18 @@ async fn keys_without_rights_or_unknown_keys_get_the_right_class_per_capability(
         let (_d3, store) = common::store().await;
         configure(&harness, &store, &[], &unknown).await.unwrap();
         let r = harness.validate(&store, CONN).await.unwrap();
-        assert_eq!(statuses(&r), [(Denied, Some(Unauthorized)), (Denied, Some(Unauthorized))], "{style:?}");
+        assert_eq!(
+            statuses(&r),
+            [(Denied, Some(Unauthorized)), (Denied, Some(Unauthorized))],
+            "{style:?}"
+        );
         for name in PLATFORM {
             let c = cap(&r, name);
-            assert!(c.message.contains("rejected the API Token"), "{}", c.message);
+            assert!(
+                c.message.contains("rejected the API Token"),
+                "{}",
+                c.message
+            );
             assert_no_secret("capability message", &c.message, &unknown);
         }
         // and a sync with it fails with that class, recorded in the history with the
@@ -220,7 +307,11 @@ async fn keys_without_rights_or_unknown_keys_get_the_right_class_per_capability(
         assert_eq!(run.error_class.as_deref(), Some("unauthorized"));
         assert_eq!(run.requests(), mock.requests().len() as u64, "{run:?}");
         assert!(run.requests() >= 1);
-        assert_no_secret("history", &dump_store_outside_secrets(&store).await, &unknown);
+        assert_no_secret(
+            "history",
+            &dump_store_outside_secrets(&store).await,
+            &unknown,
+        );
         assert_no_secret("error", &format!("{e:?}"), &unknown);
     }
 }
@@ -232,17 +323,25 @@ async fn sync_before_configure_is_not_configured_and_records_no_run() {
     let harness = harness(&connector_wasm(), Some(&mock)).await;
     let (_dir, store) = store().await;
     let e = sync(&harness, &store).await.unwrap_err();
-    assert_eq!((e.class.as_str(), e.exit_code()), ("not-configured", 8), "{e:?}");
+    assert_eq!(
+        (e.class.as_str(), e.exit_code()),
+        ("not-configured", 8),
+        "{e:?}"
+    );
     assert!(e.advice().unwrap().contains("configure"));
     let e = harness.validate(&store, CONN).await.unwrap_err();
     assert_eq!(e.class, "not-configured");
-    assert!(store.runs(CONN, 10).await.unwrap().is_empty(), "nothing was run, nothing is recorded");
+    assert!(
+        store.runs(CONN, 10).await.unwrap().is_empty(),
+        "nothing was run, nothing is recorded"
+    );
     assert!(mock.requests().is_empty());
     // An unknown stream is refused as usage, before anything is recorded either.
     configure(&harness, &store, &[], &keys.admin).await.unwrap();
     let e = harness
         .sync(
-            &store, CONN,
+            &store,
+            CONN,
             SyncOptions {
                 streams: Some(vec!["usage".into(), "invoices".into()]),
                 ..SyncOptions::new("test")
@@ -253,7 +352,11 @@ async fn sync_before_configure_is_not_configured_and_records_no_run() {
     assert_eq!(e.class, "usage");
     assert!(e.message.contains("\"invoices\""), "{}", e.message);
     for s in &harness.info().streams {
-        assert!(e.message.contains(&s.name), "names the streams: {}", e.message);
+        assert!(
+            e.message.contains(&s.name),
+            "names the streams: {}",
+            e.message
+        );
     }
     assert!(store.runs(CONN, 10).await.unwrap().is_empty());
     assert!(mock.requests().is_empty());
@@ -262,7 +365,9 @@ async fn sync_before_configure_is_not_configured_and_records_no_run() {
 #[tokio::test(flavor = "multi_thread")]
 async fn ninety_day_sync_crosses_pages_and_equals_the_ground_truth() {
     let keys = keys();
-    let mock = MockServer::start(mock_config(&keys, 150, 90)).await.unwrap();
+    let mock = MockServer::start(mock_config(&keys, 150, 90))
+        .await
+        .unwrap();
     let harness = harness(&connector_wasm(), Some(&mock)).await;
     let (_dir, store) = store().await;
     configure(&harness, &store, &[("backfill_days", "90")], &keys.admin)
@@ -283,14 +388,21 @@ async fn ninety_day_sync_crosses_pages_and_equals_the_ground_truth() {
         .filter(|r| r.path.ends_with("/usage/completions"))
         .collect();
     assert_eq!(usage_requests.len(), 3);
-    assert!(usage_requests[1].query.contains("page="), "{:?}", usage_requests[1]);
+    assert!(
+        usage_requests[1].query.contains("page="),
+        "{:?}",
+        usage_requests[1]
+    );
     assert!(usage_requests
         .iter()
         .all(|r| r.status == 200 && r.query.contains("limit=31")));
     // The history's request counts are the host's own, per stream, and match what the
     // provider saw.
     assert_eq!(run.streams["usage"].requests, 3);
-    assert_eq!(run.streams["users"].requests, served(&mock, "/organization/users") as u64);
+    assert_eq!(
+        run.streams["users"].requests,
+        served(&mock, "/organization/users") as u64
+    );
     assert_eq!(run.streams["users"].requests, 2);
     assert_eq!(run.requests(), mock.requests().len() as u64);
     assert_eq!(last_run(&store).await, run);
@@ -298,14 +410,18 @@ async fn ninety_day_sync_crosses_pages_and_equals_the_ground_truth() {
     let stored = stored_usage(&store).await;
     let truth = truth_usage(&mock);
     assert_eq!(stored.len(), truth.len());
-    assert_eq!(stored, truth, "every usage line equals the mock's ground truth");
+    assert_eq!(
+        stored, truth,
+        "every usage line equals the mock's ground truth"
+    );
     assert_eq!(per_user_model(&stored), per_user_model(&truth));
     assert_eq!(store.record_count(CONN, "users").await.unwrap(), 150);
     assert_eq!(run.streams["usage"].inserted, truth.len() as u64);
 
     // Every API key the usage mentions is in the directory with its owner.
     let keys_in_dir: Vec<String> = store
-        .records(CONN, "api_keys").await
+        .records(CONN, "api_keys")
+        .await
         .unwrap()
         .into_iter()
         .map(|r| {
@@ -314,15 +430,28 @@ async fn ninety_day_sync_crosses_pages_and_equals_the_ground_truth() {
         })
         .collect();
     for (_, _, key, _, _) in truth.keys() {
-        assert!(keys_in_dir.contains(key), "api key {key} missing from the api_keys stream");
+        assert!(
+            keys_in_dir.contains(key),
+            "api key {key} missing from the api_keys stream"
+        );
     }
     // Codex attribution: by model name here (no declared projects or keys); the natural
     // key has one part per primary-key field, absent parts as None.
-    let primary_key = &harness.info().streams.iter().find(|s| s.name == "usage").unwrap().primary_key;
+    let primary_key = &harness
+        .info()
+        .streams
+        .iter()
+        .find(|s| s.name == "usage")
+        .unwrap()
+        .primary_key;
     for r in store.records(CONN, "usage").await.unwrap() {
         let p: Value = serde_json::from_str(&r.payload).unwrap();
         let model = p["model"].as_str().unwrap();
-        assert_eq!(p["is_codex"], Value::Bool(model.contains("codex")), "{model}");
+        assert_eq!(
+            p["is_codex"],
+            Value::Bool(model.contains("codex")),
+            "{model}"
+        );
         assert_eq!(p["schema_version"], 1);
         assert_eq!(r.key.len(), primary_key.len());
         for (part, field) in r.key.iter().zip(primary_key) {
@@ -359,20 +488,29 @@ async fn second_sync_adds_no_duplicates_and_changes_only_reread_buckets() {
     assert_eq!(run2.streams["usage"].pages, 1);
     // Re-read = the last two daily buckets; nothing before them was touched.
     let today = chrono::Utc::now().date_naive();
-    let lookback_start = (today - chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
+    let lookback_start = (today - chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
     for r in &second {
         let day = serde_json::from_str::<Value>(&r.payload).unwrap()["bucket_start"]
             .as_str()
             .unwrap()[..10]
             .to_string();
         if day < lookback_start {
-            assert_eq!(r.seen_run, run1.id, "{day} was outside the lookback window but was re-read");
+            assert_eq!(
+                r.seen_run, run1.id,
+                "{day} was outside the lookback window but was re-read"
+            );
             assert_eq!(r.changed_run, run1.id);
         } else {
             assert_eq!(r.seen_run, run2.id, "{day} is in the lookback window");
         }
         if r.changed_run == run2.id {
-            assert_eq!(day, today.format("%Y-%m-%d").to_string(), "only the filling bucket changed");
+            assert_eq!(
+                day,
+                today.format("%Y-%m-%d").to_string(),
+                "only the filling bucket changed"
+            );
         }
     }
     let new_rows = second.len() - first.len();
@@ -384,7 +522,10 @@ async fn second_sync_adds_no_duplicates_and_changes_only_reread_buckets() {
     );
     // Directory streams are full refreshes: nothing added; users unchanged, keys changed
     // only in last_used_at.
-    assert_eq!(run2.streams["users"].inserted + run2.streams["users"].updated, 0);
+    assert_eq!(
+        run2.streams["users"].inserted + run2.streams["users"].updated,
+        0
+    );
     assert_eq!(run2.streams["api_keys"].inserted, 0);
     let keys_after = store.records(CONN, "api_keys").await.unwrap();
     assert_eq!(keys_before.len(), keys_after.len());
@@ -411,7 +552,8 @@ async fn second_sync_adds_no_duplicates_and_changes_only_reread_buckets() {
     mock.reset_requests();
     let run3 = harness
         .sync(
-            &store, CONN,
+            &store,
+            CONN,
             SyncOptions {
                 full_refresh: true,
                 ..SyncOptions::new("test")
@@ -422,10 +564,16 @@ async fn second_sync_adds_no_duplicates_and_changes_only_reread_buckets() {
     assert_eq!(run3.streams["usage"].pages, 1, "30 days fit one page");
     assert!(run3.streams["users"].requests >= 1 && run3.streams["api_keys"].requests >= 1);
     assert_eq!(run3.requests(), mock.requests().len() as u64);
-    assert_eq!(run3.streams["usage"].inserted + run3.streams["users"].inserted, 0);
+    assert_eq!(
+        run3.streams["usage"].inserted + run3.streams["users"].inserted,
+        0
+    );
     assert_eq!(stored_usage(&store).await, truth_usage(&mock));
     let runs = store.runs(CONN, 10).await.unwrap();
-    assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), [run3.id, run2.id, run1.id]);
+    assert_eq!(
+        runs.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [run3.id, run2.id, run1.id]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -437,15 +585,26 @@ async fn requests_outside_the_allow_list_are_denied() {
     let target = format!("http://{addr}/steal");
 
     let harness = harness(&hostile_wasm(), None).await;
-    let declared: Vec<String> = harness.declared_origins().iter().map(|o| o.to_string()).collect();
-    assert!(declared.contains(&"https://api.openai.com".to_string()), "{declared:?}");
-    assert!(!declared.iter().any(|o| o.contains("127.0.0.1")), "{declared:?}");
+    let declared: Vec<String> = harness
+        .declared_origins()
+        .iter()
+        .map(|o| o.to_string())
+        .collect();
+    assert!(
+        declared.contains(&"https://api.openai.com".to_string()),
+        "{declared:?}"
+    );
+    assert!(
+        !declared.iter().any(|o| o.contains("127.0.0.1")),
+        "{declared:?}"
+    );
     let fixture = host_harness::random::key("sk-admin-");
     let (_dir, store) = store().await;
     for url in [target.as_str(), "https://example.com/"] {
         harness
             .configure(
-                &store, CONN,
+                &store,
+                CONN,
                 &set(&[("mode", "call"), ("url", url), ("leak", "attach")]),
                 token(&fixture),
             )
@@ -455,13 +614,21 @@ async fn requests_outside_the_allow_list_are_denied() {
             .sync(&store, CONN, SyncOptions::new("test"))
             .await
             .unwrap_err();
-        let host = if url == target { "127.0.0.1" } else { "example.com" };
+        let host = if url == target {
+            "127.0.0.1"
+        } else {
+            "example.com"
+        };
         assert!(e.message.contains(host), "{url}: {e:?}");
         assert!(e.message.contains("the sandbox refused"), "{url}: {e:?}");
         let run = &store.runs(CONN, 1).await.unwrap()[0];
         assert_eq!(run.status, "failed");
         assert_eq!(run.error_class.as_deref(), Some(e.class.as_str()));
-        assert_eq!(run.requests(), 0, "a refused request was never sent: {run:?}");
+        assert_eq!(
+            run.requests(),
+            0,
+            "a refused request was never sent: {run:?}"
+        );
         assert_no_secret("error", &e.message, &fixture);
     }
     assert!(
@@ -489,13 +656,17 @@ async fn the_token_appears_in_no_output_log_error_history_export_or_store_table(
     );
     let mut text = format!("{saved:?}{report:?}");
     text.push_str(&serde_json::to_string(&saved).unwrap());
-    text.push_str(&format!("{:?}", harness.validate(&store, CONN).await.unwrap()));
+    text.push_str(&format!(
+        "{:?}",
+        harness.validate(&store, CONN).await.unwrap()
+    ));
 
     // A sync with its progress events.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
     let run = harness
         .sync(
-            &store, CONN,
+            &store,
+            CONN,
             SyncOptions {
                 progress: Some(tx),
                 ..SyncOptions::new("test")
@@ -516,10 +687,20 @@ async fn the_token_appears_in_no_output_log_error_history_export_or_store_table(
         .configured_session(harness.stored(&store, CONN).await.unwrap(), "leak-check")
         .await
         .unwrap();
-    text.push_str(&format!("{:?}", session.validate_credentials().await.unwrap().unwrap()));
-    let page = session.pull_page("users", None, None).await.unwrap().unwrap();
+    text.push_str(&format!(
+        "{:?}",
+        session.validate_credentials().await.unwrap().unwrap()
+    ));
+    let page = session
+        .pull_page("users", None, None)
+        .await
+        .unwrap()
+        .unwrap();
     text.push_str(&format!("{page:?}"));
-    text.push_str(&format!("{:?}", session.normalize(&page.raw).await.unwrap().unwrap()));
+    text.push_str(&format!(
+        "{:?}",
+        session.normalize(&page.raw).await.unwrap().unwrap()
+    ));
     let logs = session.logs();
     assert!(!logs.is_empty(), "the component logs through host-log");
     text.push_str(&format!("{logs:?}"));
@@ -532,7 +713,9 @@ async fn the_token_appears_in_no_output_log_error_history_export_or_store_table(
             text.push_str(&format!("{:?}", r.key));
         }
     }
-    let usage = host_harness::report::codex_usage(&store, CONN).await.unwrap();
+    let usage = host_harness::report::codex_usage(&store, CONN)
+        .await
+        .unwrap();
     text.push_str(&serde_json::to_string(&usage).unwrap());
 
     // Failures echo key fragments from the provider; they must be redacted everywhere.
@@ -559,24 +742,42 @@ async fn the_token_appears_in_no_output_log_error_history_export_or_store_table(
         ("logs", captured_logs()),
     ] {
         assert_no_secret(what, &hay, &unknown);
-        assert!(!hay.contains(&masked_tail), "{what} holds the provider's masked echo");
+        assert!(
+            !hay.contains(&masked_tail),
+            "{what} holds the provider's masked echo"
+        );
     }
 
     let logs = captured_logs();
-    assert!(logs.contains("page of"), "the component's log lines reach the host's log");
+    assert!(
+        logs.contains("page of"),
+        "the component's log lines reach the host's log"
+    );
     assert_no_secret("host and component logs", &logs, &keys.admin);
-    assert_no_secret("outputs, reports, progress, history and exports", &text, &keys.admin);
+    assert_no_secret(
+        "outputs, reports, progress, history and exports",
+        &text,
+        &keys.admin,
+    );
     assert_no_secret(
         "store outside the secret slot",
         &dump_store_outside_secrets(&store).await,
         &keys.admin,
     );
     // the mock never logs the Authorization header either
-    assert_no_secret("mock request log", &format!("{:?}", mock.requests()), &keys.admin);
+    assert_no_secret(
+        "mock request log",
+        &format!("{:?}", mock.requests()),
+        &keys.admin,
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(store.path().unwrap()).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(store.path().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600, "the store holds the token: owner-only");
         // SQLite's side files hold pages of the secret slot too while the store is open
         for suffix in ["-wal", "-shm"] {
@@ -595,7 +796,12 @@ async fn a_rejected_save_leaves_stored_settings_untouched() {
     configure(&harness, &store, &[("backfill_days", "45")], &keys.admin)
         .await
         .unwrap();
-    async fn snapshot(store: &Store) -> (String, std::collections::BTreeMap<String, host_harness::secret::Secret>) {
+    async fn snapshot(
+        store: &Store,
+    ) -> (
+        String,
+        std::collections::BTreeMap<String, host_harness::secret::Secret>,
+    ) {
         (
             format!("{:?}", store.settings(CONN).await.unwrap()),
             store.secrets(CONN).await.unwrap(),
@@ -613,7 +819,9 @@ async fn a_rejected_save_leaves_stored_settings_untouched() {
     assert_eq!(e.class, "invalid-settings");
     for field in ["api_token", "backfill_days", "bucket_width"] {
         assert!(
-            e.message.lines().any(|l| l.starts_with(&format!("{field}: "))),
+            e.message
+                .lines()
+                .any(|l| l.starts_with(&format!("{field}: "))),
             "all problems at once: {}",
             e.message
         );

@@ -45,7 +45,8 @@ async fn sync_waits(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let r = h
         .sync(
-            store, CONN,
+            store,
+            CONN,
             SyncOptions {
                 progress: Some(tx),
                 ..SyncOptions::new("test")
@@ -127,7 +128,11 @@ async fn rate_limits_wait_what_retry_after_says_within_bounds() {
     }
     assert_eq!(
         &rl[3..],
-        &[Duration::from_secs(1), Duration::from_secs(1), Duration::from_millis(1500)]
+        &[
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+            Duration::from_millis(1500)
+        ]
     );
     assert!(started.elapsed() >= Duration::from_millis(3500));
     assert_eq!(
@@ -153,7 +158,10 @@ async fn rate_limits_wait_what_retry_after_says_within_bounds() {
     assert!(usage[..4]
         .iter()
         .all(|r| cursor_of(&r.query) == cursor_of(&usage[0].query)));
-    assert_eq!(usage[..3].iter().map(|r| r.status).collect::<Vec<_>>(), [429, 429, 429]);
+    assert_eq!(
+        usage[..3].iter().map(|r| r.status).collect::<Vec<_>>(),
+        [429, 429, 429]
+    );
     // The history counts every request the host sent, retries included: 2 pages + 3
     // retried usage requests, 1 page + 3 retried users requests.
     assert_eq!(run.streams["usage"].requests, 5, "{:?}", run.streams);
@@ -206,7 +214,11 @@ async fn transient_errors_resets_truncation_and_stalls_are_retried() {
         assert_eq!(stored_usage(&store).await, truth_usage(&mock), "{fault:?}");
         // one page, two requests sent for it (the failed one and its retry)
         assert_eq!(run.streams["usage"].pages, 1, "{fault:?}");
-        assert_eq!(run.streams["usage"].requests, 2, "{fault:?}: {:?}", run.streams);
+        assert_eq!(
+            run.streams["usage"].requests, 2,
+            "{fault:?}: {:?}",
+            run.streams
+        );
         secrets_clean(&store, &format!("{waits:?}{lines}"), &keys.admin).await;
     }
 }
@@ -234,7 +246,11 @@ async fn when_the_retry_budget_runs_out_the_checkpoint_holds_and_the_next_run_fi
     let e = run.unwrap_err();
     assert_eq!(e.class, "transient");
     assert_eq!(e.exit_code(), 6);
-    assert!(e.message.contains("gave up after 3 attempts"), "{}", e.message);
+    assert!(
+        e.message.contains("gave up after 3 attempts"),
+        "{}",
+        e.message
+    );
     assert_eq!(waits.len(), 2);
     let failed = last_run(&store).await;
     assert_eq!(
@@ -262,7 +278,11 @@ async fn when_the_retry_budget_runs_out_the_checkpoint_holds_and_the_next_run_fi
     mock.clear_faults();
     let (run, _, _) = sync_waits(&h, &store).await;
     let run = run.unwrap();
-    assert_eq!(stored_usage(&store).await, truth, "the next run finishes the job with exact totals");
+    assert_eq!(
+        stored_usage(&store).await,
+        truth,
+        "the next run finishes the job with exact totals"
+    );
     // it resumed after the committed page: two more usage pages, nothing re-inserted
     assert_eq!(run.streams["usage"].pages, 2, "{:?}", run.streams);
     assert_eq!(
@@ -353,12 +373,26 @@ async fn shape_changes_are_tolerated_where_clear_and_named_where_not() {
         } else {
             assert_eq!(got, truth, "{shape:?}");
         }
-        assert_eq!(store.record_count(CONN, "users").await.unwrap(), 15, "{shape:?}");
+        assert_eq!(
+            store.record_count(CONN, "users").await.unwrap(),
+            15,
+            "{shape:?}"
+        );
     }
 
     for (shape, path, stream, field) in [
-        (ShapeChange::WrongType, USAGE_PATH, "usage", "data[0].results[0]."),
-        (ShapeChange::WrongType, "/organization/users", "users", "data[0].added_at"),
+        (
+            ShapeChange::WrongType,
+            USAGE_PATH,
+            "usage",
+            "data[0].results[0].",
+        ),
+        (
+            ShapeChange::WrongType,
+            "/organization/users",
+            "users",
+            "data[0].added_at",
+        ),
         (ShapeChange::ExtraEnvelope, USAGE_PATH, "usage", "data"),
     ] {
         let (_d, store) = store().await;
@@ -372,13 +406,18 @@ async fn shape_changes_are_tolerated_where_clear_and_named_where_not() {
         assert_eq!(e.class, "provider-changed", "{shape:?}: {e:?}");
         assert_eq!(e.exit_code(), 7);
         assert!(
-            e.message.contains(&format!("stream {stream}, field {field}")),
+            e.message
+                .contains(&format!("stream {stream}, field {field}")),
             "{shape:?}: {}",
             e.message
         );
         assert!(waits.is_empty());
         // nothing half-written: no records and no checkpoint for the failed stream
-        assert_eq!(store.record_count(CONN, stream).await.unwrap(), 0, "{shape:?}");
+        assert_eq!(
+            store.record_count(CONN, stream).await.unwrap(),
+            0,
+            "{shape:?}"
+        );
         assert_eq!(store.checkpoint(CONN, stream).await.unwrap(), None);
         let failed = last_run(&store).await;
         assert_eq!(failed.error_class.as_deref(), Some("provider-changed"));

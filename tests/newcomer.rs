@@ -58,8 +58,18 @@ fn wasm() -> String {
 
 /// `error [class]: …` on stderr and the class's exit code.
 fn assert_class(o: &Output, class: &str, code: i32) {
-    assert_eq!(o.status.code(), Some(code), "{class}: {}{}", stdout(o), stderr(o));
-    assert!(stderr(o).contains(&format!("error [{class}]: ")), "{class}: {}", stderr(o));
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{class}: {}{}",
+        stdout(o),
+        stderr(o)
+    );
+    assert!(
+        stderr(o).contains(&format!("error [{class}]: ")),
+        "{class}: {}",
+        stderr(o)
+    );
 }
 
 /// The `what to do:` line of an error, if any.
@@ -96,22 +106,39 @@ async fn imported(users: usize, days: u32) -> Imported {
     ]);
     harness
         .configure(
-            &store, CONN,
+            &store,
+            CONN,
             &values,
-            secrets(&[("api_token", &keys.admin), ("analytics_api_key", &analytics)]),
+            secrets(&[
+                ("api_token", &keys.admin),
+                ("analytics_api_key", &analytics),
+            ]),
         )
         .await
         .unwrap();
     sync(&harness, &store).await.unwrap();
-    Imported { _dir: dir, db, _mock: mock }
+    Imported {
+        _dir: dir,
+        db,
+        _mock: mock,
+    }
 }
 
 /// A store with an admin key saved (not checked live) and nothing imported.
 fn configured_store(dir: &Path) -> PathBuf {
     let db = dir.join("configured.db");
     let key = host_harness::random::key("sk-admin-");
-    let o = run(hh(&["configure", "--db", p(&db), "--component", &wasm(), "--token-env", "NEWCOMER_KEY", "--no-validate"])
-        .env("NEWCOMER_KEY", &key));
+    let o = run(hh(&[
+        "configure",
+        "--db",
+        p(&db),
+        "--component",
+        &wasm(),
+        "--token-env",
+        "NEWCOMER_KEY",
+        "--no-validate",
+    ])
+    .env("NEWCOMER_KEY", &key));
     assert!(o.status.success(), "{}", stderr(&o));
     db
 }
@@ -152,10 +179,16 @@ fn entries(dir: &Path) -> Vec<String> {
 fn assert_no_log_lines(what: &str, err: &str) {
     for l in err.lines() {
         for level in [" WARN ", " INFO ", " DEBUG ", " TRACE ", " ERROR "] {
-            assert!(!l.contains(level), "{what}: a log line without -v: {l}\n{err}");
+            assert!(
+                !l.contains(level),
+                "{what}: a log line without -v: {l}\n{err}"
+            );
         }
         for lib in ["wasmtime", "hyper", "rustls", "tokio"] {
-            assert!(!l.contains(lib), "{what}: a library's line without -v: {l}\n{err}");
+            assert!(
+                !l.contains(lib),
+                "{what}: a library's line without -v: {l}\n{err}"
+            );
         }
     }
 }
@@ -174,12 +207,16 @@ async fn advice_keeps_the_documentation_of_key_shapes() {
     let not_admin = host_harness::random::key("sk-live-");
     for (key, says) in [
         (&keys.project, "This is a project API key (sk-proj-…)"),
-        (&not_admin, "This is not an OpenAI Admin API key (those start with sk-admin-)"),
+        (
+            &not_admin,
+            "This is not an OpenAI Admin API key (those start with sk-admin-)",
+        ),
     ] {
         for via_env in [false, true] {
             let mut c = hh(&["configure", "--db", p(&db), "--component", &wasm()]);
             if via_env {
-                c.args(["--token-env", "NEWCOMER_KEY"]).env("NEWCOMER_KEY", key);
+                c.args(["--token-env", "NEWCOMER_KEY"])
+                    .env("NEWCOMER_KEY", key);
             } else {
                 c.arg("--token-stdin").stdin(Stdio::piped());
             }
@@ -198,15 +235,32 @@ async fn advice_keeps_the_documentation_of_key_shapes() {
 
     // The page: the same words on the field.
     let page_db = dir.path().join("page.db");
-    let mut serve = hh(&["serve", "--db", p(&page_db), "--component", &wasm(), "--listen", "127.0.0.1:0"])
-        .spawn()
-        .unwrap();
+    let mut serve = hh(&[
+        "serve",
+        "--db",
+        p(&page_db),
+        "--component",
+        &wasm(),
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .spawn()
+    .unwrap();
     let mut out = BufReader::new(serve.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("Settings page: ").unwrap_or_else(|| panic!("{line}"));
-    let host = url.trim_start_matches("http://").trim_end_matches('/').to_string();
-    let page = http(&host, &format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"));
+    let url = line
+        .trim()
+        .strip_prefix("Settings page: ")
+        .unwrap_or_else(|| panic!("{line}"));
+    let host = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let page = http(
+        &host,
+        &format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+    );
     let i = page.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
     let csrf = &page[i..i + 64];
     let body = format!("csrf={csrf}&api_token={}&backfill_days=3", keys.project);
@@ -219,17 +273,26 @@ async fn advice_keeps_the_documentation_of_key_shapes() {
     );
     let location = reply
         .lines()
-        .find_map(|l| l.strip_prefix("location: ").or(l.strip_prefix("Location: ")))
+        .find_map(|l| {
+            l.strip_prefix("location: ")
+                .or(l.strip_prefix("Location: "))
+        })
         .unwrap_or_else(|| panic!("a redirect: {reply}"))
         .trim()
         .split('#')
         .next()
         .unwrap()
         .to_string();
-    let result = http(&host, &format!("GET {location} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"));
+    let result = http(
+        &host,
+        &format!("GET {location} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+    );
     serve.kill().unwrap();
     serve.wait().unwrap();
-    assert!(result.contains("This is a project API key (sk-proj-…)"), "{result}");
+    assert!(
+        result.contains("This is a project API key (sk-proj-…)"),
+        "{result}"
+    );
     assert!(!result.contains("[redacted"), "over-redacted on the page");
     assert_no_secret("the page", &result, &keys.project);
     assert!(!open(&page_db).await.is_configured(CONN).await.unwrap());
@@ -256,11 +319,29 @@ fn demo_keep_refuses_an_existing_path_and_leaves_it_unchanged() {
     let existing = dir.path().join("mine.db");
     let bytes = b"someone's store: not the demo's to touch\n".to_vec();
     std::fs::write(&existing, &bytes).unwrap();
-    let o = run(hh(&["demo", "--users", "5", "--days", "3", "--component", &wasm(), "--keep", p(&existing)])
-        .env("TMPDIR", tmp.path()));
+    let o = run(hh(&[
+        "demo",
+        "--users",
+        "5",
+        "--days",
+        "3",
+        "--component",
+        &wasm(),
+        "--keep",
+        p(&existing),
+    ])
+    .env("TMPDIR", tmp.path()));
     assert_class(&o, "usage", 2);
-    assert!(stderr(&o).contains(p(&existing)), "names the path: {}", stderr(&o));
-    assert!(advice(&o).is_some_and(|a| a.contains("--keep")), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(p(&existing)),
+        "names the path: {}",
+        stderr(&o)
+    );
+    assert!(
+        advice(&o).is_some_and(|a| a.contains("--keep")),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(std::fs::read(&existing).unwrap(), bytes);
     assert_eq!(entries(dir.path()), ["mine.db"]);
     assert!(entries(tmp.path()).is_empty(), "{:?}", entries(tmp.path()));
@@ -268,8 +349,18 @@ fn demo_keep_refuses_an_existing_path_and_leaves_it_unchanged() {
 
     // A --keep in a directory that does not exist: said before anything starts.
     let nowhere = dir.path().join("no-such-dir").join("demo.db");
-    let o = run(hh(&["demo", "--users", "5", "--days", "3", "--component", &wasm(), "--keep", p(&nowhere)])
-        .env("TMPDIR", tmp.path()));
+    let o = run(hh(&[
+        "demo",
+        "--users",
+        "5",
+        "--days",
+        "3",
+        "--component",
+        &wasm(),
+        "--keep",
+        p(&nowhere),
+    ])
+    .env("TMPDIR", tmp.path()));
     assert_class(&o, "usage", 2);
     assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
     assert!(stdout(&o).is_empty(), "nothing started: {}", stdout(&o));
@@ -285,12 +376,24 @@ fn demo_uses_its_own_store_and_removes_its_temporary_files() {
     let theirs = cwd.path().join("codex-connector.db");
     let bytes = b"an admin's real store\n".to_vec();
     std::fs::write(&theirs, &bytes).unwrap();
-    let o = run(hh(&["demo", "--users", "5", "--days", "3", "--component", &wasm()])
-        .current_dir(cwd.path())
-        .env("TMPDIR", tmp.path()));
+    let o = run(hh(&[
+        "demo",
+        "--users",
+        "5",
+        "--days",
+        "3",
+        "--component",
+        &wasm(),
+    ])
+    .current_dir(cwd.path())
+    .env("TMPDIR", tmp.path()));
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("exact match"), "{}", stdout(&o));
-    assert_eq!(std::fs::read(&theirs).unwrap(), bytes, "the demo touched a store it did not create");
+    assert_eq!(
+        std::fs::read(&theirs).unwrap(),
+        bytes,
+        "the demo touched a store it did not create"
+    );
     assert_eq!(entries(cwd.path()), ["codex-connector.db"]);
     let left: Vec<String> = entries(tmp.path())
         .into_iter()
@@ -302,7 +405,10 @@ fn demo_uses_its_own_store_and_removes_its_temporary_files() {
     let o = run(&mut hh(&["demo", "--help"]));
     assert!(o.status.success());
     let help = stdout(&o);
-    assert!(!help.contains("codex-connector.db") && !help.contains("--db"), "{help}");
+    assert!(
+        !help.contains("codex-connector.db") && !help.contains("--db"),
+        "{help}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -313,7 +419,12 @@ fn demo_uses_its_own_store_and_removes_its_temporary_files() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_closed_pipe_is_a_normal_end() {
     let s = imported(40, 30).await;
-    let usage_rows = open_existing(&s.db).await.records(CONN, "usage").await.unwrap().len();
+    let usage_rows = open_existing(&s.db)
+        .await
+        .records(CONN, "usage")
+        .await
+        .unwrap()
+        .len();
     assert!(usage_rows >= 1000, "enough to fill a pipe: {usage_rows}");
     for args in [
         vec!["export", "--stream", "usage"],
@@ -330,14 +441,25 @@ async fn a_closed_pipe_is_a_normal_end() {
         let o = child.wait_with_output().unwrap();
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
-        assert!(!err.to_lowercase().contains("broken pipe") && !err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            !err.to_lowercase().contains("broken pipe") && !err.contains("panicked"),
+            "{args:?}: {err}"
+        );
     }
     // `demo | head -1`: the same quiet end, and its temporary files still removed
     let tmp = tempfile::tempdir().unwrap();
-    let mut child = hh(&["demo", "--users", "5", "--days", "3", "--component", &wasm()])
-        .env("TMPDIR", tmp.path())
-        .spawn()
-        .unwrap();
+    let mut child = hh(&[
+        "demo",
+        "--users",
+        "5",
+        "--days",
+        "3",
+        "--component",
+        &wasm(),
+    ])
+    .env("TMPDIR", tmp.path())
+    .spawn()
+    .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     out.read_line(&mut first).unwrap();
@@ -346,7 +468,10 @@ async fn a_closed_pipe_is_a_normal_end() {
     let o = child.wait_with_output().unwrap();
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(0), "demo: {err}");
-    assert!(!err.to_lowercase().contains("broken pipe") && !err.contains("panicked"), "demo: {err}");
+    assert!(
+        !err.to_lowercase().contains("broken pipe") && !err.contains("panicked"),
+        "demo: {err}"
+    );
     let left: Vec<String> = entries(tmp.path())
         .into_iter()
         .filter(|e| e.starts_with("codex-connector-demo-"))
@@ -374,32 +499,160 @@ fn usage_errors_give_real_advice_or_none() {
     let w = wasm();
     let c = |args: &[&str]| hh(args);
     let mut cases: Vec<(&str, Command)> = vec![
-        ("missing store (history)", c(&["history", "--db", p(&missing)])),
-        ("missing store (report)", c(&["report", "--db", p(&missing)])),
-        ("missing store (export)", c(&["export", "--db", p(&missing), "--stream", "usage"])),
-        ("no directory (sync)", c(&["sync", "--db", p(&no_dir), "--component", &w])),
-        ("key as a variable name", c(&["configure", "--db", p(&configured), "--component", &w, "--token-env", &key])),
-        ("unset variable", c(&["configure", "--db", p(&configured), "--component", &w, "--token-env", "NEWCOMER_UNSET_VARIABLE"])),
-        ("--secret-env without =", c(&["configure", "--db", p(&configured), "--component", &w, "--secret-env", "api_token"])),
-        ("--set without =", c(&["configure", "--db", p(&configured), "--component", &w, "--set", "backfill_days"])),
-        ("empty stdin", c(&["configure", "--db", p(&configured), "--component", &w, "--token-stdin"])),
-        ("bad redirect", c(&["validate", "--db", p(&configured), "--component", &w, "--redirect", "api.openai.com"])),
-        ("plain http beyond loopback", c(&["validate", "--db", p(&configured), "--component", &w, "--redirect", "api.openai.com=http://10.1.2.3:8080"])),
-        ("no component", c(&["describe", "--component", p(&d.join("none.wasm"))])),
-        ("unknown stream (sync)", c(&["sync", "--db", p(&configured), "--component", &w, "--stream", "invoices"])),
-        ("unknown stream (export, nothing imported)", c(&["export", "--db", p(&configured), "--stream", "invoices"])),
+        (
+            "missing store (history)",
+            c(&["history", "--db", p(&missing)]),
+        ),
+        (
+            "missing store (report)",
+            c(&["report", "--db", p(&missing)]),
+        ),
+        (
+            "missing store (export)",
+            c(&["export", "--db", p(&missing), "--stream", "usage"]),
+        ),
+        (
+            "no directory (sync)",
+            c(&["sync", "--db", p(&no_dir), "--component", &w]),
+        ),
+        (
+            "key as a variable name",
+            c(&[
+                "configure",
+                "--db",
+                p(&configured),
+                "--component",
+                &w,
+                "--token-env",
+                &key,
+            ]),
+        ),
+        (
+            "unset variable",
+            c(&[
+                "configure",
+                "--db",
+                p(&configured),
+                "--component",
+                &w,
+                "--token-env",
+                "NEWCOMER_UNSET_VARIABLE",
+            ]),
+        ),
+        (
+            "--secret-env without =",
+            c(&[
+                "configure",
+                "--db",
+                p(&configured),
+                "--component",
+                &w,
+                "--secret-env",
+                "api_token",
+            ]),
+        ),
+        (
+            "--set without =",
+            c(&[
+                "configure",
+                "--db",
+                p(&configured),
+                "--component",
+                &w,
+                "--set",
+                "backfill_days",
+            ]),
+        ),
+        (
+            "empty stdin",
+            c(&[
+                "configure",
+                "--db",
+                p(&configured),
+                "--component",
+                &w,
+                "--token-stdin",
+            ]),
+        ),
+        (
+            "bad redirect",
+            c(&[
+                "validate",
+                "--db",
+                p(&configured),
+                "--component",
+                &w,
+                "--redirect",
+                "api.openai.com",
+            ]),
+        ),
+        (
+            "plain http beyond loopback",
+            c(&[
+                "validate",
+                "--db",
+                p(&configured),
+                "--component",
+                &w,
+                "--redirect",
+                "api.openai.com=http://10.1.2.3:8080",
+            ]),
+        ),
+        (
+            "no component",
+            c(&["describe", "--component", p(&d.join("none.wasm"))]),
+        ),
+        (
+            "unknown stream (sync)",
+            c(&[
+                "sync",
+                "--db",
+                p(&configured),
+                "--component",
+                &w,
+                "--stream",
+                "invoices",
+            ]),
+        ),
+        (
+            "unknown stream (export, nothing imported)",
+            c(&["export", "--db", p(&configured), "--stream", "invoices"]),
+        ),
         ("not a store", c(&["history", "--db", p(&existing)])),
         ("an empty file", c(&["report", "--db", p(&empty)])),
-        ("demo --keep exists", c(&["demo", "--component", &w, "--keep", p(&existing)])),
-        ("mock beyond loopback", c(&["mock-openai", "--listen", "0.0.0.0:0"])),
-        ("mock on a taken port", c(&["mock-openai", "--listen", &addr])),
-        ("serve on a taken port", c(&["serve", "--db", p(&d.join("serve.db")), "--component", &w, "--listen", &addr])),
+        (
+            "demo --keep exists",
+            c(&["demo", "--component", &w, "--keep", p(&existing)]),
+        ),
+        (
+            "mock beyond loopback",
+            c(&["mock-openai", "--listen", "0.0.0.0:0"]),
+        ),
+        (
+            "mock on a taken port",
+            c(&["mock-openai", "--listen", &addr]),
+        ),
+        (
+            "serve on a taken port",
+            c(&[
+                "serve",
+                "--db",
+                p(&d.join("serve.db")),
+                "--component",
+                &w,
+                "--listen",
+                &addr,
+            ]),
+        ),
     ];
     for (what, cmd) in &mut cases {
         let o = run(cmd);
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{what}: {}{err}", stdout(&o));
-        assert!(err.contains("error [usage]: ") || err.contains("error [invalid-settings]: "), "{what}: {err}");
+        assert!(
+            err.contains("error [usage]: ") || err.contains("error [invalid-settings]: "),
+            "{what}: {err}"
+        );
         let lower = err.to_lowercase();
         assert!(
             !lower.contains("message above") && !lower.contains("see above"),
@@ -418,7 +671,13 @@ fn usage_errors_give_real_advice_or_none() {
     assert_eq!(o.status.code(), Some(2));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["error"]["class"], "usage");
-    assert!(!v["error"]["advice"].as_str().unwrap_or("").contains("above"), "{v}");
+    assert!(
+        !v["error"]["advice"]
+            .as_str()
+            .unwrap_or("")
+            .contains("above"),
+        "{v}"
+    );
     drop(taken);
 }
 
@@ -435,22 +694,47 @@ fn a_store_in_a_missing_directory_is_usage_and_says_to_create_it() {
     // commands that create the store: create the directory
     for args in [
         vec!["sync", "--component", &w],
-        vec!["configure", "--component", &w, "--token-env", "NEWCOMER_KEY", "--no-validate"],
+        vec![
+            "configure",
+            "--component",
+            &w,
+            "--token-env",
+            "NEWCOMER_KEY",
+            "--no-validate",
+        ],
     ] {
         let o = run(hh(&args).args(["--db", p(&db)]).env("NEWCOMER_KEY", &key));
         assert_class(&o, "usage", 2);
         let err = stderr(&o);
-        assert!(err.contains(&format!("the store's directory {} does not exist", parent.display())), "{args:?}: {err}");
-        assert!(advice(&o).is_some_and(|a| a.contains(&format!("mkdir -p {}", parent.display()))), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!(
+                "the store's directory {} does not exist",
+                parent.display()
+            )),
+            "{args:?}: {err}"
+        );
+        assert!(
+            advice(&o).is_some_and(|a| a.contains(&format!("mkdir -p {}", parent.display()))),
+            "{args:?}: {err}"
+        );
         assert!(!err.contains("internal"), "{err}");
     }
     // commands that only read one: no store there, and why
-    for args in [vec!["validate", "--component", &w], vec!["history"], vec!["report"], vec!["export", "--stream", "usage"]] {
+    for args in [
+        vec!["validate", "--component", &w],
+        vec!["history"],
+        vec!["report"],
+        vec!["export", "--stream", "usage"],
+    ] {
         let o = run(hh(&args).args(["--db", p(&db)]));
         assert_class(&o, "usage", 2);
         let err = stderr(&o);
         assert!(
-            err.contains(&format!("there is no store at {}: the directory {} does not exist", db.display(), parent.display())),
+            err.contains(&format!(
+                "there is no store at {}: the directory {} does not exist",
+                db.display(),
+                parent.display()
+            )),
             "{args:?}: {err}"
         );
     }
@@ -475,24 +759,59 @@ fn an_unreachable_host_is_network_named_and_quick() {
         for command in ["validate", "sync"] {
             let redirect = format!("api.openai.com={target}");
             let started = Instant::now();
-            let o = run(&mut hh(&[command, "--db", p(&db), "--component", &w, "--redirect", &redirect]));
+            let o = run(&mut hh(&[
+                command,
+                "--db",
+                p(&db),
+                "--component",
+                &w,
+                "--redirect",
+                &redirect,
+            ]));
             let took = started.elapsed();
             assert_class(&o, "network", 6);
             let err = stderr(&o);
-            let message = err.lines().find(|l| l.starts_with("error [network]: ")).unwrap();
-            assert!(message.contains("api.openai.com"), "names the host: {message}");
-            assert!(message.contains(target.as_str()), "names the redirect target: {message}");
+            let message = err
+                .lines()
+                .find(|l| l.starts_with("error [network]: "))
+                .unwrap();
+            assert!(
+                message.contains("api.openai.com"),
+                "names the host: {message}"
+            );
+            assert!(
+                message.contains(target.as_str()),
+                "names the redirect target: {message}"
+            );
             let a = advice(&o).unwrap_or_default();
-            assert!(a.contains("network") && a.contains("--redirect"), "{command} → {target}: {a}");
-            assert!(took < Duration::from_secs(10), "{command} → {target} took {took:?}");
+            assert!(
+                a.contains("network") && a.contains("--redirect"),
+                "{command} → {target}: {a}"
+            );
+            assert!(
+                took < Duration::from_secs(10),
+                "{command} → {target} took {took:?}"
+            );
             assert_no_log_lines(command, &err);
             if target == &unresolvable {
-                assert!(message.contains("resolve"), "says the name did not resolve: {message}");
+                assert!(
+                    message.contains("resolve"),
+                    "says the name did not resolve: {message}"
+                );
             }
         }
     }
     // --json: the same class, as JSON on stdout
-    let o = run(&mut hh(&["sync", "--json", "--db", p(&db), "--component", &w, "--redirect", &format!("api.openai.com={refused}")]));
+    let o = run(&mut hh(&[
+        "sync",
+        "--json",
+        "--db",
+        p(&db),
+        "--component",
+        &w,
+        "--redirect",
+        &format!("api.openai.com={refused}"),
+    ]));
     assert_eq!(o.status.code(), Some(6));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["error"]["class"], "network");
@@ -508,14 +827,28 @@ fn a_port_in_use_is_usage_naming_the_address_and_listen() {
     let addr = taken.local_addr().unwrap().to_string();
     let w = wasm();
     for args in [
-        vec!["serve", "--db", p(&dir.path().join("s.db")), "--component", &w, "--listen", &addr],
+        vec![
+            "serve",
+            "--db",
+            p(&dir.path().join("s.db")),
+            "--component",
+            &w,
+            "--listen",
+            &addr,
+        ],
         vec!["mock-openai", "--listen", &addr],
     ] {
         let o = run(&mut hh(&args));
         assert_class(&o, "usage", 2);
         let err = stderr(&o);
-        assert!(err.contains(&format!("the address {addr} is already in use")), "{args:?}: {err}");
-        assert!(advice(&o).is_some_and(|a| a.contains("--listen")), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("the address {addr} is already in use")),
+            "{args:?}: {err}"
+        );
+        assert!(
+            advice(&o).is_some_and(|a| a.contains("--listen")),
+            "{args:?}: {err}"
+        );
     }
     drop(taken);
 }
@@ -538,8 +871,16 @@ async fn export_of_an_unknown_stream_lists_the_streams() {
     let db = configured_store(empty.path());
     let o = run(&mut hh(&["export", "--db", p(&db), "--stream", "usage"]));
     assert_class(&o, "usage", 2);
-    assert!(stderr(&o).contains("nothing imported yet"), "{}", stderr(&o));
-    assert!(advice(&o).is_some_and(|a| a.contains("sync")), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nothing imported yet"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        advice(&o).is_some_and(|a| a.contains("sync")),
+        "{}",
+        stderr(&o)
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -567,8 +908,15 @@ fn reading_commands_refuse_a_missing_store_naming_it_and_create_nothing() {
             assert_class(&o, "usage", 2);
             stderr(&o)
         };
-        assert!(text.contains(&format!("there is no store at {}", db.display())), "{args:?}: {text}");
-        assert!(entries(dir.path()).is_empty(), "{args:?} created {:?}", entries(dir.path()));
+        assert!(
+            text.contains(&format!("there is no store at {}", db.display())),
+            "{args:?}: {text}"
+        );
+        assert!(
+            entries(dir.path()).is_empty(),
+            "{args:?} created {:?}",
+            entries(dir.path())
+        );
     }
 }
 
@@ -583,23 +931,43 @@ fn report_on_an_empty_store_says_nothing_imported_yet() {
     let o = run(&mut hh(&["report", "--db", p(&db)]));
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.to_lowercase().contains("nothing imported yet") && out.contains("sync"), "{out}");
-    assert!(!out.contains('?') && !out.contains('│'), "no empty table: {out}");
+    assert!(
+        out.to_lowercase().contains("nothing imported yet") && out.contains("sync"),
+        "{out}"
+    );
+    assert!(
+        !out.contains('?') && !out.contains('│'),
+        "no empty table: {out}"
+    );
     // a sync that failed imports nothing either
     let redirect = format!("api.openai.com=http://127.0.0.1:{}", closed_port());
-    let o = run(&mut hh(&["sync", "--db", p(&db), "--component", &wasm(), "--redirect", &redirect]));
+    let o = run(&mut hh(&[
+        "sync",
+        "--db",
+        p(&db),
+        "--component",
+        &wasm(),
+        "--redirect",
+        &redirect,
+    ]));
     assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
     let o = run(&mut hh(&["report", "--db", p(&db)]));
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.to_lowercase().contains("nothing imported yet") && !out.contains('?'), "{out}");
+    assert!(
+        out.to_lowercase().contains("nothing imported yet") && !out.contains('?'),
+        "{out}"
+    );
     // a store that holds nothing at all (made by a sync before configure)
     let bare = dir.path().join("bare.db");
     let o = run(&mut hh(&["sync", "--db", p(&bare), "--component", &wasm()]));
     assert_class(&o, "not-configured", 8);
     let o = run(&mut hh(&["report", "--db", p(&bare)]));
     let text = format!("{}{}", stdout(&o), stderr(&o));
-    assert!(text.to_lowercase().contains("nothing imported yet") && text.contains("sync"), "{text}");
+    assert!(
+        text.to_lowercase().contains("nothing imported yet") && text.contains("sync"),
+        "{text}"
+    );
     assert!(!text.contains('?') && !text.contains('│'), "{text}");
 }
 
@@ -665,7 +1033,18 @@ fn each_command_takes_its_own_options_and_every_option_has_help() {
         .filter(|c| *c != "help")
         .map(str::to_string)
         .collect();
-    for want in ["describe", "configure", "validate", "sync", "history", "export", "report", "mock-openai", "demo", "serve"] {
+    for want in [
+        "describe",
+        "configure",
+        "validate",
+        "sync",
+        "history",
+        "export",
+        "report",
+        "mock-openai",
+        "demo",
+        "serve",
+    ] {
         assert!(commands.iter().any(|c| c == want), "{want} in {commands:?}");
     }
     for command in &commands {
@@ -676,9 +1055,18 @@ fn each_command_takes_its_own_options_and_every_option_has_help() {
         }
     }
     // options that do not apply are not offered
-    let flags = |c: &str| options(&help_of(c)).into_iter().map(|(f, _)| f).collect::<Vec<_>>().join(" ");
+    let flags = |c: &str| {
+        options(&help_of(c))
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     for (command, foreign) in [
-        ("mock-openai", &["--db", "--component", "--json", "--redirect"][..]),
+        (
+            "mock-openai",
+            &["--db", "--component", "--json", "--redirect"][..],
+        ),
         ("demo", &["--db", "--json"][..]),
         ("serve", &["--json"][..]),
         ("export", &["--json", "--component", "--redirect"][..]),
@@ -688,27 +1076,45 @@ fn each_command_takes_its_own_options_and_every_option_has_help() {
     ] {
         let f = flags(command);
         for x in foreign {
-            assert!(!f.split([' ', ',']).any(|w| w == *x), "{command} offers {x}: {f}");
+            assert!(
+                !f.split([' ', ',']).any(|w| w == *x),
+                "{command} offers {x}: {f}"
+            );
         }
     }
     // enumerations list their values, ranges are stated
     let stream = option_help("export", "--stream");
     for name in stream_names() {
-        assert!(stream.contains(&name), "export --stream lists {name}: {stream}");
+        assert!(
+            stream.contains(&name),
+            "export --stream lists {name}: {stream}"
+        );
     }
     let format = option_help("export", "--format");
-    assert!(format.contains("ndjson") && format.contains("csv"), "{format}");
+    assert!(
+        format.contains("ndjson") && format.contains("csv"),
+        "{format}"
+    );
     for command in ["report", "export"] {
         let period = option_help(command, "--period");
-        assert!(["all", "day", "week"].iter().all(|v| period.contains(v)), "{command}: {period}");
+        assert!(
+            ["all", "day", "week"].iter().all(|v| period.contains(v)),
+            "{command}: {period}"
+        );
     }
     let limit = option_help("history", "--limit");
-    assert!(limit.contains("1–10000") || limit.contains("1-10000"), "{limit}");
+    assert!(
+        limit.contains("1–10000") || limit.contains("1-10000"),
+        "{limit}"
+    );
     let listen = options(&help_of("mock-openai"))
         .into_iter()
         .find(|(f, _)| f.starts_with("--listen"))
         .unwrap();
-    assert!(listen.0.contains("ADDR:PORT") && listen.1.to_lowercase().contains("loopback"), "{listen:?}");
+    assert!(
+        listen.0.contains("ADDR:PORT") && listen.1.to_lowercase().contains("loopback"),
+        "{listen:?}"
+    );
     assert!(option_help("mock-openai", "--users").contains("1–10000"));
     assert!(option_help("mock-openai", "--days").contains("1–365"));
     assert!(option_help("mock-openai", "--seed").contains("whole number"));
@@ -734,7 +1140,13 @@ async fn json_is_honoured_or_refused() {
         vec!["export", "--json", "--stream", "usage"],
     ] {
         let o = run(hh(&args).current_dir(dir.path()));
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {}{}", stdout(&o), stderr(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{args:?}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
         assert!(stderr(&o).contains("--json"), "{args:?}: {}", stderr(&o));
         assert!(stdout(&o).is_empty(), "{args:?}");
     }
@@ -747,18 +1159,67 @@ async fn json_is_honoured_or_refused() {
     let json = |args: &[&str], env: &[(&str, &str)]| {
         let o = run(hh(args).envs(env.iter().copied()));
         assert!(o.status.success(), "{args:?}: {}", stderr(&o));
-        serde_json::from_str::<Value>(&stdout(&o)).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", stdout(&o)))
+        serde_json::from_str::<Value>(&stdout(&o))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", stdout(&o)))
     };
     json(&["describe", "--json", "--component", &w], &[]);
     let v = json(
-        &["configure", "--json", "--db", p(&db), "--component", &w, "--redirect", &redirect, "--token-env", "NEWCOMER_KEY", "--set", "backfill_days=3"],
+        &[
+            "configure",
+            "--json",
+            "--db",
+            p(&db),
+            "--component",
+            &w,
+            "--redirect",
+            &redirect,
+            "--token-env",
+            "NEWCOMER_KEY",
+            "--set",
+            "backfill_days=3",
+        ],
         &[("NEWCOMER_KEY", &keys.admin)],
     );
     assert_eq!(v["ok"], true);
-    let v = json(&["configure", "--json", "--db", p(&db), "--component", &w, "--no-validate"], &[]);
+    let v = json(
+        &[
+            "configure",
+            "--json",
+            "--db",
+            p(&db),
+            "--component",
+            &w,
+            "--no-validate",
+        ],
+        &[],
+    );
     assert_eq!(v["validated"], false);
-    json(&["validate", "--json", "--db", p(&db), "--component", &w, "--redirect", &redirect], &[]);
-    let v = json(&["sync", "--json", "--db", p(&db), "--component", &w, "--redirect", &redirect], &[]);
+    json(
+        &[
+            "validate",
+            "--json",
+            "--db",
+            p(&db),
+            "--component",
+            &w,
+            "--redirect",
+            &redirect,
+        ],
+        &[],
+    );
+    let v = json(
+        &[
+            "sync",
+            "--json",
+            "--db",
+            p(&db),
+            "--component",
+            &w,
+            "--redirect",
+            &redirect,
+        ],
+        &[],
+    );
     assert_eq!(v["ok"], true);
     let v = json(&["history", "--json", "--db", p(&db)], &[]);
     assert_eq!(v.as_array().unwrap().len(), 1);
@@ -784,7 +1245,9 @@ fn grouped(cell: &str) -> bool {
 }
 
 fn number(cell: &str) -> u64 {
-    cell.replace(',', "").parse().unwrap_or_else(|_| panic!("{cell:?}"))
+    cell.replace(',', "")
+        .parse()
+        .unwrap_or_else(|_| panic!("{cell:?}"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -793,7 +1256,8 @@ async fn human_numbers_are_grouped_and_the_report_totals_tokens_beside_names() {
     let db = p(&s.db);
 
     // history: the counts grouped
-    let runs: Value = serde_json::from_str(&stdout(&run(&mut hh(&["history", "--json", "--db", db])))).unwrap();
+    let runs: Value =
+        serde_json::from_str(&stdout(&run(&mut hh(&["history", "--json", "--db", db])))).unwrap();
     let inserted: u64 = runs[0]["streams"]
         .as_object()
         .unwrap()
@@ -803,19 +1267,29 @@ async fn human_numbers_are_grouped_and_the_report_totals_tokens_beside_names() {
     assert!(inserted >= 1000, "{inserted}");
     let o = run(&mut hh(&["history", "--db", db]));
     let text = stdout(&o);
-    let row = text.lines().find(|l| l.trim_start().starts_with("1 ")).unwrap_or_else(|| panic!("{text}"));
-    assert!(row.contains(&format!(" {} ", thousands(inserted))), "grouped: {row}");
+    let row = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("1 "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        row.contains(&format!(" {} ", thousands(inserted))),
+        "grouped: {row}"
+    );
     assert!(!row.contains(&format!(" {inserted} ")), "{row}");
     let usage = runs[0]["streams"]["usage"]["inserted"].as_u64().unwrap();
     assert!(text.contains(&format!("+{} ", thousands(usage))), "{text}");
 
     // report: a total-tokens column (the API-key path's tokens plus the ChatGPT path's
     // input and output), names beside emails, every number grouped
-    let v: Value = serde_json::from_str(&stdout(&run(&mut hh(&["report", "--json", "--db", db])))).unwrap();
+    let v: Value =
+        serde_json::from_str(&stdout(&run(&mut hh(&["report", "--json", "--db", db])))).unwrap();
     let o = run(&mut hh(&["report", "--db", db]));
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
-    let header = text.lines().find(|l| l.starts_with("person ")).unwrap_or_else(|| panic!("{text}"));
+    let header = text
+        .lines()
+        .find(|l| l.starts_with("person "))
+        .unwrap_or_else(|| panic!("{text}"));
     assert!(header.contains("total tokens"), "{header}");
     let mut named = 0;
     let mut big = 0;
@@ -834,14 +1308,18 @@ async fn human_numbers_are_grouped_and_the_report_totals_tokens_beside_names() {
             .unwrap_or_else(|| panic!("{shown} in\n{text}"));
         let parts: Vec<&str> = line.split('│').collect();
         assert_eq!(parts.len(), 5, "{line}");
-        let cells: Vec<&str> = parts[1..].iter().flat_map(|p| p.split_whitespace()).collect();
+        let cells: Vec<&str> = parts[1..]
+            .iter()
+            .flat_map(|p| p.split_whitespace())
+            .collect();
         for c in &cells {
             assert!(grouped(c), "{c:?} in {line}");
             big += usize::from(c.contains(','));
         }
         let api_tokens = person["api_key"]["tokens"].as_u64().unwrap();
         let t = &person["chatgpt"]["tokens"];
-        let chat = t["text_input_tokens"].as_u64().unwrap_or(0) + t["text_output_tokens"].as_u64().unwrap_or(0);
+        let chat = t["text_input_tokens"].as_u64().unwrap_or(0)
+            + t["text_output_tokens"].as_u64().unwrap_or(0);
         let total = number(parts[3].trim());
         assert_eq!(total, api_tokens + chat, "{line}");
         assert_eq!(number(cells[1]), api_tokens, "{line}");
@@ -861,14 +1339,28 @@ async fn human_numbers_are_grouped_and_the_report_totals_tokens_beside_names() {
 fn the_demos_closing_hint_works_from_the_repository_root() {
     const RUN: &str = "  cargo run --release -q -p host-harness -- ";
     let manifest = std::fs::read_to_string(workspace().join("host-harness/Cargo.toml")).unwrap();
-    assert_eq!(manifest.matches("[[bin]]").count(), 1, "`cargo run -p host-harness` is unambiguous");
+    assert_eq!(
+        manifest.matches("[[bin]]").count(),
+        1,
+        "`cargo run -p host-harness` is unambiguous"
+    );
     assert!(manifest.contains("name = \"host-harness\""));
 
     let cwd = tempfile::tempdir().unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let o = run(hh(&["demo", "--users", "5", "--days", "3", "--component", &wasm(), "--keep", "kept.db"])
-        .current_dir(cwd.path())
-        .env("TMPDIR", tmp.path()));
+    let o = run(hh(&[
+        "demo",
+        "--users",
+        "5",
+        "--days",
+        "3",
+        "--component",
+        &wasm(),
+        "--keep",
+        "kept.db",
+    ])
+    .current_dir(cwd.path())
+    .env("TMPDIR", tmp.path()));
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     let hints: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix(RUN)).collect();
@@ -879,7 +1371,11 @@ fn the_demos_closing_hint_works_from_the_repository_root() {
     for hint in hints {
         let mut args: Vec<String> = hint.split_whitespace().map(str::to_string).collect();
         let i = args.iter().position(|a| a == "--db").unwrap();
-        assert_eq!(Path::new(&args[i + 1]).canonicalize().unwrap(), kept, "{hint}");
+        assert_eq!(
+            Path::new(&args[i + 1]).canonicalize().unwrap(),
+            kept,
+            "{hint}"
+        );
         if let Some(o) = args.iter().position(|a| a == "--out") {
             assert!(args[o + 1].starts_with("/tmp/"), "{hint}");
             args[o + 1] = p(&out_csv).to_string(); // (a file of this test's own)
@@ -901,19 +1397,34 @@ fn the_demos_closing_hint_works_from_the_repository_root() {
             "report" => assert!(stdout(&o).contains("@example.com"), "{}", stdout(&o)),
             // (the demo's sample repository was kept beside the store)
             "delivery" => assert!(stdout(&o).contains("kept.sample-repo"), "{}", stdout(&o)),
-            "export" => assert!(std::fs::read_to_string(&out_csv).unwrap().starts_with("bucket_start,")),
+            "export" => assert!(std::fs::read_to_string(&out_csv)
+                .unwrap()
+                .starts_with("bucket_start,")),
             other => panic!("unexpected hint {other}"),
         }
     }
-    assert!(std::fs::read_to_string(&out_svg).unwrap().contains("data-chart=\"cohorts\""));
+    assert!(std::fs::read_to_string(&out_svg)
+        .unwrap()
+        .contains("data-chart=\"cohorts\""));
 
     // Without --keep, the hint is the command that keeps one.
-    let o = run(hh(&["demo", "--users", "5", "--days", "3", "--component", &wasm()])
-        .current_dir(cwd.path())
-        .env("TMPDIR", tmp.path()));
+    let o = run(hh(&[
+        "demo",
+        "--users",
+        "5",
+        "--days",
+        "3",
+        "--component",
+        &wasm(),
+    ])
+    .current_dir(cwd.path())
+    .env("TMPDIR", tmp.path()));
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
-    let hint = text.lines().find_map(|l| l.strip_prefix(RUN)).unwrap_or_else(|| panic!("{text}"));
+    let hint = text
+        .lines()
+        .find_map(|l| l.strip_prefix(RUN))
+        .unwrap_or_else(|| panic!("{text}"));
     let mut args: Vec<String> = hint.split_whitespace().map(str::to_string).collect();
     assert_eq!(args[0], "demo", "{hint}");
     let k = args.iter().position(|a| a == "--keep").unwrap();
@@ -957,7 +1468,12 @@ fn files_a_newcomer_creates_are_git_ignored_and_the_readme_writes_to_tmp() {
             .current_dir(&root)
             .output()
             .expect("run git");
-        assert_eq!(o.status.code(), Some(0), "{file} is not git-ignored: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{file} is not git-ignored: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
     // Every file the README's steps write is under /tmp.
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
@@ -965,16 +1481,33 @@ fn files_a_newcomer_creates_are_git_ignored_and_the_readme_writes_to_tmp() {
     for line in readme.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
         for (i, w) in words.iter().enumerate() {
-            if ["--admin-key-file", "--out", "--ground-truth", "--keep", "<", ">"].contains(w) {
-                let Some(path) = words.get(i + 1) else { continue };
+            if [
+                "--admin-key-file",
+                "--out",
+                "--ground-truth",
+                "--keep",
+                "<",
+                ">",
+            ]
+            .contains(w)
+            {
+                let Some(path) = words.get(i + 1) else {
+                    continue;
+                };
                 let path = path.trim_matches(|c| matches!(c, '`' | ',' | ')' | '.' | ';'));
                 if path == "PATH" || path == "FILE" {
                     continue;
                 }
-                assert!(path.starts_with("/tmp/"), "the README writes {path} outside /tmp: {line}");
+                assert!(
+                    path.starts_with("/tmp/"),
+                    "the README writes {path} outside /tmp: {line}"
+                );
                 seen += 1;
             }
         }
     }
-    assert!(seen >= 3, "the README's steps name the files they write ({seen})");
+    assert!(
+        seen >= 3,
+        "the README's steps name the files they write ({seen})"
+    );
 }

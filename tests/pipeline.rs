@@ -57,7 +57,10 @@ fn only(streams: &[&str]) -> SyncOptions {
 }
 
 /// Run `sync` to its end, collecting its progress events.
-async fn with_events<F>(sync: impl FnOnce(SyncOptions) -> F, opts: SyncOptions) -> (Result<Run, HostError>, Vec<Progress>)
+async fn with_events<F>(
+    sync: impl FnOnce(SyncOptions) -> F,
+    opts: SyncOptions,
+) -> (Result<Run, HostError>, Vec<Progress>)
 where
     F: Future<Output = Result<Run, HostError>>,
 {
@@ -79,7 +82,9 @@ fn committed_pages(events: &[Progress], stream: &str) -> Vec<u64> {
     events
         .iter()
         .filter_map(|e| match e {
-            Progress::PageCommitted { stream: s, pages, .. } if s == stream => Some(*pages),
+            Progress::PageCommitted {
+                stream: s, pages, ..
+            } if s == stream => Some(*pages),
             _ => None,
         })
         .collect()
@@ -99,12 +104,19 @@ fn raw_pages(store: &Store) -> Vec<(String, i64)> {
 
 async fn setup(users: usize, days: u32) -> (Keys, MockServer, Harness, tempfile::TempDir, Store) {
     let keys = keys();
-    let mock = MockServer::start(mock_config(&keys, users, days)).await.unwrap();
-    let h = harness(&connector_wasm(), Some(&mock)).await;
-    let (dir, store) = store().await;
-    configure(&h, &store, &[("backfill_days", &days.to_string())], &keys.admin)
+    let mock = MockServer::start(mock_config(&keys, users, days))
         .await
         .unwrap();
+    let h = harness(&connector_wasm(), Some(&mock)).await;
+    let (dir, store) = store().await;
+    configure(
+        &h,
+        &store,
+        &[("backfill_days", &days.to_string())],
+        &keys.admin,
+    )
+    .await
+    .unwrap();
     mock.reset_requests();
     (keys, mock, h, dir, store)
 }
@@ -129,7 +141,11 @@ async fn the_next_page_is_pulled_while_the_page_before_cannot_be_committed() {
         let sync = h.sync(&store, CONN, only(&["users"]));
         let observe = async {
             // Page 1 is asked for: every store call before its commit is done.
-            assert!(until(Duration::from_secs(60), || logged(&mock, USERS_PATH).len() >= 1).await);
+            assert!(
+                until(Duration::from_secs(60), || logged(&mock, USERS_PATH).len()
+                    >= 1)
+                .await
+            );
             // Hold the store's connection: no page can be committed until it is let go.
             let db = store.sqlite().unwrap();
             let committed: i64 = db
@@ -139,14 +155,20 @@ async fn the_next_page_is_pulled_while_the_page_before_cannot_be_committed() {
                 return Seen::TooLate;
             }
             // A runner that commits page 1 before it asks for page 2 never gets here.
-            let second = until(Duration::from_secs(30), || logged(&mock, USERS_PATH).len() >= 2).await;
+            let second = until(Duration::from_secs(30), || {
+                logged(&mock, USERS_PATH).len() >= 2
+            })
+            .await;
             // One page ahead at most: page 3 waits for page 1's commit.
             tokio::time::sleep(stall * 3).await;
             let after_wait = logged(&mock, USERS_PATH).len();
             let still: i64 = db
                 .query_row("SELECT COUNT(*) FROM raw_pages", [], |r| r.get(0))
                 .unwrap();
-            assert_eq!(still, 0, "a page was committed while the test held the store");
+            assert_eq!(
+                still, 0,
+                "a page was committed while the test held the store"
+            );
             drop(db);
             Seen::Held { second, after_wait }
         };
@@ -159,14 +181,23 @@ async fn the_next_page_is_pulled_while_the_page_before_cannot_be_committed() {
                 continue;
             }
             Seen::Held { second, after_wait } => {
-                assert!(second, "page 2 was not requested while page 1 could not be committed");
-                assert_eq!(after_wait, 2, "more than one page was pulled ahead of the commits");
+                assert!(
+                    second,
+                    "page 2 was not requested while page 1 could not be committed"
+                );
+                assert_eq!(
+                    after_wait, 2,
+                    "more than one page was pulled ahead of the commits"
+                );
             }
         }
         // Then everything, in order, once.
         assert_eq!(store.record_count(CONN, "users").await.unwrap(), 600);
         let pages = raw_pages(&store);
-        assert_eq!(pages, (0..6).map(|i| ("users".to_string(), i)).collect::<Vec<_>>());
+        assert_eq!(
+            pages,
+            (0..6).map(|i| ("users".to_string(), i)).collect::<Vec<_>>()
+        );
         assert_eq!(run.streams["users"].requests, 6);
         assert_eq!(logged(&mock, USERS_PATH).len(), 6);
         return;
@@ -175,7 +206,8 @@ async fn the_next_page_is_pulled_while_the_page_before_cannot_be_committed() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_pipelined_backfill_equals_the_ground_truth_commits_in_order_and_fetches_each_page_once() {
+async fn a_pipelined_backfill_equals_the_ground_truth_commits_in_order_and_fetches_each_page_once()
+{
     let (keys, mock, h, _dir, store) = setup(600, 90).await;
     // A little latency, so that pulls and commits overlap the way they do with a provider.
     slow(&mock, Duration::from_millis(20));
@@ -205,7 +237,11 @@ async fn a_pipelined_backfill_equals_the_ground_truth_commits_in_order_and_fetch
 
     // Commits in page order, stream after stream, each announced in order.
     for (stream, pages) in [("usage", 3), ("users", 6)] {
-        assert_eq!(committed_pages(&events, stream), (1..=pages).collect::<Vec<u64>>(), "{stream}");
+        assert_eq!(
+            committed_pages(&events, stream),
+            (1..=pages).collect::<Vec<u64>>(),
+            "{stream}"
+        );
         assert_eq!(run.streams[stream].pages, pages);
     }
     // In the store: one stream after another, each one's pages in order, none twice.
@@ -217,14 +253,32 @@ async fn a_pipelined_backfill_equals_the_ground_truth_commits_in_order_and_fetch
         }
     }
     for (i, (stream, seqs)) in blocks.iter().enumerate() {
-        assert_eq!(*seqs, (0..seqs.len() as i64).collect::<Vec<_>>(), "{stream}: {blocks:?}");
-        assert!(blocks[..i].iter().all(|(s, _)| s != stream), "{stream} twice: {blocks:?}");
+        assert_eq!(
+            *seqs,
+            (0..seqs.len() as i64).collect::<Vec<_>>(),
+            "{stream}: {blocks:?}"
+        );
+        assert!(
+            blocks[..i].iter().all(|(s, _)| s != stream),
+            "{stream} twice: {blocks:?}"
+        );
     }
-    assert_eq!(blocks.iter().find(|(s, _)| s == "usage").unwrap().1.len(), 3);
-    assert_eq!(blocks.iter().find(|(s, _)| s == "users").unwrap().1.len(), 6);
+    assert_eq!(
+        blocks.iter().find(|(s, _)| s == "usage").unwrap().1.len(),
+        3
+    );
+    assert_eq!(
+        blocks.iter().find(|(s, _)| s == "users").unwrap().1.len(),
+        6
+    );
     // Every stream starts before its pages and is done after them.
     for stream in ["usage", "users"] {
-        let at = |f: &dyn Fn(&Progress) -> bool| events.iter().position(|e| e.stream() == stream && f(e)).unwrap();
+        let at = |f: &dyn Fn(&Progress) -> bool| {
+            events
+                .iter()
+                .position(|e| e.stream() == stream && f(e))
+                .unwrap()
+        };
         let started = at(&|e| matches!(e, Progress::StreamStarted { .. }));
         let first = at(&|e| matches!(e, Progress::PageCommitted { .. }));
         let done = at(&|e| matches!(e, Progress::StreamDone { .. }));
@@ -234,7 +288,11 @@ async fn a_pipelined_backfill_equals_the_ground_truth_commits_in_order_and_fetch
             .unwrap();
         assert!(started < first && last < done, "{stream}: {events:?}");
     }
-    assert_no_secret("store outside the secret slot", &dump_store_outside_secrets(&store).await, &keys.admin);
+    assert_no_secret(
+        "store outside the secret slot",
+        &dump_store_outside_secrets(&store).await,
+        &keys.admin,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -246,14 +304,23 @@ async fn a_normalize_failure_on_page_3_leaves_pages_1_and_2_committed_and_nothin
     let (run, events) = with_events(|o| h.sync(&store, CONN, o), only(&["users"])).await;
     let e = run.unwrap_err();
     assert_eq!(e.class, "provider-changed", "{e:?}");
-    assert!(e.message.contains("stream users, field data[0].added_at"), "{}", e.message);
+    assert!(
+        e.message.contains("stream users, field data[0].added_at"),
+        "{}",
+        e.message
+    );
 
     assert_eq!(committed_pages(&events, "users"), vec![1, 2]);
     assert_eq!(store.record_count(CONN, "users").await.unwrap(), 200);
-    assert_eq!(raw_pages(&store), vec![("users".to_string(), 0), ("users".to_string(), 1)]);
+    assert_eq!(
+        raw_pages(&store),
+        vec![("users".to_string(), 0), ("users".to_string(), 1)]
+    );
     // A full-refresh stream checkpoints on its last page only: none yet.
     assert_eq!(store.checkpoint(CONN, "users").await.unwrap(), None);
-    assert!(!events.iter().any(|e| matches!(e, Progress::StreamDone { .. })));
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, Progress::StreamDone { .. })));
 
     // The history: failed, two pages, and the requests the host sent (the pull ahead of
     // page 4 included, when it had gone out before the run stopped).
@@ -265,7 +332,11 @@ async fn a_normalize_failure_on_page_3_leaves_pages_1_and_2_committed_and_nothin
     let served = logged(&mock, USERS_PATH).len() as u64;
     // (page 3's request counts: the host sent it)
     assert!((3..=4).contains(&counts.requests), "{counts:?}");
-    assert!(served <= counts.requests, "the mock served {served}, the host counted {}", counts.requests);
+    assert!(
+        served <= counts.requests,
+        "the mock served {served}, the host counted {}",
+        counts.requests
+    );
 
     // The next run reads the stream again and finishes it.
     mock.clear_faults();
@@ -291,7 +362,11 @@ async fn a_rate_limited_page_is_retried_on_its_own_cursor_while_the_page_before_
     // Page 3 three times (429, 429, 200), on the same cursor; every other page once.
     let log = mock.requests();
     let statuses: Vec<u16> = log.iter().map(|r| r.status).collect();
-    assert_eq!(statuses, vec![200, 200, 429, 429, 200, 200, 200, 200], "{log:?}");
+    assert_eq!(
+        statuses,
+        vec![200, 200, 429, 429, 200, 200, 200, 200],
+        "{log:?}"
+    );
     let queries = logged(&mock, USERS_PATH);
     assert_eq!(queries[2], queries[3]);
     assert_eq!(queries[3], queries[4]);
@@ -307,19 +382,26 @@ async fn a_rate_limited_page_is_retried_on_its_own_cursor_while_the_page_before_
 
     // Each retry is a request the host sent and counted.
     assert_eq!(run.streams["users"].requests, 8);
-    assert_eq!(committed_pages(&events, "users"), (1..=6).collect::<Vec<u64>>());
+    assert_eq!(
+        committed_pages(&events, "users"),
+        (1..=6).collect::<Vec<u64>>()
+    );
     assert_eq!(store.record_count(CONN, "users").await.unwrap(), 600);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_page_limit_stops_the_stream_without_pulling_past_it() {
     let keys = keys();
-    let mock = MockServer::start(mock_config(&keys, 600, 10)).await.unwrap();
+    let mock = MockServer::start(mock_config(&keys, 600, 10))
+        .await
+        .unwrap();
     let mut c = config(&connector_wasm(), Some(&mock));
     c.max_pages_per_stream = 3;
     let h = Harness::load(c).await.unwrap();
     let (_dir, store) = store().await;
-    configure(&h, &store, &[("backfill_days", "10")], &keys.admin).await.unwrap();
+    configure(&h, &store, &[("backfill_days", "10")], &keys.admin)
+        .await
+        .unwrap();
     mock.reset_requests();
     let (run, events) = with_events(|o| h.sync(&store, CONN, o), only(&["users"])).await;
     let e = run.unwrap_err();
@@ -330,7 +412,6 @@ async fn the_page_limit_stops_the_stream_without_pulling_past_it() {
     // Page 4 was never asked for.
     assert_eq!(logged(&mock, USERS_PATH).len(), 3);
     assert_eq!(last_run(&store).await.streams["users"].requests, 3);
-
 }
 
 #[tokio::test(flavor = "multi_thread")]

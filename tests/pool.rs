@@ -36,7 +36,9 @@ static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 struct LogWriter;
 impl std::io::Write for LogWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOGS.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+        LOGS.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -48,7 +50,9 @@ fn capture_logs() {
     static INIT: OnceLock<()> = OnceLock::new();
     INIT.get_or_init(|| {
         let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("connector=trace,host_harness=info"))
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "connector=trace,host_harness=info",
+            ))
             .with_ansi(false)
             .with_writer(|| LogWriter)
             .try_init();
@@ -71,13 +75,17 @@ struct Conn {
 /// A mock serving one organization per connection (each its own admin key), `users` people
 /// and `days` days each.
 async fn mock_of(n: usize, users: usize, days: u32) -> (MockServer, Vec<String>) {
-    let keys: Vec<String> = (0..n).map(|_| host_harness::random::key("sk-admin-")).collect();
+    let keys: Vec<String> = (0..n)
+        .map(|_| host_harness::random::key("sk-admin-"))
+        .collect();
     let template = MockConfig {
         users,
         days,
         ..MockConfig::default()
     };
-    let mock = MockServer::start_many(template, keys.clone()).await.unwrap();
+    let mock = MockServer::start_many(template, keys.clone())
+        .await
+        .unwrap();
     (mock, keys)
 }
 
@@ -92,13 +100,24 @@ async fn add_configured(h: &Harness, store: &Store, id: &str, key: &str, days: u
         })
         .await
         .unwrap();
-    h.configure(store, id, &set(&[("backfill_days", &days.to_string())]), token(key))
-        .await
-        .unwrap();
+    h.configure(
+        store,
+        id,
+        &set(&[("backfill_days", &days.to_string())]),
+        token(key),
+    )
+    .await
+    .unwrap();
 }
 
 /// `ids.len()` connections on `store`, connection `i` for organization `i`.
-async fn connections(h: &Harness, store: &Store, mock: &MockServer, ids: &[&str], days: u32) -> Vec<Conn> {
+async fn connections(
+    h: &Harness,
+    store: &Store,
+    mock: &MockServer,
+    ids: &[&str],
+    days: u32,
+) -> Vec<Conn> {
     let mut out = Vec::new();
     for (org, id) in ids.iter().enumerate() {
         let key = mock.admin_key_of(org).to_string();
@@ -173,9 +192,16 @@ fn sequential(runs: &[Run]) -> Vec<Run> {
 }
 
 async fn assert_truth(store: &Store, mock: &MockServer, c: &Conn) {
-    let (stored, truth) = (stored_usage_of(store, &c.id).await, truth_usage_of(mock, c.org));
+    let (stored, truth) = (
+        stored_usage_of(store, &c.id).await,
+        truth_usage_of(mock, c.org),
+    );
     assert_eq!(stored.len(), truth.len(), "{}", c.id);
-    assert!(stored == truth, "{}: the store differs from its organization's ground truth", c.id);
+    assert!(
+        stored == truth,
+        "{}: the store differs from its organization's ground truth",
+        c.id
+    );
 }
 
 // ------------------------------------------------------------------------------ tests
@@ -191,7 +217,14 @@ async fn connections_run_concurrently_each_with_its_own_organization() {
     let harness = Arc::new(harness(&connector_wasm(), Some(&mock)).await);
     let (_dir, store) = store().await;
     let store = Arc::new(store);
-    let conns = connections(&harness, &store, &mock, &["conc-a", "conc-b", "conc-c", "conc-d"], 10).await;
+    let conns = connections(
+        &harness,
+        &store,
+        &mock,
+        &["conc-a", "conc-b", "conc-c", "conc-d"],
+        10,
+    )
+    .await;
     let pool = start(
         &store,
         &Arc::new(Harnesses::with(harness.clone())),
@@ -207,18 +240,40 @@ async fn connections_run_concurrently_each_with_its_own_organization() {
     let by_org = mock.requests_by_org();
     for c in &conns {
         let runs = store.runs(&c.id, 10).await.unwrap();
-        assert_eq!(runs.len(), 1, "{}: each connection ran once: {runs:#?}", c.id);
+        assert_eq!(
+            runs.len(),
+            1,
+            "{}: each connection ran once: {runs:#?}",
+            c.id
+        );
         let run = &runs[0];
-        assert_eq!((run.status.as_str(), run.trigger.as_str()), ("succeeded", "schedule"), "{run:#?}");
+        assert_eq!(
+            (run.status.as_str(), run.trigger.as_str()),
+            ("succeeded", "schedule"),
+            "{run:#?}"
+        );
         assert_truth(&store, &mock, c).await;
-        assert_eq!(run.requests(), by_org[c.org], "{}: its requests all carried its own key", c.id);
+        assert_eq!(
+            run.requests(),
+            by_org[c.org],
+            "{}: its requests all carried its own key",
+            c.id
+        );
         assert_eq!(pool.status(&c.id).last.unwrap().status, "succeeded");
         all.extend(runs);
     }
     let overlap = max_overlap(&spans(&all));
-    assert_eq!(overlap, 2, "two workers: two runs at once, never more: {:?}", spans(&all));
+    assert_eq!(
+        overlap,
+        2,
+        "two workers: two runs at once, never more: {:?}",
+        spans(&all)
+    );
     let st = pool.statuses();
-    assert_eq!((st.workers, st.running, st.ended.get("succeeded").copied()), (2, 0, Some(4)));
+    assert_eq!(
+        (st.workers, st.running, st.ended.get("succeeded").copied()),
+        (2, 0, Some(4))
+    );
 }
 
 /// Two connections, one every 200 ms and one every 600 ms (their own schedules): each
@@ -255,16 +310,30 @@ async fn each_connection_keeps_its_own_interval() {
             .collect();
         for g in &gaps {
             // every × (1 ± 10%), then the dispatcher's next look (10 ms) and the claim
-            assert!(*g >= every * 9 / 10 - 5, "{}: a gap of {g} ms, interval {every} ms: {gaps:?}", c.id);
-            assert!(*g <= every * 11 / 10 + 400, "{}: a gap of {g} ms, interval {every} ms: {gaps:?}", c.id);
+            assert!(
+                *g >= every * 9 / 10 - 5,
+                "{}: a gap of {g} ms, interval {every} ms: {gaps:?}",
+                c.id
+            );
+            assert!(
+                *g <= every * 11 / 10 + 400,
+                "{}: a gap of {g} ms, interval {every} ms: {gaps:?}",
+                c.id
+            );
         }
         mean.insert(every, gaps.iter().sum::<i64>() / gaps.len() as i64);
         assert_truth(&store, &mock, c).await;
-        assert_eq!(store.schedule(&c.id).await.unwrap().unwrap().every, Duration::from_millis(every as u64));
+        assert_eq!(
+            store.schedule(&c.id).await.unwrap().unwrap().every,
+            Duration::from_millis(every as u64)
+        );
     }
     let fast = store.runs("every-fast", 100).await.unwrap().len();
     let slow = store.runs("every-slow", 100).await.unwrap().len();
-    assert!(fast >= 2 * slow, "every 200 ms: {fast} runs; every 600 ms: {slow} runs");
+    assert!(
+        fast >= 2 * slow,
+        "every 200 ms: {fast} runs; every 600 ms: {slow} runs"
+    );
     assert!(mean[&200] < 400 && mean[&600] > 500, "mean gaps {mean:?}");
 }
 
@@ -289,7 +358,9 @@ async fn at_most_one_run_per_connection_across_two_pools() {
     let two = Arc::new(Store::open(&location, opts).await.unwrap());
     let conns = connections(&harness, &one, &mock, &["pg-a", "pg-b", "pg-c"], 5).await;
     for c in &conns {
-        one.set_schedule(&c.id, Duration::from_millis(150), 0.1, None).await.unwrap();
+        one.set_schedule(&c.id, Duration::from_millis(150), 0.1, None)
+            .await
+            .unwrap();
     }
     let harnesses = Arc::new(Harnesses::with(harness.clone()));
     let config = |owner: String| PoolConfig {
@@ -300,7 +371,8 @@ async fn at_most_one_run_per_connection_across_two_pools() {
     let b = start(&two, &harnesses, config(lease::new_owner()));
     assert_ne!(a.owner(), b.owner());
     wait_until("runs in both pools", Duration::from_secs(60), || {
-        a.statuses().ended.values().sum::<u64>() >= 3 && b.statuses().ended.values().sum::<u64>() >= 3
+        a.statuses().ended.values().sum::<u64>() >= 3
+            && b.statuses().ended.values().sum::<u64>() >= 3
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -312,7 +384,8 @@ async fn at_most_one_run_per_connection_across_two_pools() {
         let runs = sequential(&one.runs(&c.id, 1000).await.unwrap());
         assert!(runs.len() >= 2, "{}: {runs:#?}", c.id);
         assert!(
-            runs.iter().all(|r| r.status == "succeeded" || r.status == "interrupted"),
+            runs.iter()
+                .all(|r| r.status == "succeeded" || r.status == "interrupted"),
             "{runs:#?}"
         );
         total += runs.len() as u64;
@@ -323,7 +396,10 @@ async fn at_most_one_run_per_connection_across_two_pools() {
     // The history's owners: both hosts' runs are there.
     let dump = one.dump().await.unwrap();
     for owner in [a.owner(), b.owner()] {
-        assert!(dump["runs"].iter().any(|r| r.contains(owner)), "no run of {owner}");
+        assert!(
+            dump["runs"].iter().any(|r| r.contains(owner)),
+            "no run of {owner}"
+        );
     }
 }
 
@@ -352,11 +428,19 @@ async fn a_hostile_connection_delays_no_other_beyond_its_slot() {
         .await
         .unwrap();
     hostile
-        .configure(&store, "spinner", &set(&[("mode", "loop")]), token(&host_harness::random::key("sk-admin-")))
+        .configure(
+            &store,
+            "spinner",
+            &set(&[("mode", "loop")]),
+            token(&host_harness::random::key("sk-admin-")),
+        )
         .await
         .unwrap();
     for id in ["good-a", "good-b", "good-c", "spinner"] {
-        store.set_schedule(id, Duration::from_millis(300), 0.1, None).await.unwrap();
+        store
+            .set_schedule(id, Duration::from_millis(300), 0.1, None)
+            .await
+            .unwrap();
     }
     let harnesses = Arc::new(Harnesses::with(good.clone()));
     harnesses.insert(hostile.clone());
@@ -365,15 +449,27 @@ async fn a_hostile_connection_delays_no_other_beyond_its_slot() {
         &harnesses,
         pool_config(2, Duration::from_secs(3600), Duration::from_millis(10)),
     );
-    wait_until("two spins", Duration::from_secs(60), || pool.status("spinner").finished >= 2).await;
+    wait_until("two spins", Duration::from_secs(60), || {
+        pool.status("spinner").finished >= 2
+    })
+    .await;
     pool.shutdown().await;
 
     let spins = sequential(&store.runs("spinner", 100).await.unwrap());
     let spin = &spins[0];
     assert_eq!(spin.status, "failed", "{spin:#?}");
     assert_eq!(spin.error_class.as_deref(), Some("sandbox"));
-    assert!(spin.error_message.as_deref().unwrap().contains("wall-clock limit"), "{spin:#?}");
-    let (spin_start, spin_end) = (ms(&spin.started_at), ms(spin.finished_at.as_deref().unwrap()));
+    assert!(
+        spin.error_message
+            .as_deref()
+            .unwrap()
+            .contains("wall-clock limit"),
+        "{spin:#?}"
+    );
+    let (spin_start, spin_end) = (
+        ms(&spin.started_at),
+        ms(spin.finished_at.as_deref().unwrap()),
+    );
     assert!(spin_end - spin_start >= 3000, "it spun its 3 s: {spin:#?}");
     for g in &goods {
         let runs = sequential(&store.runs(&g.id, 1000).await.unwrap());
@@ -381,11 +477,21 @@ async fn a_hostile_connection_delays_no_other_beyond_its_slot() {
         // interval (300 ms ± 10%, runs of well under a second each).
         let within: Vec<&Run> = runs
             .iter()
-            .filter(|r| ms(&r.started_at) >= spin_start && ms(r.finished_at.as_deref().unwrap()) <= spin_end)
+            .filter(|r| {
+                ms(&r.started_at) >= spin_start && ms(r.finished_at.as_deref().unwrap()) <= spin_end
+            })
             .collect();
-        assert!(within.len() >= 4, "{}: {} runs during the 3 s spin", g.id, within.len());
+        assert!(
+            within.len() >= 4,
+            "{}: {} runs during the 3 s spin",
+            g.id,
+            within.len()
+        );
         for r in &runs {
-            assert!(r.status == "succeeded" || r.status == "interrupted", "{r:#?}");
+            assert!(
+                r.status == "succeeded" || r.status == "interrupted",
+                "{r:#?}"
+            );
             let took = ms(r.finished_at.as_deref().unwrap()) - ms(&r.started_at);
             assert!(took < 1500, "{}: run {} took {took} ms", g.id, r.id);
         }
@@ -410,17 +516,28 @@ async fn shutdown_interrupts_running_connections_and_they_resume() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");
     let store = Arc::new(open(&db).await);
-    let conns = connections(&harness, &store, &mock, &["stop-a", "stop-b", "stop-c"], days).await;
+    let conns = connections(
+        &harness,
+        &store,
+        &mock,
+        &["stop-a", "stop-b", "stop-c"],
+        days,
+    )
+    .await;
     let harnesses = Arc::new(Harnesses::with(harness.clone()));
     let config = pool_config(3, Duration::from_secs(3600), Duration::from_millis(20));
     let pool = start(&store, &harnesses, config.clone());
-    wait_until("a committed page in every run", Duration::from_secs(60), || {
-        conns.iter().all(|c| {
-            pool.status(&c.id)
-                .running
-                .is_some_and(|l| l.streams.values().map(|s| s.pages).sum::<u64>() >= 1)
-        })
-    })
+    wait_until(
+        "a committed page in every run",
+        Duration::from_secs(60),
+        || {
+            conns.iter().all(|c| {
+                pool.status(&c.id)
+                    .running
+                    .is_some_and(|l| l.streams.values().map(|s| s.pages).sum::<u64>() >= 1)
+            })
+        },
+    )
     .await;
     pool.shutdown().await;
 
@@ -430,7 +547,11 @@ async fn shutdown_interrupts_running_connections_and_they_resume() {
         let runs = store.runs(&c.id, 10).await.unwrap();
         assert_eq!(runs.len(), 1, "{runs:#?}");
         let run = &runs[0];
-        assert_eq!((run.status.as_str(), run.error_class.as_deref()), ("interrupted", Some("interrupted")), "{run:#?}");
+        assert_eq!(
+            (run.status.as_str(), run.error_class.as_deref()),
+            ("interrupted", Some("interrupted")),
+            "{run:#?}"
+        );
         assert!(run.finished_at.is_some());
         for (stream, counts) in &run.streams {
             assert_eq!(
@@ -463,9 +584,16 @@ async fn shutdown_interrupts_running_connections_and_they_resume() {
             "{}: nothing imported twice",
             c.id
         );
-        assert_eq!(store.record_count(&c.id, "users").await.unwrap(), users as u64);
+        assert_eq!(
+            store.record_count(&c.id, "users").await.unwrap(),
+            users as u64
+        );
     }
-    let ok: String = store.sqlite().unwrap().query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let ok: String = store
+        .sqlite()
+        .unwrap()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(ok, "ok");
 }
 
@@ -498,7 +626,11 @@ async fn nothing_of_one_connection_shows_in_another() {
     // What belongs to each: its token, its connection id, its organization's ids.
     let marks = |c: &Conn| -> Vec<String> {
         let truth = mock.ground_truth_of(c.org);
-        let mut m: Vec<String> = truth.rows.iter().filter_map(|r| r.user_id.clone()).collect();
+        let mut m: Vec<String> = truth
+            .rows
+            .iter()
+            .filter_map(|r| r.user_id.clone())
+            .collect();
         m.extend(truth.rows.iter().map(|r| r.api_key_id.clone()));
         m.extend(truth.rows.iter().map(|r| r.project_id.clone()));
         m.push(mock.organization_id_of(c.org).to_string());
@@ -528,10 +660,19 @@ async fn nothing_of_one_connection_shows_in_another() {
             .collect();
         let exports = cli_exports(&db, &b.id);
         let span = format!("run{{connection={} run={}}}", b.id, run.id);
-        let lines: String = logs.lines().filter(|l| l.contains(&span)).map(|l| format!("{l}\n")).collect();
-        assert!(lines.contains("run started") && lines.contains("run ended"), "{span}: {lines}");
+        let lines: String = logs
+            .lines()
+            .filter(|l| l.contains(&span))
+            .map(|l| format!("{l}\n"))
+            .collect();
         assert!(
-            lines.lines().any(|l| l.contains("connector:") && l.contains("page of")),
+            lines.contains("run started") && lines.contains("run ended"),
+            "{span}: {lines}"
+        );
+        assert!(
+            lines
+                .lines()
+                .any(|l| l.contains("connector:") && l.contains("page of")),
             "the component's own lines are in the run's span: {lines}"
         );
         for (what, text) in [
@@ -543,19 +684,40 @@ async fn nothing_of_one_connection_shows_in_another() {
         ] {
             assert_no_secret(&format!("{}'s {what}", b.id), text, &b.key);
             for a in conns.iter().filter(|a| a.id != b.id) {
-                assert_no_secret(&format!("{}'s {what} (the token of {})", b.id, a.id), text, &a.key);
+                assert_no_secret(
+                    &format!("{}'s {what} (the token of {})", b.id, a.id),
+                    text,
+                    &a.key,
+                );
                 for m in marks(a) {
-                    assert!(!text.contains(&m), "{}'s {what} holds {m:?} of {}", b.id, a.id);
+                    assert!(
+                        !text.contains(&m),
+                        "{}'s {what} holds {m:?} of {}",
+                        b.id,
+                        a.id
+                    );
                 }
             }
         }
     }
     // Every line of the component is in the span of the run it served.
-    for l in logs.lines().filter(|l| l.contains("connector:") && l.contains("iso-")) {
+    for l in logs
+        .lines()
+        .filter(|l| l.contains("connector:") && l.contains("iso-"))
+    {
         let context = l.split("context=").nth(1).expect("a context");
-        let conn = context.split_whitespace().find_map(|w| w.strip_prefix("connection=")).unwrap();
-        let run = context.split_whitespace().find_map(|w| w.strip_prefix("run=")).unwrap();
-        assert!(l.contains(&format!("run{{connection={conn} run={run}}}")), "{l}");
+        let conn = context
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("connection="))
+            .unwrap();
+        let run = context
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("run="))
+            .unwrap();
+        assert!(
+            l.contains(&format!("run{{connection={conn} run={run}}}")),
+            "{l}"
+        );
     }
     // The tokens are nowhere in the store in clear (sealed).
     let all = dump_store_outside_secrets(&store).await;
@@ -567,7 +729,11 @@ async fn nothing_of_one_connection_shows_in_another() {
 /// `export --stream usage` and `--people` of `connection`, by the binary.
 fn cli_exports(db: &Path, connection: &str) -> String {
     let mut out = String::new();
-    for args in [&["--stream", "usage"][..], &["--stream", "users"], &["--people"]] {
+    for args in [
+        &["--stream", "usage"][..],
+        &["--stream", "users"],
+        &["--people"],
+    ] {
         let o = std::process::Command::new(BIN)
             .arg("export")
             .arg("--db")
@@ -577,7 +743,11 @@ fn cli_exports(db: &Path, connection: &str) -> String {
             .env_remove("RUST_LOG")
             .output()
             .unwrap();
-        assert!(o.status.success(), "export {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "export {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         out.push_str(&String::from_utf8_lossy(&o.stdout));
         out.push_str(&String::from_utf8_lossy(&o.stderr));
     }
@@ -599,7 +769,11 @@ async fn get(addr: SocketAddr, host: &str, path: &str) -> Reply {
     let text = String::from_utf8_lossy(&buf).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     Reply {
-        status: head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0),
+        status: head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0),
         headers: head.to_ascii_lowercase(),
         body: body.to_string(),
     }
@@ -608,7 +782,10 @@ async fn get(addr: SocketAddr, host: &str, path: &str) -> Reply {
 /// A sample's value: `name{labels} value` (or `name value`).
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
-        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
         .map(|v| v.trim().parse().unwrap())
 }
 
@@ -626,8 +803,22 @@ async fn metrics_count_what_ran_and_healthz_follows_the_store() {
     {
         let store = open(&db).await;
         add_configured(&harness, &store, "met-b", mock.admin_key_of(1), 5).await;
-        add_configured(&harness, &store, "met-refused", &host_harness::random::key("sk-admin-"), 5).await;
-        configure(&harness, &store, &[("backfill_days", "5")], mock.admin_key_of(0)).await.unwrap();
+        add_configured(
+            &harness,
+            &store,
+            "met-refused",
+            &host_harness::random::key("sk-admin-"),
+            5,
+        )
+        .await;
+        configure(
+            &harness,
+            &store,
+            &[("backfill_days", "5")],
+            mock.admin_key_of(0),
+        )
+        .await
+        .unwrap();
     }
     let opts = host_harness::serve::ServeOptions {
         db: Location::Sqlite(db.clone()),
@@ -637,7 +828,9 @@ async fn metrics_count_what_ran_and_healthz_follows_the_store() {
         workers: 3,
         admin_password: None,
     };
-    let server = host_harness::serve::Server::start(harness, opts).await.unwrap();
+    let server = host_harness::serve::Server::start(harness, opts)
+        .await
+        .unwrap();
     let pool = server.scheduler();
     let (ok_a, ok_b, refused) = tokio::join!(
         pool.run_now(CONN, "test"),
@@ -651,7 +844,12 @@ async fn metrics_count_what_ran_and_healthz_follows_the_store() {
     let host = format!("127.0.0.1:{}", addr.port());
     let r = get(addr, &host, "/metrics").await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert!(r.headers.contains("content-type: text/plain; version=0.0.4"), "{}", r.headers);
+    assert!(
+        r.headers
+            .contains("content-type: text/plain; version=0.0.4"),
+        "{}",
+        r.headers
+    );
     let text = r.body;
 
     let store = open(&db).await;
@@ -660,7 +858,11 @@ async fn metrics_count_what_ran_and_healthz_follows_the_store() {
         runs.extend(store.runs(c, 10).await.unwrap());
     }
     assert_eq!(runs.len(), 3);
-    let pages: u64 = runs.iter().flat_map(|r| r.streams.values()).map(|c| c.pages).sum();
+    let pages: u64 = runs
+        .iter()
+        .flat_map(|r| r.streams.values())
+        .map(|c| c.pages)
+        .sum();
     let inserted: u64 = runs.iter().map(|r| r.inserted()).sum();
     let updated: u64 = runs.iter().map(|r| r.updated()).sum();
     assert!(pages > 0 && inserted > 0);
@@ -669,18 +871,37 @@ async fn metrics_count_what_ran_and_healthz_follows_the_store() {
     assert_eq!(m("host_harness_runs_total{status=\"failed\"}"), 1.0);
     assert_eq!(m("host_harness_runs_total{status=\"interrupted\"}"), 0.0);
     assert_eq!(m("host_harness_pages_total"), pages as f64);
-    assert_eq!(m("host_harness_records_total{change=\"inserted\"}"), inserted as f64);
-    assert_eq!(m("host_harness_records_total{change=\"updated\"}"), updated as f64);
+    assert_eq!(
+        m("host_harness_records_total{change=\"inserted\"}"),
+        inserted as f64
+    );
+    assert_eq!(
+        m("host_harness_records_total{change=\"updated\"}"),
+        updated as f64
+    );
     assert_eq!(m("host_harness_run_duration_seconds_count"), 3.0);
-    assert_eq!(m("host_harness_run_duration_seconds_bucket{le=\"+Inf\"}"), 3.0);
+    assert_eq!(
+        m("host_harness_run_duration_seconds_bucket{le=\"+Inf\"}"),
+        3.0
+    );
     assert_eq!(m("host_harness_runs_in_progress"), 0.0);
     assert_eq!(m("host_harness_workers"), 3.0);
     for r in runs.iter().filter(|r| r.status == "succeeded") {
-        let gauge = m(&format!("host_harness_last_success_timestamp_seconds{{connection=\"{}\"}}", r.connection));
+        let gauge = m(&format!(
+            "host_harness_last_success_timestamp_seconds{{connection=\"{}\"}}",
+            r.connection
+        ));
         let finished = ts(r.finished_at.as_deref().unwrap()).timestamp() as f64;
-        assert!((gauge - finished).abs() <= 2.0, "{}: {gauge} vs {finished}", r.connection);
+        assert!(
+            (gauge - finished).abs() <= 2.0,
+            "{}: {gauge} vs {finished}",
+            r.connection
+        );
     }
-    assert!(!text.contains("connection=\"met-refused\""), "no success, no gauge:\n{text}");
+    assert!(
+        !text.contains("connection=\"met-refused\""),
+        "no success, no gauge:\n{text}"
+    );
     for line in text.lines().filter(|l| l.starts_with("# TYPE")) {
         assert!(
             ["counter", "gauge", "histogram"].contains(&line.rsplit(' ').next().unwrap()),
@@ -705,14 +926,37 @@ async fn metrics_count_what_ran_and_healthz_follows_the_store() {
     // A worker's listener: refused beyond loopback; 503 once the store stops answering.
     let broken = Arc::new(open(&dir.path().join("other.db")).await);
     let metrics = Arc::new(host_harness::metrics::Metrics::new());
-    assert!(MetricsServer::start(SocketAddr::from(([0, 0, 0, 0], 0)), metrics.clone(), broken.clone()).await.is_err());
-    let listener = MetricsServer::start(SocketAddr::from(([127, 0, 0, 1], 0)), metrics, broken.clone()).await.unwrap();
+    assert!(MetricsServer::start(
+        SocketAddr::from(([0, 0, 0, 0], 0)),
+        metrics.clone(),
+        broken.clone()
+    )
+    .await
+    .is_err());
+    let listener = MetricsServer::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        metrics,
+        broken.clone(),
+    )
+    .await
+    .unwrap();
     let host = format!("localhost:{}", listener.addr().port());
     assert_eq!(get(listener.addr(), &host, "/healthz").await.status, 200);
     let r = get(listener.addr(), &host, "/metrics").await;
-    assert!(r.status == 200 && r.body.contains("host_harness_workers 0"), "{}", r.body);
-    assert_eq!(get(listener.addr(), "127.0.0.2:1", "/metrics").await.status, 421);
-    broken.sqlite().unwrap().execute_batch("DROP TABLE connections").unwrap();
+    assert!(
+        r.status == 200 && r.body.contains("host_harness_workers 0"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        get(listener.addr(), "127.0.0.2:1", "/metrics").await.status,
+        421
+    );
+    broken
+        .sqlite()
+        .unwrap()
+        .execute_batch("DROP TABLE connections")
+        .unwrap();
     let r = get(listener.addr(), &host, "/healthz").await;
     assert_eq!(r.status, 503, "{}", r.body);
     listener.shutdown().await;
@@ -737,8 +981,22 @@ async fn the_worker_command_runs_each_due_connection_once() {
     };
     let db_arg = db.display().to_string();
     let wasm = connector_wasm().display().to_string();
-    let added = cli(&["connections", "add", "cli-b", "--db", &db_arg, "--component", &wasm, "--every", "200ms"]);
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let added = cli(&[
+        "connections",
+        "add",
+        "cli-b",
+        "--db",
+        &db_arg,
+        "--component",
+        &wasm,
+        "--every",
+        "200ms",
+    ]);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
     assert!(String::from_utf8_lossy(&added.stdout).contains("every 200ms"));
     {
         let store = open(&db).await;
@@ -746,26 +1004,60 @@ async fn the_worker_command_runs_each_due_connection_once() {
         assert_eq!(s.every, Duration::from_millis(200));
         add_configured(&harness, &store, "cli-a", mock.admin_key_of(0), 5).await;
         harness
-            .configure(&store, "cli-b", &set(&[("backfill_days", "5")]), token(mock.admin_key_of(1)))
+            .configure(
+                &store,
+                "cli-b",
+                &set(&[("backfill_days", "5")]),
+                token(mock.admin_key_of(1)),
+            )
             .await
             .unwrap();
-        assert!(store.schedule("cli-a").await.unwrap().is_none(), "no interval of its own");
+        assert!(
+            store.schedule("cli-a").await.unwrap().is_none(),
+            "no interval of its own"
+        );
     }
     let base = mock.base_url();
-    let out = cli(&["worker", "--db", &db_arg, "--once", "--workers", "2", "--every", "1h", "--openai-base", &base, "-v"]);
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = cli(&[
+        "worker",
+        "--db",
+        &db_arg,
+        "--once",
+        "--workers",
+        "2",
+        "--every",
+        "1h",
+        "--openai-base",
+        &base,
+        "-v",
+    ]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("Ran 2 import(s): 2 succeeded, 0 failed, 0 interrupted"), "{stdout}");
+    assert!(
+        stdout.contains("Ran 2 import(s): 2 succeeded, 0 failed, 0 interrupted"),
+        "{stdout}"
+    );
     assert!(!stderr.contains('\u{1b}'), "plain text when not a terminal");
     let store = open(&db).await;
     for (id, org) in [("cli-a", 0), ("cli-b", 1)] {
         let runs = store.runs(id, 10).await.unwrap();
         assert_eq!(runs.len(), 1, "{id}: once: {runs:#?}");
-        assert_eq!((runs[0].status.as_str(), runs[0].trigger.as_str()), ("succeeded", "schedule"));
+        assert_eq!(
+            (runs[0].status.as_str(), runs[0].trigger.as_str()),
+            ("succeeded", "schedule")
+        );
         let span = format!("run{{connection={id} run={}}}", runs[0].id);
         let lines: Vec<&str> = stderr.lines().filter(|l| l.contains(&span)).collect();
         assert!(lines.iter().any(|l| l.contains("run started")), "{stderr}");
-        assert!(lines.iter().any(|l| l.contains("connector:") && l.contains("page of")), "{stderr}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("connector:") && l.contains("page of")),
+            "{stderr}"
+        );
         let c = Conn {
             id: id.into(),
             org,
@@ -775,14 +1067,31 @@ async fn the_worker_command_runs_each_due_connection_once() {
         assert_no_secret("the worker's output", &format!("{stdout}{stderr}"), &c.key);
     }
     // The worker gave cli-a its --every; cli-b kept its own.
-    assert_eq!(store.schedule("cli-a").await.unwrap().unwrap().every, Duration::from_secs(3600));
-    assert_eq!(store.schedule("cli-b").await.unwrap().unwrap().every, Duration::from_millis(200));
+    assert_eq!(
+        store.schedule("cli-a").await.unwrap().unwrap().every,
+        Duration::from_secs(3600)
+    );
+    assert_eq!(
+        store.schedule("cli-b").await.unwrap().unwrap().every,
+        Duration::from_millis(200)
+    );
     // cli-a is not due any more (its next run is an hour away): another pass leaves it.
     let again = cli(&["worker", "--db", &db_arg, "--once", "--openai-base", &base]);
-    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     assert_eq!(store.runs("cli-a", 10).await.unwrap().len(), 1);
 
-    let refused = cli(&["worker", "--db", &db_arg, "--once", "--metrics-listen", "0.0.0.0:9464"]);
+    let refused = cli(&[
+        "worker",
+        "--db",
+        &db_arg,
+        "--once",
+        "--metrics-listen",
+        "0.0.0.0:9464",
+    ]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("loopback"));
 }
@@ -809,10 +1118,26 @@ async fn a_worker_killed_mid_run_is_taken_over_by_another() {
     )
     .await
     .unwrap();
-    let conns = connections(&harness, &store, &mock, &["kill-a", "kill-b", "kill-c", "kill-d"], 10).await;
+    let conns = connections(
+        &harness,
+        &store,
+        &mock,
+        &["kill-a", "kill-b", "kill-c", "kill-d"],
+        10,
+    )
+    .await;
     let worker = || {
         std::process::Command::new(BIN)
-            .args(["worker", "--once", "--workers", "2", "--db", &url, "--openai-base", &mock.base_url()])
+            .args([
+                "worker",
+                "--once",
+                "--workers",
+                "2",
+                "--db",
+                &url,
+                "--openai-base",
+                &mock.base_url(),
+            ])
             .arg("--secret-key-file")
             .arg(&key_file)
             .env_remove("RUST_LOG")
@@ -841,14 +1166,23 @@ async fn a_worker_killed_mid_run_is_taken_over_by_another() {
     }
     let pid = first.id();
     let dump = store.dump().await.unwrap();
-    assert!(dump["runs"].iter().any(|r| r.contains(&format!(":{pid}:"))), "the runs are the first worker's");
+    assert!(
+        dump["runs"].iter().any(|r| r.contains(&format!(":{pid}:"))),
+        "the runs are the first worker's"
+    );
     let second = worker();
     first.kill().unwrap();
     first.wait().unwrap();
     let started = Instant::now();
-    let out = tokio::task::spawn_blocking(move || second.wait_with_output().unwrap()).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || second.wait_with_output().unwrap())
+        .await
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         started.elapsed() < Duration::from_secs(25),
         "taken over without waiting for the leases to expire: {:?}",
@@ -861,8 +1195,17 @@ async fn a_worker_killed_mid_run_is_taken_over_by_another() {
         assert_eq!(last.status, "succeeded", "{}: {runs:#?}", c.id);
         interrupted += runs.iter().filter(|r| r.status == "interrupted").count();
         assert_truth(&store, &mock, c).await;
-        let usage: u64 = runs.iter().filter_map(|r| r.streams.get("usage")).map(|s| s.inserted).sum();
-        assert_eq!(usage, mock.ground_truth_of(c.org).rows.len() as u64, "{}: nothing imported twice", c.id);
+        let usage: u64 = runs
+            .iter()
+            .filter_map(|r| r.streams.get("usage"))
+            .map(|s| s.inserted)
+            .sum();
+        assert_eq!(
+            usage,
+            mock.ground_truth_of(c.org).rows.len() as u64,
+            "{}: nothing imported twice",
+            c.id
+        );
     }
     assert_eq!(interrupted, 2, "the killed worker's two runs");
 }

@@ -49,7 +49,9 @@ static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 struct LogWriter;
 impl Write for LogWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOGS.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+        LOGS.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -79,10 +81,14 @@ fn logs() -> String {
 fn hostile_config(api: Option<&str>, other: Option<&str>) -> HarnessConfig {
     let mut c = HarnessConfig::new(hostile_wasm());
     if let Some(url) = api {
-        c.policy.redirects.push(Redirect::to("api.openai.com", url).unwrap());
+        c.policy
+            .redirects
+            .push(Redirect::to("api.openai.com", url).unwrap());
     }
     if let Some(url) = other {
-        c.policy.redirects.push(Redirect::to("other.hostile.test", url).unwrap());
+        c.policy
+            .redirects
+            .push(Redirect::to("other.hostile.test", url).unwrap());
     }
     c.policy.cpu_budget = Duration::from_millis(800);
     c.policy.call_timeout = Duration::from_secs(20);
@@ -97,7 +103,9 @@ fn hostile_config(api: Option<&str>, other: Option<&str>) -> HarnessConfig {
 }
 
 async fn hostile(config: HarnessConfig) -> Harness {
-    Harness::load(config).await.expect("load the hostile fixture")
+    Harness::load(config)
+        .await
+        .expect("load the hostile fixture")
 }
 
 fn pairs(mode: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -115,12 +123,21 @@ async fn save(h: &Harness, store: &Store, mode: &str, extra: &[(&str, &str)], se
 
 async fn hostile_run(store: &Store) -> Run {
     let run = store.runs(CONN, 1).await.unwrap().remove(0);
-    assert_eq!(run.connector, HOSTILE, "the run names the connector that ran");
+    assert_eq!(
+        run.connector, HOSTILE,
+        "the run names the connector that ran"
+    );
     run
 }
 
 /// Save and sync `mode`, which must fail; the failure must be the recorded one.
-async fn failing_run(h: &Harness, store: &Store, mode: &str, extra: &[(&str, &str)], secret: &str) -> (HostError, Run) {
+async fn failing_run(
+    h: &Harness,
+    store: &Store,
+    mode: &str,
+    extra: &[(&str, &str)],
+    secret: &str,
+) -> (HostError, Run) {
     save(h, store, mode, extra, secret).await;
     let e = h
         .sync(store, CONN, host_harness::runner::SyncOptions::new("test"))
@@ -129,15 +146,31 @@ async fn failing_run(h: &Harness, store: &Store, mode: &str, extra: &[(&str, &st
     let run = hostile_run(store).await;
     assert_eq!(run.status, "failed", "{mode}: the failure is recorded");
     assert_eq!(run.error_class.as_deref(), Some(e.class.as_str()), "{mode}");
-    assert_eq!(run.error_message.as_deref(), Some(e.message.as_str()), "{mode}");
+    assert_eq!(
+        run.error_message.as_deref(),
+        Some(e.message.as_str()),
+        "{mode}"
+    );
     (e, run)
 }
 
 /// Nothing of the failed page was stored: no raw page, no record, no checkpoint.
 async fn assert_nothing_stored(store: &Store, what: &str) {
-    assert_eq!(store.record_count(CONN, "things").await.unwrap(), 0, "{what}: records");
-    assert_eq!(store.raw_page_count(CONN).await.unwrap(), 0, "{what}: raw pages");
-    assert_eq!(store.checkpoint(CONN, "things").await.unwrap(), None, "{what}: checkpoint");
+    assert_eq!(
+        store.record_count(CONN, "things").await.unwrap(),
+        0,
+        "{what}: records"
+    );
+    assert_eq!(
+        store.raw_page_count(CONN).await.unwrap(),
+        0,
+        "{what}: raw pages"
+    );
+    assert_eq!(
+        store.checkpoint(CONN, "things").await.unwrap(),
+        None,
+        "{what}: checkpoint"
+    );
 }
 
 /// The fixture's report (`name=outcome; …`, then the host's own list of refusals).
@@ -381,11 +414,17 @@ async fn every_misbehaviour_is_a_typed_recorded_failure_and_the_host_keeps_servi
     let cases: &[(&str, &str)] = &[
         ("loop", "CPU budget"),
         ("alloc", "memory limit of 200 MiB"),
-        ("panic", "trapped: wasm trap: wasm `unreachable` instruction executed"),
+        (
+            "panic",
+            "trapped: wasm trap: wasm `unreachable` instruction executed",
+        ),
         ("panic-normalize", "trapped"),
         ("huge", "exceeds the 16 MiB page cap"),
         ("huge-record", "exceeds the 1024 KiB record cap"),
-        ("many-records", "5000 records from one page exceed the cap of 1000"),
+        (
+            "many-records",
+            "5000 records from one page exceed the cap of 1000",
+        ),
         ("endless", "more than 50 pages"),
         ("split-utf8", "utf-8"),
     ];
@@ -395,7 +434,11 @@ async fn every_misbehaviour_is_a_typed_recorded_failure_and_the_host_keeps_servi
         let (e, _) = failing_run(&h, &store, mode, &[], &keys.admin).await;
         assert_eq!(e.class, "sandbox", "{mode}: {e:?}");
         assert!(e.message.contains(needle), "{mode}: {}", e.message);
-        assert!(started.elapsed() < Duration::from_secs(15), "{mode} took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{mode} took {:?}",
+            started.elapsed()
+        );
         if *mode == "endless" {
             // the pages before the cap were committed, each on its own
             assert_eq!(store.record_count(CONN, "things").await.unwrap(), 0);
@@ -408,7 +451,12 @@ async fn every_misbehaviour_is_a_typed_recorded_failure_and_the_host_keeps_servi
     // configure trapping: the save fails, typed, and nothing is stored
     let (_d, store) = store().await;
     let e = h
-        .configure(&store, CONN, &pairs("panic-configure", &[]), token(&keys.admin))
+        .configure(
+            &store,
+            CONN,
+            &pairs("panic-configure", &[]),
+            token(&keys.admin),
+        )
         .await
         .unwrap_err();
     assert_eq!(e.class, "sandbox");
@@ -450,7 +498,10 @@ async fn a_spinning_component_hits_the_wall_clock_limit_while_others_run() {
     let ((e, spun), good_done) = tokio::join!(spin, other);
     assert_eq!(e.class, "sandbox");
     assert!(e.message.contains("wall-clock limit"), "{}", e.message);
-    assert!(spun >= Duration::from_secs(3) && spun < Duration::from_secs(10), "{spun:?}");
+    assert!(
+        spun >= Duration::from_secs(3) && spun < Duration::from_secs(10),
+        "{spun:?}"
+    );
     assert!(
         good_done < spun,
         "the good run ({good_done:?}) finished while the bad one spun ({spun:?})"
@@ -479,14 +530,22 @@ async fn a_flood_of_requests_at_once_is_capped_and_counted_by_the_host() {
         "{}",
         e.message
     );
-    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
     let seen = mock
         .requests()
         .iter()
         .filter(|r| r.path == "/v1/flood")
         .count() as u64;
     assert!((1..=8).contains(&seen), "the provider saw {seen} requests");
-    assert_eq!(run.requests(), seen, "the history counts what the host sent: {run:?}");
+    assert_eq!(
+        run.requests(),
+        seen,
+        "the history counts what the host sent: {run:?}"
+    );
     assert_nothing_stored(&store, "flood").await;
 }
 
@@ -502,7 +561,11 @@ async fn a_flood_of_requests_one_after_another_is_capped_per_call() {
     let (_d, store) = store().await;
     let (e, run) = failing_run(&h, &store, "flood-serial", &[], &keys.admin).await;
     assert_eq!(e.class, "sandbox", "{e:?}");
-    assert!(e.message.contains("more than 50 requests in one call"), "{}", e.message);
+    assert!(
+        e.message.contains("more than 50 requests in one call"),
+        "{}",
+        e.message
+    );
     let seen = mock
         .requests()
         .iter()
@@ -523,7 +586,11 @@ async fn leaked_http_fields_are_bounded_by_the_resource_table_and_field_limits()
     let _g = exclusive();
     let p = host_harness::policy::Policy::default();
     let stated = (p.max_resources * p.max_field_bytes) as u64;
-    assert!(stated <= 64 << 20, "the stated bound is {} MiB", stated >> 20);
+    assert!(
+        stated <= 64 << 20,
+        "the stated bound is {} MiB",
+        stated >> 20
+    );
     let under_the_limit = format!("leak-fields:{}", p.max_field_bytes - 1024);
     let cases: &[(&str, &str)] = &[
         ("leak-fields", "total size of fields exceeds limit"),
@@ -532,7 +599,14 @@ async fn leaked_http_fields_are_bounded_by_the_resource_table_and_field_limits()
     let h = hostile(hostile_config(None, None)).await;
     for (mode, needle) in cases {
         let (_d, store) = store().await;
-        save(&h, &store, mode, &[], &host_harness::random::key("sk-admin-")).await;
+        save(
+            &h,
+            &store,
+            mode,
+            &[],
+            &host_harness::random::key("sk-admin-"),
+        )
+        .await;
         let baseline = memory_baseline();
         let e = h
             .sync(&store, CONN, host_harness::runner::SyncOptions::new("test"))
@@ -572,11 +646,22 @@ async fn a_million_aliased_records_fail_typed_with_bounded_host_memory() {
         .await
         .expect_err("aliased records must fail");
     let growth = peak_growth(baseline);
-    println!("aliased-records: peak host memory grew by {} MiB", growth >> 20);
+    println!(
+        "aliased-records: peak host memory grew by {} MiB",
+        growth >> 20
+    );
     assert_eq!(e.class, "sandbox", "{e:?}");
-    assert!(e.message.contains("too much data is being copied"), "{}", e.message);
+    assert!(
+        e.message.contains("too much data is being copied"),
+        "{}",
+        e.message
+    );
     // the copy budget (128 MiB) plus the component's own memory (about 100 MiB here)
-    assert!(growth < 400 << 20, "host memory grew by {} MiB", growth >> 20);
+    assert!(
+        growth < 400 << 20,
+        "host memory grew by {} MiB",
+        growth >> 20
+    );
     assert_eq!(hostile_run(&store).await.status, "failed");
     assert_nothing_stored(&store, "aliased-records").await;
 }
@@ -589,12 +674,20 @@ async fn no_filesystem_environment_or_sockets() {
     std::env::set_var("CODEX_SANDBOX_PROBE", "must-not-leak");
     let h = hostile(hostile_config(None, None)).await;
     let (_d, store) = store().await;
-    save(&h, &store, "escape", &[], &host_harness::random::key("sk-admin-")).await;
+    save(
+        &h,
+        &store,
+        "escape",
+        &[],
+        &host_harness::random::key("sk-admin-"),
+    )
+    .await;
     h.sync(&store, CONN, host_harness::runner::SyncOptions::new("test"))
         .await
         .unwrap();
     let body: String = store
-        .sqlite().unwrap()
+        .sqlite()
+        .unwrap()
         .query_row("SELECT body FROM raw_pages", [], |r| r.get(0))
         .unwrap();
     assert!(body.starts_with("fs=Err("), "{body}");
@@ -614,7 +707,10 @@ async fn a_component_whose_describe_traps_is_refused_cleanly() {
         .err()
         .expect("must not load");
     let text = format!("{err:#}");
-    assert!(text.contains("describe failed: the component trapped"), "{text}");
+    assert!(
+        text.contains("describe failed: the component trapped"),
+        "{text}"
+    );
     assert!(text.contains("unreachable"), "{text}");
     // the process is fine: a good component still loads and describes itself
     let good = harness(&connector_wasm(), None).await;
@@ -631,12 +727,18 @@ async fn a_file_that_is_not_a_connector_is_refused_cleanly() {
         .await
         .err()
         .expect("junk must not load");
-    assert!(format!("{err:#}").contains("not a valid component"), "{err:#}");
+    assert!(
+        format!("{err:#}").contains("not a valid component"),
+        "{err:#}"
+    );
     let missing = Harness::load(HarnessConfig::new(dir.path().join("nope.wasm")))
         .await
         .err()
         .unwrap();
-    assert!(format!("{missing:#}").contains("cannot read component"), "{missing:#}");
+    assert!(
+        format!("{missing:#}").contains("cannot read component"),
+        "{missing:#}"
+    );
 }
 
 /// §3: a component built for another contract version is refused at load, typed, with a
@@ -684,15 +786,26 @@ async fn plain_http_to_the_providers_name_is_refused() {
     let (e, run) = failing_run(&h, &store, "plain-http", &[], &keys.admin).await;
     let o = outcomes(&e.message);
     for k in ["http", "http-80", "http-8080", "http-no-secret"] {
-        assert_eq!(o.get(k).map(String::as_str), Some("denied"), "{k}: {}", e.message);
+        assert_eq!(
+            o.get(k).map(String::as_str),
+            Some("denied"),
+            "{k}: {}",
+            e.message
+        );
     }
     assert!(
-        e.message.contains("http://api.openai.com is not in the connector's allow-list")
-            && e.message.contains("http://api.openai.com:8080 is not in the connector's allow-list"),
+        e.message
+            .contains("http://api.openai.com is not in the connector's allow-list")
+            && e.message
+                .contains("http://api.openai.com:8080 is not in the connector's allow-list"),
         "{}",
         e.message
     );
-    let reached: Vec<_> = mock.requests().into_iter().filter(|r| r.path.contains("plain-http")).collect();
+    let reached: Vec<_> = mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("plain-http"))
+        .collect();
     assert!(reached.is_empty(), "{reached:?}");
     assert_eq!(run.requests(), 0);
     assert_no_secret("the error", &e.message, &keys.admin);
@@ -721,7 +834,12 @@ async fn ip_literal_origins_are_refused_at_configure_naming_why() {
     for (host, why) in cases {
         let (_d, store) = store().await;
         let e = h
-            .configure(&store, CONN, &pairs(&format!("declare:{host}"), &[]), token(&host_harness::random::key("sk-admin-")))
+            .configure(
+                &store,
+                CONN,
+                &pairs(&format!("declare:{host}"), &[]),
+                token(&host_harness::random::key("sk-admin-")),
+            )
             .await
             .expect_err(host);
         assert_eq!(e.class, "sandbox", "{host}: {e:?}");
@@ -739,7 +857,14 @@ async fn declared_localhost_is_refused_before_any_connection() {
     let h = hostile(hostile_config(None, None)).await;
     let (_d, store) = store().await;
     let target = format!("localhost:{}", listener.port);
-    let (e, run) = failing_run(&h, &store, &format!("declare:{target}"), &[], &host_harness::random::key("sk-admin-")).await;
+    let (e, run) = failing_run(
+        &h,
+        &store,
+        &format!("declare:{target}"),
+        &[],
+        &host_harness::random::key("sk-admin-"),
+    )
+    .await;
     assert_eq!(
         outcomes(&e.message).get(&target).map(String::as_str),
         Some("error:DestinationIpProhibited"),
@@ -747,7 +872,11 @@ async fn declared_localhost_is_refused_before_any_connection() {
         e.message
     );
     assert_eq!(listener.connections(), 0, "the host connected to loopback");
-    assert_eq!(run.requests(), 1, "the host counts the request it refused to route");
+    assert_eq!(
+        run.requests(),
+        1,
+        "the host counts the request it refused to route"
+    );
     assert_nothing_stored(&store, "localhost").await;
 }
 
@@ -771,13 +900,21 @@ async fn names_resolving_to_private_addresses_are_refused_before_any_connection(
     ];
     let map: BTreeMap<String, Vec<IpAddr>> = table
         .iter()
-        .map(|(h, ips)| (h.to_string(), ips.iter().map(|ip| ip.parse().unwrap()).collect()))
+        .map(|(h, ips)| {
+            (
+                h.to_string(),
+                ips.iter().map(|ip| ip.parse().unwrap()).collect(),
+            )
+        })
         .collect();
     let mut c = hostile_config(None, None);
     c.policy.resolver = Resolver::Static(Arc::new(map));
     let h = hostile(c).await;
     let (_d, store) = store().await;
-    let targets: Vec<String> = table.iter().map(|(h, _)| format!("{h}:{}", listener.port)).collect();
+    let targets: Vec<String> = table
+        .iter()
+        .map(|(h, _)| format!("{h}:{}", listener.port))
+        .collect();
     let (e, _) = failing_run(
         &h,
         &store,
@@ -788,9 +925,18 @@ async fn names_resolving_to_private_addresses_are_refused_before_any_connection(
     .await;
     let o = outcomes(&e.message);
     for t in &targets {
-        assert_eq!(o.get(t).map(String::as_str), Some("error:DestinationIpProhibited"), "{t}: {}", e.message);
+        assert_eq!(
+            o.get(t).map(String::as_str),
+            Some("error:DestinationIpProhibited"),
+            "{t}: {}",
+            e.message
+        );
     }
-    assert_eq!(listener.connections(), 0, "the host connected to a private address");
+    assert_eq!(
+        listener.connections(),
+        0,
+        "the host connected to a private address"
+    );
     assert_nothing_stored(&store, "resolve-loopback").await;
 }
 
@@ -803,14 +949,25 @@ async fn requests_to_ip_literals_are_refused_before_any_connection() {
     let h = hostile(hostile_config(None, None)).await;
     let (_d, store) = store().await;
     let port = listener.port.to_string();
-    let (e, run) = failing_run(&h, &store, "ip-literals", &[("origin", &port)], &host_harness::random::key("sk-admin-")).await;
+    let (e, run) = failing_run(
+        &h,
+        &store,
+        "ip-literals",
+        &[("origin", &port)],
+        &host_harness::random::key("sk-admin-"),
+    )
+    .await;
     let o = outcomes(&e.message);
     assert_eq!(o.len(), 20, "{}", e.message);
     for (k, v) in &o {
         assert_eq!(v, "denied", "{k}: {}", e.message);
     }
     assert!(e.message.contains("is an IP address"), "{}", e.message);
-    assert_eq!(listener.connections(), 0, "the host connected to an IP literal");
+    assert_eq!(
+        listener.connections(),
+        0,
+        "the host connected to an IP literal"
+    );
     assert_eq!(run.requests(), 0);
 }
 
@@ -826,19 +983,32 @@ async fn the_providers_name_is_normalized_once_for_allow_list_secret_and_redirec
     let h = hostile(hostile_config(Some(&mock.base_url()), None)).await;
     let (_d, store) = store().await;
     let saved = h
-        .configure(&store, CONN, &pairs("trailing-dot", &[]), token(&format!("  {}\n", keys.admin)))
+        .configure(
+            &store,
+            CONN,
+            &pairs("trailing-dot", &[]),
+            token(&format!("  {}\n", keys.admin)),
+        )
         .await
         .unwrap();
     assert_eq!(
         saved.origins,
-        ["https://api.openai.com", "https://api.openai.com:8443", "https://other.hostile.test"]
+        [
+            "https://api.openai.com",
+            "https://api.openai.com:8443",
+            "https://other.hostile.test"
+        ]
     );
     let run = sync(&h, &store).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(run.status, "succeeded");
     let records = store.records(CONN, "things").await.unwrap();
     assert_eq!(records.len(), 1);
     let p: serde_json::Value = serde_json::from_str(&records[0].payload).unwrap();
-    assert_eq!(p["outcomes"], serde_json::json!(["status:200", "status:200"]), "{p}");
+    assert_eq!(
+        p["outcomes"],
+        serde_json::json!(["status:200", "status:200"]),
+        "{p}"
+    );
     let seen: Vec<_> = mock
         .requests()
         .into_iter()
@@ -862,7 +1032,12 @@ async fn user_information_in_an_authority_is_refused() {
     let (e, run) = failing_run(&h, &store, "userinfo", &[], &keys.admin).await;
     let o = outcomes(&e.message);
     for k in ["user@provider", "provider@other", "user:pass@provider"] {
-        assert_eq!(o.get(k).map(String::as_str), Some("denied"), "{k}: {}", e.message);
+        assert_eq!(
+            o.get(k).map(String::as_str),
+            Some("denied"),
+            "{k}: {}",
+            e.message
+        );
     }
     assert!(e.message.contains("user information"), "{}", e.message);
     assert!(mock.requests().is_empty(), "{:?}", mock.requests());
@@ -909,7 +1084,12 @@ async fn the_secret_never_enters_the_sandbox_and_no_way_out_carries_it() {
         ("readback-header-elsewhere", "status:200"),
     ];
     for (k, v) in expect {
-        assert_eq!(o.get(*k).map(String::as_str), Some(*v), "{k}: {}", e.message);
+        assert_eq!(
+            o.get(*k).map(String::as_str),
+            Some(*v),
+            "{k}: {}",
+            e.message
+        );
     }
     // what the component could learn: a placeholder and the public shape
     let learned = &o["learned"];
@@ -928,10 +1108,22 @@ async fn the_secret_never_enters_the_sandbox_and_no_way_out_carries_it() {
     let auth_line = format!("authorization: Bearer {secret}\r\n");
     for r in &got {
         assert_eq!(r.matches(&auth_line).count(), 1, "{r}");
-        assert_no_secret("a request to the provider, outside its header", &r.replace(&auth_line, ""), &secret);
+        assert_no_secret(
+            "a request to the provider, outside its header",
+            &r.replace(&auth_line, ""),
+            &secret,
+        );
     }
-    assert!(got.iter().any(|r| r.contains(&format!("/v1/exfil/path?loot={placeholder}"))), "{got:#?}");
-    assert!(got.iter().any(|r| r.contains(&format!("header=Bearer {placeholder}"))), "{got:#?}");
+    assert!(
+        got.iter()
+            .any(|r| r.contains(&format!("/v1/exfil/path?loot={placeholder}"))),
+        "{got:#?}"
+    );
+    assert!(
+        got.iter()
+            .any(|r| r.contains(&format!("header=Bearer {placeholder}"))),
+        "{got:#?}"
+    );
     // The other host got only what was not the secret.
     let elsewhere = other.requests();
     assert_eq!(elsewhere.len(), 2, "{elsewhere:#?}");
@@ -942,7 +1134,11 @@ async fn the_secret_never_enters_the_sandbox_and_no_way_out_carries_it() {
     }
     assert_eq!(run.requests(), 4, "{run:?}");
     assert_no_secret("the error", &e.message, &secret);
-    assert_no_secret("the store", &dump_store_outside_secrets(&store).await, &secret);
+    assert_no_secret(
+        "the store",
+        &dump_store_outside_secrets(&store).await,
+        &secret,
+    );
     assert_no_secret("the logs", &logs(), &secret);
 }
 
@@ -977,9 +1173,19 @@ async fn every_string_a_component_hands_the_host_is_redacted() {
     assert!(notes.contains(host_harness::redact::MARKER), "{notes}");
     assert_no_secret_any_case("configure notes", &notes, &secret);
 
-    let report = h.validate_checked(&checked).await.unwrap_or_else(|e| panic!("{e}"));
+    let report = h
+        .validate_checked(&checked)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let shown = format!("{report:?}");
-    assert!(report.organization.as_deref().unwrap_or("").contains(host_harness::redact::MARKER), "{shown}");
+    assert!(
+        report
+            .organization
+            .as_deref()
+            .unwrap_or("")
+            .contains(host_harness::redact::MARKER),
+        "{shown}"
+    );
     assert_no_secret_any_case("the credential report", &shown, &secret);
 
     h.save(&store, CONN, &checked).await.unwrap();
@@ -991,7 +1197,8 @@ async fn every_string_a_component_hands_the_host_is_redacted() {
     assert!(e.message.contains("host-name=denied"), "{}", e.message);
     // the denial is shown, with the host name made of the key redacted
     assert!(
-        e.message.contains("[redacted] is not in the connector's allow-list"),
+        e.message
+            .contains("[redacted] is not in the connector's allow-list"),
         "{}",
         e.message
     );
@@ -1003,7 +1210,10 @@ async fn every_string_a_component_hands_the_host_is_redacted() {
     assert!(stored.contains(host_harness::redact::MARKER), "{stored}");
     assert_no_secret_any_case("the store", &stored, &secret);
     let logs = logs();
-    assert!(logs.contains("[redacted]"), "the component's log lines were captured");
+    assert!(
+        logs.contains("[redacted]"),
+        "the component's log lines were captured"
+    );
     assert_no_secret_any_case("the logs", &logs, &secret);
 }
 
@@ -1019,13 +1229,26 @@ async fn bad_records_are_refused_whole() {
     let cases: &[(&str, &str)] = &[
         ("bad-payload:not-json", "record 1's payload is not JSON"),
         ("bad-payload:forged-line", "record 1's payload is not JSON"),
-        ("bad-payload:array", "record 1's payload is not a JSON object"),
+        (
+            "bad-payload:array",
+            "record 1's payload is not a JSON object",
+        ),
         ("bad-payload:key-arity", "record 1 has a key of 2 parts"),
-        ("bad-payload:other-stream", "record 1 belongs to stream \"elsewhere\""),
+        (
+            "bad-payload:other-stream",
+            "record 1 belongs to stream \"elsewhere\"",
+        ),
     ];
     for (mode, needle) in cases {
         let (_d, store) = store().await;
-        let (e, _) = failing_run(&h, &store, mode, &[], &host_harness::random::key("sk-admin-")).await;
+        let (e, _) = failing_run(
+            &h,
+            &store,
+            mode,
+            &[],
+            &host_harness::random::key("sk-admin-"),
+        )
+        .await;
         assert_eq!(e.class, "sandbox", "{mode}: {e:?}");
         assert!(e.message.contains(needle), "{mode}: {}", e.message);
         assert_nothing_stored(&store, mode).await;
@@ -1039,15 +1262,31 @@ async fn payloads_are_stored_reserialized_and_absent_keys_stay_apart_from_empty_
     let _g = shared();
     let h = hostile(hostile_config(None, None)).await;
     let (_d, store) = store().await;
-    save(&h, &store, "newline-payload", &[], &host_harness::random::key("sk-admin-")).await;
+    save(
+        &h,
+        &store,
+        "newline-payload",
+        &[],
+        &host_harness::random::key("sk-admin-"),
+    )
+    .await;
     let run = sync(&h, &store).await.unwrap();
     assert_eq!(run.status, "succeeded");
     let records = store.records(CONN, "things").await.unwrap();
     let keys: Vec<Vec<Option<String>>> = records.iter().map(|r| r.key.clone()).collect();
     assert_eq!(records.len(), 3, "{keys:?}");
-    assert!(keys.contains(&vec![None]) && keys.contains(&vec![Some(String::new())]), "{keys:?}");
-    let multi = records.iter().find(|r| r.key == [Some("multi".to_string())]).unwrap();
-    assert_eq!(multi.payload, r#"{"id":"multi","text":"line one\nline two"}"#);
+    assert!(
+        keys.contains(&vec![None]) && keys.contains(&vec![Some(String::new())]),
+        "{keys:?}"
+    );
+    let multi = records
+        .iter()
+        .find(|r| r.key == [Some("multi".to_string())])
+        .unwrap();
+    assert_eq!(
+        multi.payload,
+        r#"{"id":"multi","text":"line one\nline two"}"#
+    );
     assert!(records.iter().all(|r| !r.payload.contains('\n')));
 }
 
@@ -1091,12 +1330,17 @@ async fn mutated_provider_bodies_never_trap_the_real_component() {
             Ok(Err(e)) => {
                 let (class, _) = host_harness::runner::connector_error(&e);
                 assert!(
-                    matches!(class.as_str(), "provider-changed" | "internal" | "transient"),
+                    matches!(
+                        class.as_str(),
+                        "provider-changed" | "internal" | "transient"
+                    ),
                     "{class} at {i}"
                 );
                 rejected += 1;
             }
-            Err(trap) => panic!("the component trapped at iteration {i} on {stream} {body:?}: {trap}"),
+            Err(trap) => {
+                panic!("the component trapped at iteration {i} on {stream} {body:?}: {trap}")
+            }
         }
     }
     println!("component fuzz: {iterations} bodies: {ok} normalized, {rejected} rejected, 0 traps");

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use host_harness::runner::{Harness, SyncOptions};
-use host_harness::scheduler::{FirstRun, Harnesses, PoolConfig, ScheduleConfig, Scheduler, TriggerError};
+use host_harness::scheduler::{
+    FirstRun, Harnesses, PoolConfig, ScheduleConfig, Scheduler, TriggerError,
+};
 use host_harness::store::{Run, Store};
 use openai_mock::MockServer;
 
@@ -50,9 +52,14 @@ async fn configured(
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");
     let store = open(&db).await;
-    configure(&harness, &store, &[("backfill_days", &days.to_string())], token)
-        .await
-        .unwrap();
+    configure(
+        &harness,
+        &store,
+        &[("backfill_days", &days.to_string())],
+        token,
+    )
+    .await
+    .unwrap();
     (dir, db, Arc::new(harness))
 }
 
@@ -89,7 +96,8 @@ fn assert_sequential(runs: &[Run]) -> Vec<Run> {
 async fn assert_integrity(db: &Path) {
     let store = open(db).await;
     let ok: String = store
-        .sqlite().unwrap()
+        .sqlite()
+        .unwrap()
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(ok, "ok");
@@ -151,11 +159,16 @@ async fn nothing_runs_nor_is_recorded_while_nothing_is_saved() {
     let db = dir.path().join("store.db");
     let s = start(&harness, &db, every(100)).await;
     // The connection is due after 100 ms; the dispatcher looks every 12.5 ms.
-    wait_until("the connection due and passed over", Duration::from_secs(30), || {
-        s.statuses().passes >= 20
-    })
+    wait_until(
+        "the connection due and passed over",
+        Duration::from_secs(30),
+        || s.statuses().passes >= 20,
+    )
     .await;
-    assert_eq!(s.trigger(CONN, "ui").await, Err(TriggerError::NotConfigured));
+    assert_eq!(
+        s.trigger(CONN, "ui").await,
+        Err(TriggerError::NotConfigured)
+    );
     assert_eq!(s.status(CONN).started, 0);
     assert!(s.status(CONN).last.is_none());
     let store = open(&db).await;
@@ -172,7 +185,10 @@ async fn nothing_runs_nor_is_recorded_while_nothing_is_saved() {
     .await;
     s.shutdown().await;
     let runs = store.runs(CONN, 10).await.unwrap();
-    assert!(!runs.is_empty() && runs.iter().all(|r| r.trigger == "schedule"), "{runs:#?}");
+    assert!(
+        !runs.is_empty() && runs.iter().all(|r| r.trigger == "schedule"),
+        "{runs:#?}"
+    );
     assert_ground_truth(&store, &mock).await;
 }
 
@@ -210,15 +226,26 @@ async fn a_failed_run_is_recorded_and_the_schedule_goes_on() {
         assert_eq!(r.trigger, "schedule");
         assert_eq!(r.error_class.as_deref(), Some("unauthorized"));
         assert!(r.finished_at.is_some());
-        assert!(r.requests() >= 1, "the host counted the refused requests: {r:#?}");
+        assert!(
+            r.requests() >= 1,
+            "the host counted the refused requests: {r:#?}"
+        );
         assert_no_secret(
             "the history",
             r.error_message.as_deref().unwrap_or(""),
             &unknown,
         );
     }
-    assert_no_secret("the store", &dump_store_outside_secrets(&store).await, &unknown);
-    assert_no_secret("the store", &dump_store_outside_secrets(&store).await, &keys.admin);
+    assert_no_secret(
+        "the store",
+        &dump_store_outside_secrets(&store).await,
+        &unknown,
+    );
+    assert_no_secret(
+        "the store",
+        &dump_store_outside_secrets(&store).await,
+        &keys.admin,
+    );
     let last = runs.last().unwrap();
     assert_eq!(last.status, "succeeded");
     assert!(last.id > failed.last().unwrap().id);
@@ -325,8 +352,13 @@ async fn stopping_mid_run_leaves_a_consistent_store() {
         );
         assert!(counts.requests >= counts.pages, "{stream}: {counts:?}");
     }
-    assert_eq!(store.record_count(CONN, "users").await.unwrap(), users as u64);
-    assert!(store.record_count(CONN, "usage").await.unwrap() < mock.ground_truth().rows.len() as u64);
+    assert_eq!(
+        store.record_count(CONN, "users").await.unwrap(),
+        users as u64
+    );
+    assert!(
+        store.record_count(CONN, "usage").await.unwrap() < mock.ground_truth().rows.len() as u64
+    );
 
     // A later run resumes from the last committed page and completes with the ground truth.
     mock.clear_faults();
@@ -346,6 +378,9 @@ async fn stopping_mid_run_leaves_a_consistent_store() {
         mock.ground_truth().rows.len() as u64
     );
     assert_ground_truth(&store, &mock).await;
-    assert_eq!(store.record_count(CONN, "users").await.unwrap(), users as u64);
+    assert_eq!(
+        store.record_count(CONN, "users").await.unwrap(),
+        users as u64
+    );
     assert_integrity(&db).await;
 }

@@ -40,7 +40,8 @@ fn long(n: usize) -> String {
 /// Everything stored for the codex connector: settings and secrets.
 async fn stored(store: &Store) -> (Vec<(String, String)>, BTreeMap<String, Secret>) {
     let settings = store
-        .settings(CONN).await
+        .settings(CONN)
+        .await
         .unwrap()
         .into_iter()
         .map(|s| (s.key, host_harness::store::value_to_json(&s.value).unwrap()))
@@ -63,8 +64,17 @@ async fn every_bad_setting_is_a_field_error_and_changes_nothing() {
     .unwrap();
     let before = stored(&store).await;
     assert_eq!(before.1["api_token"].expose(), keys.admin);
-    assert!(before.0.contains(&("backfill_days".into(), r#"{"number":45}"#.into())), "{:?}", before.0);
-    assert!(before.0.contains(&("codex_project_ids".into(), r#"{"list":["proj_codex"]}"#.into())));
+    assert!(
+        before
+            .0
+            .contains(&("backfill_days".into(), r#"{"number":45}"#.into())),
+        "{:?}",
+        before.0
+    );
+    assert!(before.0.contains(&(
+        "codex_project_ids".into(),
+        r#"{"list":["proj_codex"]}"#.into()
+    )));
 
     let good = keys.admin.clone();
     let many_ids = (0..1001)
@@ -75,17 +85,62 @@ async fn every_bad_setting_is_a_field_error_and_changes_nothing() {
     type Case<'a> = (Vec<(&'a str, String)>, String, &'a str, &'a str);
     let cases: Vec<Case> = vec![
         // nothing left after trimming: no key at all, and where to create one
-        (vec![], String::new(), "api_token", "Manage → Admin API Keys"),
-        (vec![], "   \n\t ".into(), "api_token", "Manage → Admin API Keys"),
+        (
+            vec![],
+            String::new(),
+            "api_token",
+            "Manage → Admin API Keys",
+        ),
+        (
+            vec![],
+            "   \n\t ".into(),
+            "api_token",
+            "Manage → Admin API Keys",
+        ),
         // judged by the component from the shape
-        (vec![], format!("sk-admin-{}", long(600)), "api_token", "longer than 512"),
+        (
+            vec![],
+            format!("sk-admin-{}", long(600)),
+            "api_token",
+            "longer than 512",
+        ),
         (vec![], keys.project.clone(), "api_token", "project API key"),
-        (vec![], format!("sk-svcacct-{}", long(30)), "api_token", "service-account key"),
-        (vec![], format!("sk-{}", long(40)), "api_token", "not an OpenAI Admin API key"),
-        (vec![], "sk-admin-0123456789".into(), "api_token", "too short"),
-        (vec![], "sk-a\u{7}min-0123456789abcdefghijkl".into(), "api_token", "control characters"),
-        (vec![], "sk-a min-0123456789abcdefghijkl".into(), "api_token", "contains spaces"),
-        (vec![], "sk-admé-0123456789abcdefghijkl".into(), "api_token", "never occur in OpenAI keys"),
+        (
+            vec![],
+            format!("sk-svcacct-{}", long(30)),
+            "api_token",
+            "service-account key",
+        ),
+        (
+            vec![],
+            format!("sk-{}", long(40)),
+            "api_token",
+            "not an OpenAI Admin API key",
+        ),
+        (
+            vec![],
+            "sk-admin-0123456789".into(),
+            "api_token",
+            "too short",
+        ),
+        (
+            vec![],
+            "sk-a\u{7}min-0123456789abcdefghijkl".into(),
+            "api_token",
+            "control characters",
+        ),
+        (
+            vec![],
+            "sk-a min-0123456789abcdefghijkl".into(),
+            "api_token",
+            "contains spaces",
+        ),
+        (
+            vec![],
+            "sk-admé-0123456789abcdefghijkl".into(),
+            "api_token",
+            "never occur in OpenAI keys",
+        ),
         // judged by the host from the value (beyond the 8 characters the component sees)
         (
             vec![],
@@ -93,30 +148,90 @@ async fn every_bad_setting_is_a_field_error_and_changes_nothing() {
             "api_token",
             "line breaks or control characters",
         ),
-        (vec![], format!("{good}\u{0}"), "api_token", "line breaks or control characters"),
-        (vec![], format!("sk-admin-{}é", long(20)), "api_token", "non-ASCII"),
-        (vec![("backfill_days", "".into())], good.clone(), "backfill_days", "whole number from 1 to 365"),
-        (vec![("backfill_days", "ten".into())], good.clone(), "backfill_days", "whole number from 1 to 365"),
-        (vec![("backfill_days", "0".into())], good.clone(), "backfill_days", "from 1 to 365; got 0"),
-        (vec![("backfill_days", "366".into())], good.clone(), "backfill_days", "from 1 to 365; got 366"),
-        (vec![("backfill_days", "-5".into())], good.clone(), "backfill_days", "got -5"),
+        (
+            vec![],
+            format!("{good}\u{0}"),
+            "api_token",
+            "line breaks or control characters",
+        ),
+        (
+            vec![],
+            format!("sk-admin-{}é", long(20)),
+            "api_token",
+            "non-ASCII",
+        ),
+        (
+            vec![("backfill_days", "".into())],
+            good.clone(),
+            "backfill_days",
+            "whole number from 1 to 365",
+        ),
+        (
+            vec![("backfill_days", "ten".into())],
+            good.clone(),
+            "backfill_days",
+            "whole number from 1 to 365",
+        ),
+        (
+            vec![("backfill_days", "0".into())],
+            good.clone(),
+            "backfill_days",
+            "from 1 to 365; got 0",
+        ),
+        (
+            vec![("backfill_days", "366".into())],
+            good.clone(),
+            "backfill_days",
+            "from 1 to 365; got 366",
+        ),
+        (
+            vec![("backfill_days", "-5".into())],
+            good.clone(),
+            "backfill_days",
+            "got -5",
+        ),
         (
             vec![("backfill_days", "99999999999999999999999".into())],
             good.clone(),
             "backfill_days",
             "whole number",
         ),
-        (vec![("bucket_width", "1w".into())], good.clone(), "bucket_width", "1d or 1h"),
-        (vec![("bucket_width", "".into())], good.clone(), "bucket_width", "1d or 1h"),
-        (vec![("lookback_buckets", "0".into())], good.clone(), "lookback_buckets", "from 1 to 48"),
-        (vec![("lookback_buckets", "49".into())], good.clone(), "lookback_buckets", "from 1 to 48"),
+        (
+            vec![("bucket_width", "1w".into())],
+            good.clone(),
+            "bucket_width",
+            "1d or 1h",
+        ),
+        (
+            vec![("bucket_width", "".into())],
+            good.clone(),
+            "bucket_width",
+            "1d or 1h",
+        ),
+        (
+            vec![("lookback_buckets", "0".into())],
+            good.clone(),
+            "lookback_buckets",
+            "from 1 to 48",
+        ),
+        (
+            vec![("lookback_buckets", "49".into())],
+            good.clone(),
+            "lookback_buckets",
+            "from 1 to 48",
+        ),
         (
             vec![("directory_refresh_hours", "169".into())],
             good.clone(),
             "directory_refresh_hours",
             "from 0 to 168",
         ),
-        (vec![("codex_model_pattern", "".into())], good.clone(), "codex_model_pattern", "at least one"),
+        (
+            vec![("codex_model_pattern", "".into())],
+            good.clone(),
+            "codex_model_pattern",
+            "at least one",
+        ),
         (
             vec![("codex_model_pattern", long(300))],
             good.clone(),
@@ -129,21 +244,54 @@ async fn every_bad_setting_is_a_field_error_and_changes_nothing() {
             "codex_model_pattern",
             "printable",
         ),
-        (vec![("codex_project_ids", "key_abc".into())], good.clone(), "codex_project_ids", "proj_"),
-        (vec![("codex_project_ids", "proj_a;drop".into())], good.clone(), "codex_project_ids", "proj_"),
-        (vec![("codex_project_ids", many_ids)], good.clone(), "codex_project_ids", "At most 1000"),
-        (vec![("codex_api_key_ids", "proj_x".into())], good.clone(), "codex_api_key_ids", "key_"),
-        (vec![("organization_id", "acme".into())], good.clone(), "organization_id", "org-"),
+        (
+            vec![("codex_project_ids", "key_abc".into())],
+            good.clone(),
+            "codex_project_ids",
+            "proj_",
+        ),
+        (
+            vec![("codex_project_ids", "proj_a;drop".into())],
+            good.clone(),
+            "codex_project_ids",
+            "proj_",
+        ),
+        (
+            vec![("codex_project_ids", many_ids)],
+            good.clone(),
+            "codex_project_ids",
+            "At most 1000",
+        ),
+        (
+            vec![("codex_api_key_ids", "proj_x".into())],
+            good.clone(),
+            "codex_api_key_ids",
+            "key_",
+        ),
+        (
+            vec![("organization_id", "acme".into())],
+            good.clone(),
+            "organization_id",
+            "org-",
+        ),
         (
             vec![("organization_id", format!("org-{}", long(80)))],
             good.clone(),
             "organization_id",
             "org-",
         ),
-        (vec![("colour", "blue".into())], good.clone(), "colour", "Unknown setting"),
+        (
+            vec![("colour", "blue".into())],
+            good.clone(),
+            "colour",
+            "Unknown setting",
+        ),
     ];
     for (settings, token_value, field, needle) in cases {
-        let raw: Vec<(String, String)> = settings.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let raw: Vec<(String, String)> = settings
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         let e = harness
             .configure(&store, CONN, &raw, token(&token_value))
             .await
@@ -157,7 +305,11 @@ async fn every_bad_setting_is_a_field_error_and_changes_nothing() {
             .filter(|l| l.starts_with(&format!("{field}: ")))
             .collect();
         assert_eq!(lines.len(), 1, "one error for {field} in {:?}", e.message);
-        assert!(lines[0].contains(needle), "{field} ({token_value:?}): {}", lines[0]);
+        assert!(
+            lines[0].contains(needle),
+            "{field} ({token_value:?}): {}",
+            lines[0]
+        );
         for k in [&keys.admin, &keys.project] {
             if token_value.contains(k.as_str()) {
                 assert_no_secret("field error", &e.message, k);
@@ -166,7 +318,11 @@ async fn every_bad_setting_is_a_field_error_and_changes_nothing() {
         if token_value.trim().len() > 8 {
             assert!(!e.message.contains(token_value.trim()), "{}", e.message);
         }
-        assert_eq!(stored(&store).await, before, "a rejected save of {field} changed the store");
+        assert_eq!(
+            stored(&store).await,
+            before,
+            "a rejected save of {field} changed the store"
+        );
     }
 }
 
@@ -194,7 +350,12 @@ async fn what_neither_the_shape_nor_the_host_can_judge_is_refused_live_and_not_s
     let harness = harness(&connector_wasm(), Some(&mock)).await;
     let (_dir, store) = store().await;
     harness
-        .configure_validated(&store, CONN, &set(&[("backfill_days", "7")]), token(&keys.admin))
+        .configure_validated(
+            &store,
+            CONN,
+            &set(&[("backfill_days", "7")]),
+            token(&keys.admin),
+        )
         .await
         .unwrap()
         .0
@@ -204,18 +365,30 @@ async fn what_neither_the_shape_nor_the_host_can_judge_is_refused_live_and_not_s
     // not a key the provider knows.
     let spaced = format!("{} {}", &keys.admin[..20], &keys.admin[20..]);
     let (saved, report) = harness
-        .configure_validated(&store, CONN, &set(&[("backfill_days", "9")]), token(&spaced))
+        .configure_validated(
+            &store,
+            CONN,
+            &set(&[("backfill_days", "9")]),
+            token(&spaced),
+        )
         .await
         .unwrap();
     assert!(saved.is_none());
     assert!(!report.ok);
-    assert!(report
-        .capabilities
-        .iter()
-        .filter(|c| c.name.starts_with("platform-"))
-        .all(|c| c.problem == Some(wit::ErrorClass::Unauthorized)), "{report:?}");
+    assert!(
+        report
+            .capabilities
+            .iter()
+            .filter(|c| c.name.starts_with("platform-"))
+            .all(|c| c.problem == Some(wit::ErrorClass::Unauthorized)),
+        "{report:?}"
+    );
     assert_no_secret("report", &format!("{report:?}"), &keys.admin);
-    assert_eq!(stored(&store).await, before, "a key the provider refused changed the store");
+    assert_eq!(
+        stored(&store).await,
+        before,
+        "a key the provider refused changed the store"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -241,9 +414,17 @@ async fn a_secret_is_never_a_plain_setting() {
     // A plain setting given as a secret: refused as usage too, naming the secrets.
     let mut secrets = token(&keys.admin);
     secrets.insert("backfill_days".into(), Secret::from_input("30"));
-    let e = harness.configure(&store, CONN, &[], secrets).await.unwrap_err();
+    let e = harness
+        .configure(&store, CONN, &[], secrets)
+        .await
+        .unwrap_err();
     assert_eq!(e.class, "usage");
-    assert!(e.message.contains("backfill_days is not a secret setting") && e.message.contains("api_token"), "{}", e.message);
+    assert!(
+        e.message.contains("backfill_days is not a secret setting")
+            && e.message.contains("api_token"),
+        "{}",
+        e.message
+    );
     assert_eq!(stored(&store).await, before);
     assert!(harness.secret_keys().contains(&"api_token".to_string()));
 }
@@ -279,8 +460,14 @@ async fn wrong_types_and_duplicates_through_the_contract() {
     assert!(by("api_token").contains("secret-shape"), "{fields:?}");
     assert!(by("backfill_days").contains("whole number"), "{fields:?}");
     assert!(by("bucket_width").contains("1d or 1h"), "{fields:?}");
-    assert!(by("codex_project_ids").contains("list of ids"), "{fields:?}");
-    assert!(by("lookback_buckets").contains("more than once"), "{fields:?}");
+    assert!(
+        by("codex_project_ids").contains("list of ids"),
+        "{fields:?}"
+    );
+    assert!(
+        by("lookback_buckets").contains("more than once"),
+        "{fields:?}"
+    );
     assert_no_secret("field errors", &format!("{fields:?}"), &secret);
 
     // A host that hands over the value itself, as text or as an over-long prefix, is told
@@ -302,7 +489,10 @@ async fn wrong_types_and_duplicates_through_the_contract() {
         let wit::ConnectorError::InvalidSettings(fields) = e else {
             panic!("{e:?}")
         };
-        assert!(by_field(&fields, "api_token").contains("secret-shape"), "{fields:?}");
+        assert!(
+            by_field(&fields, "api_token").contains("secret-shape"),
+            "{fields:?}"
+        );
         assert_no_secret("field errors", &format!("{fields:?}"), &secret);
     }
 }
@@ -327,10 +517,18 @@ async fn a_revoked_key_saves_offline_but_the_connection_check_says_rejected() {
     assert!(mock.requests().is_empty());
     let report = harness.validate(&store, CONN).await.unwrap();
     assert!(!report.ok);
-    for c in report.capabilities.iter().filter(|c| c.name.starts_with("platform-")) {
+    for c in report
+        .capabilities
+        .iter()
+        .filter(|c| c.name.starts_with("platform-"))
+    {
         assert_eq!(c.status, wit::CheckStatus::Denied);
         assert_eq!(c.problem, Some(wit::ErrorClass::Unauthorized));
-        assert!(c.message.contains("unknown, revoked or mistyped"), "{}", c.message);
+        assert!(
+            c.message.contains("unknown, revoked or mistyped"),
+            "{}",
+            c.message
+        );
         assert!(c.message.contains("Manage → Admin API Keys"));
         assert_no_secret("capability message", &c.message, &revoked);
     }
@@ -373,7 +571,11 @@ async fn http(addr: SocketAddr, request: &str) -> Reply {
     let text = String::from_utf8_lossy(&buf).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     Reply {
-        status: head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0),
+        status: head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0),
         headers: head.to_ascii_lowercase(),
         body: body.to_string(),
     }
@@ -395,14 +597,22 @@ impl Client {
         };
         let list = c.get("/").await;
         assert_eq!(list.status, 200);
-        let i = list.body.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+        let i = list
+            .body
+            .find("name=\"csrf\" value=\"")
+            .expect("a csrf field")
+            + 19;
         c.csrf = list.body[i..i + 64].to_string();
         c
     }
 
     async fn get(&self, path: &str) -> Reply {
         let host = &self.host;
-        http(self.addr, &format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")).await
+        http(
+            self.addr,
+            &format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+        )
+        .await
     }
 
     /// A same-origin form post with the page's token and `fields` (url-encoded here).
@@ -411,7 +621,8 @@ impl Client {
         for (k, v) in fields {
             body.push_str(&format!("&{k}={}", urlencode(v)));
         }
-        self.post_raw(path, &format!("Origin: http://{}\r\n", self.host), &body).await
+        self.post_raw(path, &format!("Origin: http://{}\r\n", self.host), &body)
+            .await
     }
 
     async fn post_raw(&self, path: &str, extra: &str, body: &str) -> Reply {
@@ -438,7 +649,9 @@ impl Client {
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -459,12 +672,22 @@ fn serve_options(db: std::path::PathBuf) -> ServeOptions {
 }
 
 async fn ids(store: &Store) -> Vec<String> {
-    store.connections().await.unwrap().into_iter().map(|c| c.id).collect()
+    store
+        .connections()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect()
 }
 
 /// The emails of the people in organization `org`'s records.
 fn emails_of(mock: &MockServer, org: usize) -> BTreeSet<String> {
-    mock.ground_truth_of(org).rows.iter().filter_map(|r| r.user_email.clone()).collect()
+    mock.ground_truth_of(org)
+        .rows
+        .iter()
+        .filter_map(|r| r.user_email.clone())
+        .collect()
 }
 
 /// Two connections on one server, each for its own organization of the mock: the second is
@@ -473,24 +696,34 @@ fn emails_of(mock: &MockServer, org: usize) -> BTreeSet<String> {
 /// of it), not its organization, not its records' emails, not a result of a post to it.
 #[tokio::test(flavor = "multi_thread")]
 async fn each_connection_has_its_own_page_and_nothing_of_another() {
-    let keys: Vec<String> = (0..2).map(|_| host_harness::random::key("sk-admin-")).collect();
+    let keys: Vec<String> = (0..2)
+        .map(|_| host_harness::random::key("sk-admin-"))
+        .collect();
     let template = MockConfig {
         users: 12,
         days: 7,
         ..MockConfig::default()
     };
-    let mock = MockServer::start_many(template, keys.clone()).await.unwrap();
+    let mock = MockServer::start_many(template, keys.clone())
+        .await
+        .unwrap();
     let harness = harness(&connector_wasm(), Some(&mock)).await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("serve.db");
-    let server = Server::start(harness, serve_options(db.clone())).await.unwrap();
+    let server = Server::start(harness, serve_options(db.clone()))
+        .await
+        .unwrap();
     let c = Client::new(server.addr()).await;
     let (a, b) = (CONN, "org-b");
     let (page_a, page_b) = (format!("/connections/{a}"), format!("/connections/{b}"));
 
     // The list: the default connection only, linking to its page; the add form.
     let list = c.get("/").await;
-    assert!(list.body.contains(&format!("href=\"{page_a}\"")), "{}", list.body);
+    assert!(
+        list.body.contains(&format!("href=\"{page_a}\"")),
+        "{}",
+        list.body
+    );
     assert!(list.body.contains("action=\"/connections\""));
     assert_eq!(ids(&open(&db).await).await, [a]);
 
@@ -504,67 +737,125 @@ async fn each_connection_has_its_own_page_and_nothing_of_another() {
         ("<script>x</script>", "is not a connection id"),
         (a, "There is already a connection default"),
     ] {
-        let r = c.post("/connections", &[("id", bad), ("name", "Org B")]).await;
+        let r = c
+            .post("/connections", &[("id", bad), ("name", "Org B")])
+            .await;
         let shown = c.follow(&r, "/").await;
         assert!(shown.body.contains("Not added"), "{bad:?}: {}", shown.body);
         assert!(shown.body.contains(says), "{bad:?}: {}", shown.body);
-        assert!(shown.body.contains("class=\"field has-error\" data-key=\"id\""), "{bad:?}");
+        assert!(
+            shown
+                .body
+                .contains("class=\"field has-error\" data-key=\"id\""),
+            "{bad:?}"
+        );
         assert!(!shown.body.contains("<script>x"), "escaped");
-        assert_eq!(ids(&open(&db).await).await, [a], "{bad:?} changed the connections");
+        assert_eq!(
+            ids(&open(&db).await).await,
+            [a],
+            "{bad:?} changed the connections"
+        );
     }
     // A name that cannot be shown on one line: refused too.
-    let r = c.post("/connections", &[("id", b), ("name", "two\nlines")]).await;
+    let r = c
+        .post("/connections", &[("id", b), ("name", "two\nlines")])
+        .await;
     let shown = c.follow(&r, "/").await;
     assert!(shown.body.contains("control characters"), "{}", shown.body);
     assert_eq!(ids(&open(&db).await).await, [a]);
 
     // Unknown connections: a 404 page for every route under them; nothing is created.
-    for path in ["/connections/nope", "/connections/nope/status", "/connections/Org%20B", "/connections/org-b"] {
+    for path in [
+        "/connections/nope",
+        "/connections/nope/status",
+        "/connections/Org%20B",
+        "/connections/org-b",
+    ] {
         let r = c.get(path).await;
         assert_eq!(r.status, 404, "{path}");
     }
     let r = c.get("/connections/nope").await;
-    assert!(r.body.contains("No such connection") && r.body.contains("href=\"/\""), "{}", r.body);
-    assert!(r.headers.contains("content-security-policy: default-src 'none'"));
+    assert!(
+        r.body.contains("No such connection") && r.body.contains("href=\"/\""),
+        "{}",
+        r.body
+    );
+    assert!(r
+        .headers
+        .contains("content-security-policy: default-src 'none'"));
     for route in ["settings", "check", "sync"] {
-        let r = c.post(&format!("/connections/nope/{route}"), &[("api_token", &keys[1])]).await;
+        let r = c
+            .post(
+                &format!("/connections/nope/{route}"),
+                &[("api_token", &keys[1])],
+            )
+            .await;
         assert_eq!(r.status, 404, "{route}");
         assert_no_secret("a 404 page", &r.body, &keys[1]);
     }
     assert_eq!(ids(&open(&db).await).await, [a]);
 
     // Add the second connection: it lands on its own page, empty.
-    let r = c.post("/connections", &[("id", b), ("name", "Org <B>")]).await;
+    let r = c
+        .post("/connections", &[("id", b), ("name", "Org <B>")])
+        .await;
     let shown = c.follow(&r, &page_b).await;
     assert!(shown.body.contains("Added Org &lt;B&gt;"), "{}", shown.body);
     assert!(shown.body.contains("data-state=\"not-configured\""));
-    assert!(shown.body.contains(&format!("action=\"{page_b}/settings\"")));
+    assert!(shown
+        .body
+        .contains(&format!("action=\"{page_b}/settings\"")));
     let store = open(&db).await;
     assert_eq!(ids(&store).await, [a, b]);
     let added = store.connection(b).await.unwrap().unwrap();
     assert_eq!(added.name, "Org <B>");
-    assert_eq!(added.connector.as_deref(), Some(CODEX), "the server's component");
+    assert_eq!(
+        added.connector.as_deref(),
+        Some(CODEX),
+        "the server's component"
+    );
     drop(store);
 
     // Each saved with its own organization's key, checked live.
     for (id, page, key) in [(a, &page_a, &keys[0]), (b, &page_b, &keys[1])] {
         let r = c
-            .post(&format!("{page}/settings"), &[("api_token", key), ("backfill_days", "7")])
+            .post(
+                &format!("{page}/settings"),
+                &[("api_token", key), ("backfill_days", "7")],
+            )
             .await;
         let shown = c.follow(&r, page).await;
-        assert!(shown.body.contains("Saved and connected"), "{id}: {}", shown.body);
+        assert!(
+            shown.body.contains("Saved and connected"),
+            "{id}: {}",
+            shown.body
+        );
         let store = open(&db).await;
-        assert_eq!(store.secrets(id).await.unwrap()["api_token"].expose(), key.as_str());
+        assert_eq!(
+            store.secrets(id).await.unwrap()["api_token"].expose(),
+            key.as_str()
+        );
     }
     // A check of B, then the result id of B's check asked for on A's page: not shown there.
     let r = c.post(&format!("{page_b}/check"), &[]).await;
     let location = r.location();
     let shown = c.follow(&r, &page_b).await;
-    assert!(shown.body.contains("passed the live check"), "{}", shown.body);
-    let result = location.split("?r=").nth(1).unwrap().trim_end_matches("#result");
+    assert!(
+        shown.body.contains("passed the live check"),
+        "{}",
+        shown.body
+    );
+    let result = location
+        .split("?r=")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches("#result");
     let foreign = c.get(&format!("{page_a}?r={result}")).await;
     assert_eq!(foreign.status, 200);
-    assert!(!foreign.body.contains("id=\"result\""), "B's result on A's page");
+    assert!(
+        !foreign.body.contains("id=\"result\""),
+        "B's result on A's page"
+    );
     assert!(!foreign.body.contains("passed the live check"));
 
     // One import each, then both pages side by side.
@@ -575,32 +866,59 @@ async fn each_connection_has_its_own_page_and_nothing_of_another() {
     let (emails_a, emails_b) = (emails_of(&mock, 0), emails_of(&mock, 1));
     let only_a: Vec<&String> = emails_a.difference(&emails_b).collect();
     let only_b: Vec<&String> = emails_b.difference(&emails_a).collect();
-    assert!(!only_a.is_empty() && !only_b.is_empty(), "the organizations have their own people");
+    assert!(
+        !only_a.is_empty() && !only_b.is_empty(),
+        "the organizations have their own people"
+    );
     let pages = [
         (a, c.get(&page_a).await.body, 0usize),
         (b, c.get(&page_b).await.body, 1usize),
     ];
     for (id, body, org) in &pages {
         let other = 1 - org;
-        let (own, foreign) = if *org == 0 { (&only_a, &only_b) } else { (&only_b, &only_a) };
+        let (own, foreign) = if *org == 0 {
+            (&only_a, &only_b)
+        } else {
+            (&only_b, &only_a)
+        };
         // Its own: the redacted key, the organization checked, the import, its people.
         assert!(
             body.contains(&host_harness::secret::redacted_form(&keys[*org])),
             "{id}: its saved key's redacted form"
         );
-        assert!(body.contains(mock.organization_id_of(*org)), "{id}: its check's organization");
-        assert_eq!(body.matches("class=\"run\"").count(), 1, "{id}: its one import");
-        assert!(own.iter().any(|e| body.contains(e.as_str())), "{id}: none of its people shown");
+        assert!(
+            body.contains(mock.organization_id_of(*org)),
+            "{id}: its check's organization"
+        );
+        assert_eq!(
+            body.matches("class=\"run\"").count(),
+            1,
+            "{id}: its one import"
+        );
+        assert!(
+            own.iter().any(|e| body.contains(e.as_str())),
+            "{id}: none of its people shown"
+        );
         // Nothing of the other.
         assert_no_secret(&format!("{id}'s page (its own key)"), body, &keys[*org]);
-        assert_no_secret(&format!("{id}'s page (the other's key)"), body, &keys[other]);
+        assert_no_secret(
+            &format!("{id}'s page (the other's key)"),
+            body,
+            &keys[other],
+        );
         assert!(
             !body.contains(&host_harness::secret::redacted_form(&keys[other])),
             "{id}: the other's redacted key"
         );
-        assert!(!body.contains(mock.organization_id_of(other)), "{id}: the other's organization");
+        assert!(
+            !body.contains(mock.organization_id_of(other)),
+            "{id}: the other's organization"
+        );
         for e in foreign.iter() {
-            assert!(!body.contains(e.as_str()), "{id}'s page shows {e} of the other organization");
+            assert!(
+                !body.contains(e.as_str()),
+                "{id}'s page shows {e} of the other organization"
+            );
         }
     }
     for (id, _, org) in &pages {
@@ -629,8 +947,16 @@ async fn each_connection_has_its_own_page_and_nothing_of_another() {
     // A refused add on the list does not leak into a connection's page, nor the reverse.
     let r = c.post("/connections", &[("id", "Bad")]).await;
     let location = r.location();
-    let result = location.split("?r=").nth(1).unwrap().trim_end_matches("#result");
-    assert!(!c.get(&format!("{page_a}?r={result}")).await.body.contains("id=\"result\""));
+    let result = location
+        .split("?r=")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches("#result");
+    assert!(!c
+        .get(&format!("{page_a}?r={result}"))
+        .await
+        .body
+        .contains("id=\"result\""));
 
     server.shutdown().await;
     let store = open(&db).await;
@@ -674,7 +1000,14 @@ fn charts_of(html: &str) -> Vec<(String, String)> {
     html.split("<figure class=\"chart-box\"")
         .skip(1)
         .map(|rest| {
-            let name = rest.split("data-chart=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+            let name = rest
+                .split("data-chart=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .to_string();
             let body = &rest[rest.find('>').unwrap() + 1..rest.find("</figure>").unwrap()];
             (name, body.to_string())
         })
@@ -683,7 +1016,10 @@ fn charts_of(html: &str) -> Vec<(String, String)> {
 
 /// The text of the result banner of `page` (tags left in).
 fn banner(page: &Reply) -> &str {
-    let at = page.body.find("id=\"result\"").unwrap_or_else(|| panic!("no result banner: {}", page.body));
+    let at = page
+        .body
+        .find("id=\"result\"")
+        .unwrap_or_else(|| panic!("no result banner: {}", page.body));
     let rest = &page.body[at..];
     &rest[..rest.find("</div>").unwrap()]
 }
@@ -700,14 +1036,19 @@ async fn delivery_forms_register_repositories_join_people_and_make_teams() {
     let harness = harness(&connector_wasm(), Some(&mock)).await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("serve.db");
-    let server = Server::start(harness, serve_options(db.clone())).await.unwrap();
+    let server = Server::start(harness, serve_options(db.clone()))
+        .await
+        .unwrap();
     let c = Client::new(server.addr()).await;
     let page = format!("/connections/{CONN}");
 
     // Before anything: the Delivery section's forms, each posting to the connection.
     let empty = c.get(&page).await;
     for route in ["repositories", "aliases", "teams"] {
-        assert!(empty.body.contains(&format!("action=\"{page}/{route}\"")), "{route}");
+        assert!(
+            empty.body.contains(&format!("action=\"{page}/{route}\"")),
+            "{route}"
+        );
     }
     assert!(empty.body.contains("id=\"no-repositories\""));
     assert!(
@@ -717,19 +1058,36 @@ async fn delivery_forms_register_repositories_join_people_and_make_teams() {
 
     // Configure and import the mock's usage.
     let r = c
-        .post(&format!("{page}/settings"), &[("api_token", &keys.admin), ("backfill_days", "14"), ("codex_model_pattern", "*")])
+        .post(
+            &format!("{page}/settings"),
+            &[
+                ("api_token", &keys.admin),
+                ("backfill_days", "14"),
+                ("codex_model_pattern", "*"),
+            ],
+        )
         .await;
-    assert!(c.follow(&r, &page).await.body.contains("Saved and connected"));
+    assert!(c
+        .follow(&r, &page)
+        .await
+        .body
+        .contains("Saved and connected"));
     let run = server.scheduler().run_now(CONN, "test").await.unwrap();
     assert_eq!(run.status, "succeeded", "{run:?}");
 
     // Who uses it: every user is unmatched (no repository yet).
-    let before = aligned_report(&open(&db).await, CONN, &Options::default()).await.unwrap();
+    let before = aligned_report(&open(&db).await, CONN, &Options::default())
+        .await
+        .unwrap();
     let users = before.unmatched_codex_users.clone();
     assert!(users.len() >= 6, "the mock's people use it: {users:?}");
     assert!(before.unmatched_git_authors.is_empty());
     let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-    let noon = |d: NaiveDate| chrono::Utc.from_utc_datetime(&d.and_hms_opt(12, 0, 0).unwrap()).fixed_offset();
+    let noon = |d: NaiveDate| {
+        chrono::Utc
+            .from_utc_datetime(&d.and_hms_opt(12, 0, 0).unwrap())
+            .fixed_offset()
+    };
     let (u0, u1) = (&users[0], &users[1]);
     let personal = "u0.personal@home.example";
 
@@ -737,9 +1095,30 @@ async fn delivery_forms_register_repositories_join_people_and_make_teams() {
     // (in capitals), and someone nobody knows.
     let repo = dir.path().join("repo");
     let mut git = Synthetic::init(&repo).unwrap();
-    git.commit(MAIN, ("U0", personal), noon(day(&u0.first_day)), "a", &[("a.txt", Some("1\n2\n3\n"))]).unwrap();
-    git.commit(MAIN, ("U1", &u1.email.to_uppercase()), noon(day(&u1.first_day)), "b", &[("b.txt", Some("1\n"))]).unwrap();
-    git.commit(MAIN, ("Stranger", "nobody@elsewhere.example"), noon(day(&u1.last_day)), "c", &[("c.txt", Some("1\n"))]).unwrap();
+    git.commit(
+        MAIN,
+        ("U0", personal),
+        noon(day(&u0.first_day)),
+        "a",
+        &[("a.txt", Some("1\n2\n3\n"))],
+    )
+    .unwrap();
+    git.commit(
+        MAIN,
+        ("U1", &u1.email.to_uppercase()),
+        noon(day(&u1.first_day)),
+        "b",
+        &[("b.txt", Some("1\n"))],
+    )
+    .unwrap();
+    git.commit(
+        MAIN,
+        ("Stranger", "nobody@elsewhere.example"),
+        noon(day(&u1.last_day)),
+        "c",
+        &[("c.txt", Some("1\n"))],
+    )
+    .unwrap();
 
     // Refused paths: the reason in the banner, nothing stored.
     let plain = dir.path().join("plain");
@@ -752,54 +1131,109 @@ async fn delivery_forms_register_repositories_join_people_and_make_teams() {
     let dumped = open(&db).await.dump().await.unwrap();
     for (path, says) in [
         (plain.display().to_string(), "is not a git repository"),
-        (dir.path().join("missing").display().to_string(), "is not a git repository"),
+        (
+            dir.path().join("missing").display().to_string(),
+            "is not a git repository",
+        ),
         (empty_repo.display().to_string(), "has no commits"),
         (bare.display().to_string(), "is a bare repository"),
         ("relative/repo".to_string(), "is not an absolute path"),
         ("   ".to_string(), "Give the path"),
-        (format!("{}<script>", plain.display()), "is not a git repository"),
+        (
+            format!("{}<script>", plain.display()),
+            "is not a git repository",
+        ),
     ] {
-        let r = c.post(&format!("{page}/repositories"), &[("path", &path)]).await;
+        let r = c
+            .post(&format!("{page}/repositories"), &[("path", &path)])
+            .await;
         let shown = c.follow(&r, &page).await;
         let text = unescape(banner(&shown));
-        assert!(text.contains("Repository not added") && text.contains(says), "{path}: {text}");
+        assert!(
+            text.contains("Repository not added") && text.contains(says),
+            "{path}: {text}"
+        );
         assert!(!shown.body.contains("<script>"), "escaped");
-        assert_eq!(open(&db).await.dump().await.unwrap(), dumped, "{path} changed the store");
+        assert_eq!(
+            open(&db).await.dump().await.unwrap(),
+            dumped,
+            "{path} changed the store"
+        );
     }
     // Without the page's token, or from another site: refused, nothing stored.
     let good = repo.display().to_string();
-    let r = c.post_raw(&format!("{page}/repositories"), &format!("Origin: http://{}\r\n", c.host), &format!("path={}", urlencode(&good))).await;
-    assert_eq!(r.status, 403, "{}", r.body);
     let r = c
-        .post_raw(&format!("{page}/repositories"), "Origin: http://evil.example\r\n", &format!("csrf={}&path={}", c.csrf, urlencode(&good)))
+        .post_raw(
+            &format!("{page}/repositories"),
+            &format!("Origin: http://{}\r\n", c.host),
+            &format!("path={}", urlencode(&good)),
+        )
         .await;
     assert_eq!(r.status, 403, "{}", r.body);
-    let r = c.post("/connections/nope/repositories", &[("path", &good)]).await;
+    let r = c
+        .post_raw(
+            &format!("{page}/repositories"),
+            "Origin: http://evil.example\r\n",
+            &format!("csrf={}&path={}", c.csrf, urlencode(&good)),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = c
+        .post("/connections/nope/repositories", &[("path", &good)])
+        .await;
     assert_eq!(r.status, 404);
     assert_eq!(open(&db).await.dump().await.unwrap(), dumped);
 
     // The repository through the form: registered, read, listed.
     let canonical = std::fs::canonicalize(&repo).unwrap().display().to_string();
-    let r = c.post(&format!("{page}/repositories"), &[("path", &good)]).await;
+    let r = c
+        .post(&format!("{page}/repositories"), &[("path", &good)])
+        .await;
     let shown = c.follow(&r, &page).await;
     let text = unescape(banner(&shown));
-    assert!(text.contains("Repository added") && text.contains("3 new commits") && text.contains(&canonical), "{text}");
-    assert_eq!(attr_of_rows(&shown.body, "repository", "data-path"), [canonical.clone()]);
-    assert_eq!(attr_of_rows(&shown.body, "repository", "data-state"), ["ok"]);
+    assert!(
+        text.contains("Repository added")
+            && text.contains("3 new commits")
+            && text.contains(&canonical),
+        "{text}"
+    );
+    assert_eq!(
+        attr_of_rows(&shown.body, "repository", "data-path"),
+        [canonical.clone()]
+    );
+    assert_eq!(
+        attr_of_rows(&shown.body, "repository", "data-state"),
+        ["ok"]
+    );
     let stored = open(&db).await.repositories(CONN).await.unwrap();
     assert_eq!(stored.len(), 1);
-    assert_eq!((stored[0].path.as_str(), stored[0].commits), (canonical.as_str(), 3));
+    assert_eq!(
+        (stored[0].path.as_str(), stored[0].commits),
+        (canonical.as_str(), 3)
+    );
 
     // The report: u0's personal email and the stranger are unmatched authors, u0 an unmatched
     // user; u1 is matched (case-insensitively) and has its commit in its row.
     let authors = attr_of_rows(&shown.body, "unmatched-author", "data-email");
-    assert_eq!(authors, ["nobody@elsewhere.example", personal], "{authors:?}");
+    assert_eq!(
+        authors,
+        ["nobody@elsewhere.example", personal],
+        "{authors:?}"
+    );
     let unmatched = attr_of_rows(&shown.body, "unmatched-user", "data-email");
-    assert!(unmatched.contains(&u0.email) && !unmatched.contains(&u1.email), "{unmatched:?}");
+    assert!(
+        unmatched.contains(&u0.email) && !unmatched.contains(&u1.email),
+        "{unmatched:?}"
+    );
     let commits_of = |html: &str, email: &str| -> u64 {
         let emails = attr_of_rows(html, "aligned-person", "data-email");
         let commits = attr_of_rows(html, "aligned-person", "data-commits");
-        emails.iter().zip(commits).filter(|(e, _)| e.as_str() == email).map(|(_, n)| n.parse::<u64>().unwrap()).sum()
+        emails
+            .iter()
+            .zip(commits)
+            .filter(|(e, _)| e.as_str() == email)
+            .map(|(_, n)| n.parse::<u64>().unwrap())
+            .sum()
     };
     assert_eq!(commits_of(&shown.body, &u1.email), 1);
     assert_eq!(commits_of(&shown.body, &u0.email), 0);
@@ -808,9 +1242,16 @@ async fn delivery_forms_register_repositories_join_people_and_make_teams() {
     let names: Vec<&str> = charts.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["use-over-time", "cohorts", "use-beside-delivery"]);
     for (name, svg) in &charts {
-        assert!(svg.starts_with("<svg ") && svg.trim_end().ends_with("</svg>"), "{name}");
+        assert!(
+            svg.starts_with("<svg ") && svg.trim_end().ends_with("</svg>"),
+            "{name}"
+        );
         assert_eq!(svg.matches("<svg").count(), 1, "{name}");
-        assert_eq!(host_harness::charts::check::csp_findings(svg), Vec::<String>::new(), "{name}");
+        assert_eq!(
+            host_harness::charts::check::csp_findings(svg),
+            Vec::<String>::new(),
+            "{name}"
+        );
     }
 
     // Bad aliases: refused with the reason, nothing stored.
@@ -818,50 +1259,124 @@ async fn delivery_forms_register_repositories_join_people_and_make_teams() {
     for (alias, email, says) in [
         ("not-an-email", u0.email.as_str(), "is not an email address"),
         (personal, "", "is not an email address"),
-        (u0.email.as_str(), &u0.email.to_uppercase(), "already itself"),
+        (
+            u0.email.as_str(),
+            &u0.email.to_uppercase(),
+            "already itself",
+        ),
     ] {
-        let r = c.post(&format!("{page}/aliases"), &[("alias", alias), ("email", email)]).await;
+        let r = c
+            .post(
+                &format!("{page}/aliases"),
+                &[("alias", alias), ("email", email)],
+            )
+            .await;
         let shown = c.follow(&r, &page).await;
         let text = banner(&shown);
-        assert!(text.contains("Alias not added") && text.contains(says), "{alias}: {text}");
-        assert_eq!(open(&db).await.dump().await.unwrap(), dumped, "{alias} changed the store");
+        assert!(
+            text.contains("Alias not added") && text.contains(says),
+            "{alias}: {text}"
+        );
+        assert_eq!(
+            open(&db).await.dump().await.unwrap(),
+            dumped,
+            "{alias} changed the store"
+        );
     }
     // The alias: u0's personal email counts as u0; both lists lose them, u0's row has the
     // commit.
-    let r = c.post(&format!("{page}/aliases"), &[("alias", &personal.to_uppercase()), ("email", &u0.email)]).await;
+    let r = c
+        .post(
+            &format!("{page}/aliases"),
+            &[("alias", &personal.to_uppercase()), ("email", &u0.email)],
+        )
+        .await;
     let shown = c.follow(&r, &page).await;
     assert!(banner(&shown).contains("Alias added"), "{}", banner(&shown));
     assert_eq!(attr_of_rows(&shown.body, "alias", "data-alias"), [personal]);
-    assert_eq!(attr_of_rows(&shown.body, "unmatched-author", "data-email"), ["nobody@elsewhere.example"]);
+    assert_eq!(
+        attr_of_rows(&shown.body, "unmatched-author", "data-email"),
+        ["nobody@elsewhere.example"]
+    );
     assert!(!attr_of_rows(&shown.body, "unmatched-user", "data-email").contains(&u0.email));
     assert_eq!(commits_of(&shown.body, &u0.email), 1);
     // A cycle is refused.
-    let r = c.post(&format!("{page}/aliases"), &[("alias", &u0.email), ("email", personal)]).await;
+    let r = c
+        .post(
+            &format!("{page}/aliases"),
+            &[("alias", &u0.email), ("email", personal)],
+        )
+        .await;
     let shown = c.follow(&r, &page).await;
-    assert!(banner(&shown).contains("the alias was not added"), "{}", banner(&shown));
+    assert!(
+        banner(&shown).contains("the alias was not added"),
+        "{}",
+        banner(&shown)
+    );
     assert_eq!(open(&db).await.aliases(CONN).await.unwrap().len(), 1);
 
     // Teams: one of two people is hidden with the reason; one of five is shown.
-    let r = c.post(&format!("{page}/teams"), &[("name", "pair"), ("emails", &format!("{}, {}", u0.email, u1.email))]).await;
+    let r = c
+        .post(
+            &format!("{page}/teams"),
+            &[
+                ("name", "pair"),
+                ("emails", &format!("{}, {}", u0.email, u1.email)),
+            ],
+        )
+        .await;
     let shown = c.follow(&r, &page).await;
-    assert!(banner(&shown).contains("Team pair saved"), "{}", banner(&shown));
-    assert!(shown.body.contains("<li data-team=\"pair\" data-people=\"2\">pair: hidden, 2 people, fewer than 5"), "{}", shown.body);
+    assert!(
+        banner(&shown).contains("Team pair saved"),
+        "{}",
+        banner(&shown)
+    );
+    assert!(
+        shown.body.contains(
+            "<li data-team=\"pair\" data-people=\"2\">pair: hidden, 2 people, fewer than 5"
+        ),
+        "{}",
+        shown.body
+    );
     assert!(attr_of_rows(&shown.body, "team", "data-team").is_empty());
     let five: Vec<String> = users.iter().take(5).map(|u| u.email.clone()).collect();
-    let r = c.post(&format!("{page}/teams"), &[("name", "Core <5>"), ("emails", &five.join("\n"))]).await;
+    let r = c
+        .post(
+            &format!("{page}/teams"),
+            &[("name", "Core <5>"), ("emails", &five.join("\n"))],
+        )
+        .await;
     let shown = c.follow(&r, &page).await;
     assert!(banner(&shown).contains("5 people"), "{}", banner(&shown));
     let teams = attr_of_rows(&shown.body, "team", "data-team");
-    assert!(!teams.is_empty() && teams.iter().all(|t| t == "Core <5>"), "{teams:?}");
-    let team_commits: u64 = attr_of_rows(&shown.body, "team", "data-commits").iter().map(|n| n.parse::<u64>().unwrap()).sum();
+    assert!(
+        !teams.is_empty() && teams.iter().all(|t| t == "Core <5>"),
+        "{teams:?}"
+    );
+    let team_commits: u64 = attr_of_rows(&shown.body, "team", "data-commits")
+        .iter()
+        .map(|n| n.parse::<u64>().unwrap())
+        .sum();
     assert_eq!(team_commits, 2, "u0's and u1's commits");
     // Bad teams: refused, nothing stored.
     let dumped = open(&db).await.dump().await.unwrap();
-    for (name, emails, says) in [("", "a@x.example", "give the team a name"), ("t", "", "give the emails"), ("t", "a@x.example nope", "\"nope\" is not an email")] {
-        let r = c.post(&format!("{page}/teams"), &[("name", name), ("emails", emails)]).await;
+    for (name, emails, says) in [
+        ("", "a@x.example", "give the team a name"),
+        ("t", "", "give the emails"),
+        ("t", "a@x.example nope", "\"nope\" is not an email"),
+    ] {
+        let r = c
+            .post(
+                &format!("{page}/teams"),
+                &[("name", name), ("emails", emails)],
+            )
+            .await;
         let shown = c.follow(&r, &page).await;
         let text = banner(&shown).replace("&quot;", "\"");
-        assert!(text.contains("Team not saved") && text.contains(says), "{name}: {text}");
+        assert!(
+            text.contains("Team not saved") && text.contains(says),
+            "{name}: {text}"
+        );
     }
     assert_eq!(open(&db).await.dump().await.unwrap(), dumped);
 
@@ -869,24 +1384,42 @@ async fn delivery_forms_register_repositories_join_people_and_make_teams() {
     let monthly = c.get(&format!("{page}?period=month")).await;
     assert!(monthly.body.contains("data-period=\"month\""));
     let periods = attr_of_rows(&monthly.body, "aligned-person", "data-period");
-    assert!(!periods.is_empty() && periods.iter().all(|p| p.ends_with("-01")), "{periods:?}");
-    assert_eq!(commits_of(&monthly.body, &u0.email) + commits_of(&monthly.body, &u1.email), 2);
+    assert!(
+        !periods.is_empty() && periods.iter().all(|p| p.ends_with("-01")),
+        "{periods:?}"
+    );
+    assert_eq!(
+        commits_of(&monthly.body, &u0.email) + commits_of(&monthly.body, &u1.email),
+        2
+    );
 
     // The page's rows are the report's.
-    let report = aligned_report(&open(&db).await, CONN, &Options::default()).await.unwrap();
+    let report = aligned_report(&open(&db).await, CONN, &Options::default())
+        .await
+        .unwrap();
     let weekly = c.get(&page).await;
-    assert_eq!(attr_of_rows(&weekly.body, "aligned-person", "data-period").len(), report.rows.len());
+    assert_eq!(
+        attr_of_rows(&weekly.body, "aligned-person", "data-period").len(),
+        report.rows.len()
+    );
     let mut want: Vec<(String, String, u32)> = report
         .rows
         .iter()
-        .map(|r| (r.period_start.clone(), r.email.clone().unwrap(), r.codex_active_days))
+        .map(|r| {
+            (
+                r.period_start.clone(),
+                r.email.clone().unwrap(),
+                r.codex_active_days,
+            )
+        })
         .collect();
-    let mut got: Vec<(String, String, u32)> = attr_of_rows(&weekly.body, "aligned-person", "data-period")
-        .into_iter()
-        .zip(attr_of_rows(&weekly.body, "aligned-person", "data-email"))
-        .zip(attr_of_rows(&weekly.body, "aligned-person", "data-days"))
-        .map(|((p, e), d)| (p, e, d.parse().unwrap()))
-        .collect();
+    let mut got: Vec<(String, String, u32)> =
+        attr_of_rows(&weekly.body, "aligned-person", "data-period")
+            .into_iter()
+            .zip(attr_of_rows(&weekly.body, "aligned-person", "data-email"))
+            .zip(attr_of_rows(&weekly.body, "aligned-person", "data-days"))
+            .map(|((p, e), d)| (p, e, d.parse().unwrap()))
+            .collect();
     want.sort();
     got.sort();
     assert_eq!(got, want);

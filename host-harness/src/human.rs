@@ -53,7 +53,9 @@ pub fn first_day(start: &str) -> String {
 /// inclusive days everywhere.
 pub fn last_day(exclusive_end: &str) -> String {
     match chrono::DateTime::parse_from_rfc3339(exclusive_end) {
-        Ok(t) => (t - chrono::Duration::seconds(1)).format("%Y-%m-%d").to_string(),
+        Ok(t) => (t - chrono::Duration::seconds(1))
+            .format("%Y-%m-%d")
+            .to_string(),
         Err(_) => exclusive_end.get(..10).unwrap_or(exclusive_end).to_string(),
     }
 }

@@ -76,7 +76,10 @@ impl Origin {
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let default = matches!((self.scheme.as_str(), self.port), ("https", 443) | ("http", 80));
+        let default = matches!(
+            (self.scheme.as_str(), self.port),
+            ("https", 443) | ("http", 80)
+        );
         if default {
             write!(f, "{}://{}", self.scheme, self.host)
         } else {
@@ -135,7 +138,10 @@ mod tests {
     #[test]
     fn names_are_normalized_once() {
         assert_eq!(normalize_host("API.OpenAI.com.").unwrap(), "api.openai.com");
-        assert_eq!(normalize_host("bücher.example").unwrap(), "xn--bcher-kva.example");
+        assert_eq!(
+            normalize_host("bücher.example").unwrap(),
+            "xn--bcher-kva.example"
+        );
         assert_eq!(normalize_host("localhost").unwrap(), "localhost");
     }
 

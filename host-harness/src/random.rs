@@ -21,7 +21,10 @@ pub fn key(prefix: &str) -> String {
     getrandom::fill(&mut buf).expect("the OS random source failed");
     let mut s = String::from(prefix);
     // 62 does not divide 256; the slight bias is irrelevant for test keys.
-    s.extend(buf.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char));
+    s.extend(
+        buf.iter()
+            .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char),
+    );
     s
 }
 

@@ -56,7 +56,10 @@ pub fn check_part(
         if !value.is_object() {
             return Err(format!("record {i}'s payload is not a JSON object"));
         }
-        let payload = redacted(serde_json::to_string(&value).map_err(|e| e.to_string())?, redactor);
+        let payload = redacted(
+            serde_json::to_string(&value).map_err(|e| e.to_string())?,
+            redactor,
+        );
         let key: Vec<Option<String>> = r
             .key
             .into_iter()
@@ -103,12 +106,21 @@ mod tests {
     #[test]
     fn payloads_must_be_objects_and_are_reserialized() {
         let r = Redactor::default();
-        let ok = check("s", 2, vec![rec("{ \"a\" : \"x\\ny\" }", vec![Some(""), None])], &r).unwrap();
+        let ok = check(
+            "s",
+            2,
+            vec![rec("{ \"a\" : \"x\\ny\" }", vec![Some(""), None])],
+            &r,
+        )
+        .unwrap();
         assert_eq!(ok[0].payload, r#"{"a":"x\ny"}"#);
         assert_eq!(ok[0].key_text, r#"["",null]"#);
         assert!(!ok[0].payload.contains('\n'));
         for bad in ["not json", "[1,2]", "\"s\"", "{\"a\":1}\n{\"forged\":true}"] {
-            assert!(check("s", 2, vec![rec(bad, vec![None, None])], &r).is_err(), "{bad}");
+            assert!(
+                check("s", 2, vec![rec(bad, vec![None, None])], &r).is_err(),
+                "{bad}"
+            );
         }
         assert!(check("s", 1, vec![rec("{}", vec![None, None])], &r).is_err());
         assert!(check("t", 2, vec![rec("{}", vec![None, None])], &r).is_err());
@@ -117,7 +129,14 @@ mod tests {
     #[test]
     fn a_part_names_records_by_their_place_in_the_page() {
         let r = Redactor::default();
-        let e = check_part("s", 1, 7, vec![rec("{}", vec![None]), rec("[]", vec![None])], &r).unwrap_err();
+        let e = check_part(
+            "s",
+            1,
+            7,
+            vec![rec("{}", vec![None]), rec("[]", vec![None])],
+            &r,
+        )
+        .unwrap_err();
         assert!(e.starts_with("record 8's payload"), "{e}");
     }
 }

@@ -203,7 +203,8 @@ pub async fn configure(
     settings: &[(&str, &str)],
     api_token: &str,
 ) -> Result<host_harness::runner::Saved, HostError> {
-    h.configure(store, CONN, &set(settings), token(api_token)).await
+    h.configure(store, CONN, &set(settings), token(api_token))
+        .await
 }
 
 /// A sync of every stream of the default connection, without progress.
@@ -266,7 +267,10 @@ pub async fn stored_usage(store: &Store) -> std::collections::BTreeMap<Line, [u6
 }
 
 /// [`stored_usage`] of the connection `connection`.
-pub async fn stored_usage_of(store: &Store, connection: &str) -> std::collections::BTreeMap<Line, [u64; 4]> {
+pub async fn stored_usage_of(
+    store: &Store,
+    connection: &str,
+) -> std::collections::BTreeMap<Line, [u64; 4]> {
     let mut out = std::collections::BTreeMap::new();
     for r in store.records(connection, "usage").await.unwrap() {
         let p: serde_json::Value = serde_json::from_str(&r.payload).unwrap();

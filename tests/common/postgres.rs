@@ -60,7 +60,10 @@ fn as_postgres(program: &Path) -> Command {
 }
 
 fn run(mut c: Command, what: &str) {
-    let out = c.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let out = c
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(
         out.status.success(),
         "{what} failed: {}{}",
@@ -107,10 +110,16 @@ fn start() -> Server {
     }
     let data = dir.join("data");
     let mut initdb = as_postgres(&bin.join("initdb"));
-    initdb
-        .arg("-D")
-        .arg(&data)
-        .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync", "--locale=C"]);
+    initdb.arg("-D").arg(&data).args([
+        "-A",
+        "trust",
+        "-U",
+        "postgres",
+        "-E",
+        "UTF8",
+        "--no-sync",
+        "--locale=C",
+    ]);
     run(initdb, "initdb");
     // The watcher first: from here on, however this process ends, the server is stopped.
     let pg_ctl = bin.join("pg_ctl");

@@ -57,7 +57,10 @@ pub struct DeliverySync {
 impl DeliverySync {
     /// New commits over every repository.
     pub fn new_commits(&self) -> usize {
-        self.repositories.iter().filter_map(|r| r.outcome.as_ref().ok()).sum()
+        self.repositories
+            .iter()
+            .filter_map(|r| r.outcome.as_ref().ok())
+            .sum()
     }
 
     /// One line naming each repository that could not be read, and why; `None` when every
@@ -121,12 +124,18 @@ pub async fn add_repository(
 /// Read what is new in every repository registered with `connection`, each into the store
 /// in its own transaction. Fails only when the list of repositories cannot be read; a
 /// repository that cannot be read is noted on its row and in the result.
-pub async fn sync_repositories(store: &Store, connection: &str, options: &Options) -> anyhow::Result<DeliverySync> {
+pub async fn sync_repositories(
+    store: &Store,
+    connection: &str,
+    options: &Options,
+) -> anyhow::Result<DeliverySync> {
     let mut out = DeliverySync::default();
     for repo in store.repositories(connection).await? {
         let outcome = sync_one(store, connection, &repo.path, options).await;
         match &outcome {
-            Ok(Some(n)) => tracing::info!(connection, repository = %repo.path, new_commits = n, "delivery read"),
+            Ok(Some(n)) => {
+                tracing::info!(connection, repository = %repo.path, new_commits = n, "delivery read")
+            }
             Ok(None) => continue, // removed meanwhile
             Err(e) => {
                 tracing::warn!(connection, repository = %repo.path, "delivery not read: {e}");
@@ -145,11 +154,22 @@ pub async fn sync_repositories(store: &Store, connection: &str, options: &Option
 
 /// One repository's new commits into the store: `Ok(None)` when it is no longer
 /// registered.
-async fn sync_one(store: &Store, connection: &str, path: &str, options: &Options) -> Result<Option<usize>, String> {
-    let Some(since) = store.repository_cursor(connection, path).await.map_err(|e| format!("{e:#}"))? else {
+async fn sync_one(
+    store: &Store,
+    connection: &str,
+    path: &str,
+    options: &Options,
+) -> Result<Option<usize>, String> {
+    let Some(since) = store
+        .repository_cursor(connection, path)
+        .await
+        .map_err(|e| format!("{e:#}"))?
+    else {
         return Ok(None);
     };
-    let import = read(PathBuf::from(path), since, options.clone()).await.map_err(|e| e.to_string())?;
+    let import = read(PathBuf::from(path), since, options.clone())
+        .await
+        .map_err(|e| e.to_string())?;
     let n = import.commits.len();
     let written = store
         .import_repository(

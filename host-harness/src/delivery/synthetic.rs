@@ -53,7 +53,12 @@ fn raw_time(time: DateTime<FixedOffset>) -> String {
     let offset = time.offset().local_minus_utc();
     let sign = if offset < 0 { '-' } else { '+' };
     let minutes = offset.abs() / 60;
-    format!("{} {sign}{:02}{:02}", time.timestamp(), minutes / 60, minutes % 60)
+    format!(
+        "{} {sign}{:02}{:02}",
+        time.timestamp(),
+        minutes / 60,
+        minutes % 60
+    )
 }
 
 impl Synthetic {
@@ -61,7 +66,8 @@ impl Synthetic {
     /// repository), `HEAD` on `main`.
     pub fn init(path: &Path) -> anyhow::Result<Synthetic> {
         std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
-        let repo = gix::init(path).with_context(|| format!("creating a repository in {}", path.display()))?;
+        let repo = gix::init(path)
+            .with_context(|| format!("creating a repository in {}", path.display()))?;
         repo.edit_reference(RefEdit {
             change: Change::Update {
                 log: LogChange::default(),
@@ -100,7 +106,10 @@ impl Synthetic {
         changes: &[FileChange<'_>],
     ) -> anyhow::Result<String> {
         let previous = self.branches.get(branch).cloned();
-        let mut files = previous.as_ref().map(|b| b.files.clone()).unwrap_or_default();
+        let mut files = previous
+            .as_ref()
+            .map(|b| b.files.clone())
+            .unwrap_or_default();
         for (path, content) in changes {
             match content {
                 Some(c) => files.insert(path.to_string(), c.to_string()),
@@ -136,8 +145,17 @@ impl Synthetic {
 
     /// Merge `from` into `into` with a merge commit (parents: `into`'s tip, then `from`'s)
     /// whose files are `into`'s with `from`'s over them; returns the commit id.
-    pub fn merge(&mut self, into: &str, from: &str, who: Who<'_>, at: DateTime<FixedOffset>) -> anyhow::Result<String> {
-        let (Some(a), Some(b)) = (self.branches.get(into).cloned(), self.branches.get(from).cloned()) else {
+    pub fn merge(
+        &mut self,
+        into: &str,
+        from: &str,
+        who: Who<'_>,
+        at: DateTime<FixedOffset>,
+    ) -> anyhow::Result<String> {
+        let (Some(a), Some(b)) = (
+            self.branches.get(into).cloned(),
+            self.branches.get(from).cloned(),
+        ) else {
             anyhow::bail!("merging {from} into {into}: both need commits");
         };
         let mut files = a.files.clone();
@@ -148,9 +166,19 @@ impl Synthetic {
             }
             files.insert(path.clone(), content.clone());
         }
-        let id = self.write(into, who, at, &format!("Merge branch '{from}'"), &files, vec![a.tip, b.tip])?;
+        let id = self.write(
+            into,
+            who,
+            at,
+            &format!("Merge branch '{from}'"),
+            &files,
+            vec![a.tip, b.tip],
+        )?;
         if into == MAIN {
-            let changes: Vec<FileChange<'_>> = changes.iter().map(|(p, c)| (p.as_str(), Some(c.as_str()))).collect();
+            let changes: Vec<FileChange<'_>> = changes
+                .iter()
+                .map(|(p, c)| (p.as_str(), Some(c.as_str())))
+                .collect();
             self.checkout(&changes)?;
         }
         Ok(id)
@@ -175,7 +203,9 @@ impl Synthetic {
         files: &BTreeMap<String, String>,
         parents: Vec<ObjectId>,
     ) -> anyhow::Result<String> {
-        let mut editor = self.repo.edit_tree(ObjectId::empty_tree(self.repo.object_hash()))?;
+        let mut editor = self
+            .repo
+            .edit_tree(ObjectId::empty_tree(self.repo.object_hash()))?;
         for (path, content) in files {
             let blob = self.repo.write_blob(content.as_bytes())?.detach();
             editor.upsert(path.as_str(), gix::object::tree::EntryKind::Blob, blob)?;
@@ -189,7 +219,14 @@ impl Synthetic {
         };
         let id = self
             .repo
-            .commit_as(signature, signature, format!("refs/heads/{branch}"), message, tree, parents)
+            .commit_as(
+                signature,
+                signature,
+                format!("refs/heads/{branch}"),
+                message,
+                tree,
+                parents,
+            )
             .with_context(|| format!("committing on {branch}"))?
             .detach();
         self.branches.insert(

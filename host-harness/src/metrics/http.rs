@@ -39,7 +39,12 @@ pub async fn store_answers(store: &Store) -> Result<(), String> {
 /// may name the database).
 pub async fn healthz_response(store: &Store) -> Response {
     match store_answers(store).await {
-        Ok(()) => (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "ok\n").into_response(),
+        Ok(()) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "ok\n",
+        )
+            .into_response(),
         Err(why) => {
             tracing::warn!("healthz: the store does not answer: {why}");
             (
@@ -68,7 +73,11 @@ pub struct MetricsServer {
 impl MetricsServer {
     /// Bind `addr` (a loopback address; port 0 picks a free one) and serve in the
     /// background.
-    pub async fn start(addr: SocketAddr, metrics: Arc<Metrics>, store: Arc<Store>) -> anyhow::Result<MetricsServer> {
+    pub async fn start(
+        addr: SocketAddr,
+        metrics: Arc<Metrics>,
+        store: Arc<Store>,
+    ) -> anyhow::Result<MetricsServer> {
         if !addr.ip().is_loopback() {
             anyhow::bail!(
                 "the metrics listen only on loopback (127.0.0.1 or ::1), not {addr}; put a proxy in front to expose them"
@@ -87,11 +96,26 @@ impl MetricsServer {
                 v
             })
             .collect();
-        let served = Arc::new(Served { metrics, store, hosts });
+        let served = Arc::new(Served {
+            metrics,
+            store,
+            hosts,
+        });
         let router = Router::new()
-            .route("/metrics", get(|State(s): State<Arc<Served>>| async move { metrics_response(&s.metrics) }))
-            .route("/healthz", get(|State(s): State<Arc<Served>>| async move { healthz_response(&s.store).await }))
-            .fallback(|| async { (StatusCode::NOT_FOUND, "Not found: /metrics and /healthz are served here.\n") })
+            .route(
+                "/metrics",
+                get(|State(s): State<Arc<Served>>| async move { metrics_response(&s.metrics) }),
+            )
+            .route(
+                "/healthz",
+                get(|State(s): State<Arc<Served>>| async move { healthz_response(&s.store).await }),
+            )
+            .fallback(|| async {
+                (
+                    StatusCode::NOT_FOUND,
+                    "Not found: /metrics and /healthz are served here.\n",
+                )
+            })
             .layer(middleware::from_fn_with_state(served.clone(), guard))
             .with_state(served);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -122,7 +146,10 @@ impl MetricsServer {
             let _ = tx.send(());
         }
         if let Some(mut task) = self.task.take() {
-            if tokio::time::timeout(Duration::from_secs(1), &mut task).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(1), &mut task)
+                .await
+                .is_err()
+            {
                 task.abort();
             }
         }
@@ -146,14 +173,21 @@ async fn guard(State(s): State<Arc<Served>>, req: Request, next: Next) -> Respon
         .unwrap_or("")
         .to_ascii_lowercase();
     let mut resp = if !s.hosts.iter().any(|h| h == &host) {
-        (StatusCode::MISDIRECTED_REQUEST, "This listener answers only on its loopback address.\n").into_response()
+        (
+            StatusCode::MISDIRECTED_REQUEST,
+            "This listener answers only on its loopback address.\n",
+        )
+            .into_response()
     } else if req.method() != axum::http::Method::GET && req.method() != axum::http::Method::HEAD {
         (StatusCode::METHOD_NOT_ALLOWED, "Only GET.\n").into_response()
     } else {
         next.run(req).await
     };
     let h = resp.headers_mut();
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }

@@ -32,7 +32,9 @@ type Label = [(&'static str, String); 1];
 
 /// Upper bounds of the run-duration buckets, in seconds: from an incremental run on a fast
 /// network (a fraction of a second) to a long backfill (an hour).
-const DURATION_BUCKETS: [f64; 14] = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0];
+const DURATION_BUCKETS: [f64; 14] = [
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+];
 
 /// A pool's metrics.
 #[derive(Debug)]
@@ -57,13 +59,30 @@ impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("host_harness");
         let runs = Family::<Label, Counter>::default();
-        registry.register("runs", "Runs ended, by status (succeeded, failed, interrupted)", runs.clone());
+        registry.register(
+            "runs",
+            "Runs ended, by status (succeeded, failed, interrupted)",
+            runs.clone(),
+        );
         let pages = Counter::default();
-        registry.register("pages", "Pages committed, each with its records and checkpoint", pages.clone());
+        registry.register(
+            "pages",
+            "Pages committed, each with its records and checkpoint",
+            pages.clone(),
+        );
         let records = Family::<Label, Counter>::default();
-        registry.register("records", "Records written by the committed pages, by change (inserted, updated)", records.clone());
+        registry.register(
+            "records",
+            "Records written by the committed pages, by change (inserted, updated)",
+            records.clone(),
+        );
         let duration = Histogram::new(DURATION_BUCKETS);
-        registry.register_with_unit("run_duration", "Run duration, from its start to its end", Unit::Seconds, duration.clone());
+        registry.register_with_unit(
+            "run_duration",
+            "Run duration, from its start to its end",
+            Unit::Seconds,
+            duration.clone(),
+        );
         let last_success = Family::<Label, Gauge>::default();
         registry.register_with_unit(
             "last_success_timestamp",
@@ -74,7 +93,11 @@ impl Metrics {
         let in_progress = Gauge::default();
         registry.register("runs_in_progress", "Runs going now", in_progress.clone());
         let workers = Gauge::default();
-        registry.register("workers", "Runs this process keeps going at once", workers.clone());
+        registry.register(
+            "workers",
+            "Runs this process keeps going at once",
+            workers.clone(),
+        );
         for status in ["succeeded", "failed", "interrupted"] {
             let _ = runs.get_or_create(&[("status", status.to_string())]);
         }
@@ -113,7 +136,9 @@ impl Metrics {
     /// A run ended with `status` after `seconds`; `finished_unix` is when, for a success.
     pub fn run_ended(&self, connection: &str, status: &str, seconds: f64, finished_unix: i64) {
         self.in_progress.dec();
-        self.runs.get_or_create(&[("status", status.to_string())]).inc();
+        self.runs
+            .get_or_create(&[("status", status.to_string())])
+            .inc();
         self.duration.observe(seconds);
         if status == "succeeded" {
             self.set_last_success(connection, finished_unix);
@@ -126,16 +151,22 @@ impl Metrics {
             self.pages.inc_by(pages);
         }
         if inserted > 0 {
-            self.records.get_or_create(&[("change", "inserted".to_string())]).inc_by(inserted);
+            self.records
+                .get_or_create(&[("change", "inserted".to_string())])
+                .inc_by(inserted);
         }
         if updated > 0 {
-            self.records.get_or_create(&[("change", "updated".to_string())]).inc_by(updated);
+            self.records
+                .get_or_create(&[("change", "updated".to_string())])
+                .inc_by(updated);
         }
     }
 
     /// The connection's last success (Unix seconds), unless a later one is known.
     pub fn set_last_success(&self, connection: &str, unix: i64) {
-        let g = self.last_success.get_or_create(&[("connection", connection.to_string())]);
+        let g = self
+            .last_success
+            .get_or_create(&[("connection", connection.to_string())]);
         if g.get() < unix {
             g.set(unix);
         }
@@ -143,7 +174,8 @@ impl Metrics {
 
     /// Forget a connection that was removed.
     pub fn forget(&self, connection: &str) {
-        self.last_success.remove(&[("connection", connection.to_string())]);
+        self.last_success
+            .remove(&[("connection", connection.to_string())]);
     }
 }
 
@@ -179,9 +211,15 @@ mod tests {
             "host_harness_runs_in_progress 0",
             "host_harness_workers 8",
         ] {
-            assert!(text.lines().any(|l| l == line), "{line:?} missing from:\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line:?} missing from:\n{text}"
+            );
         }
-        assert!(!text.contains("connection=\"beta\""), "no success, no gauge");
+        assert!(
+            !text.contains("connection=\"beta\""),
+            "no success, no gauge"
+        );
         m.forget("acme");
         assert!(!m.encode().contains("acme"));
     }

@@ -21,7 +21,9 @@ fn v4_refused(ip: Ipv4Addr) -> Option<&'static str> {
         _ if ip.is_link_local() => "link-local",
         _ if ip.is_unspecified() || a == 0 => "unspecified (0.0.0.0/8)",
         _ if a == 100 && (64..128).contains(&b) => "shared address space (CGNAT, 100.64.0.0/10)",
-        _ if ip.is_multicast() || ip.is_broadcast() || a >= 240 => "multicast, broadcast or reserved",
+        _ if ip.is_multicast() || ip.is_broadcast() || a >= 240 => {
+            "multicast, broadcast or reserved"
+        }
         _ if a == 192 && b == 0 && c == 0 => "IETF protocol assignments (192.0.0.0/24)",
         _ if a == 198 && (18..20).contains(&b) => "benchmarking (198.18.0.0/15)",
         _ if ip.is_documentation() => "documentation",
@@ -94,7 +96,13 @@ mod tests {
 
     #[test]
     fn public_addresses_pass() {
-        for a in ["104.18.7.192", "8.8.8.8", "100.128.0.1", "2606:4700::6812:7c0", "::ffff:8.8.8.8"] {
+        for a in [
+            "104.18.7.192",
+            "8.8.8.8",
+            "100.128.0.1",
+            "2606:4700::6812:7c0",
+            "::ffff:8.8.8.8",
+        ] {
             let ip: IpAddr = a.parse().unwrap();
             assert_eq!(refused_because(ip), None, "{a}");
         }

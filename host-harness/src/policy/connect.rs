@@ -64,12 +64,24 @@ pub enum Route {
 pub type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
 
 /// Resolve (and check) where `route` goes.
-pub async fn address(route: &Route, resolver: &Resolver, timeout: Duration) -> Result<SocketAddr, Error> {
+pub async fn address(
+    route: &Route,
+    resolver: &Resolver,
+    timeout: Duration,
+) -> Result<SocketAddr, Error> {
     let (host, port) = match route {
         Route::Direct { host, port, .. } => (host.clone(), *port),
         Route::Redirect(t) => {
-            let default = if t.scheme == http::uri::Scheme::HTTPS { 443 } else { 80 };
-            let host = t.authority.host().trim_start_matches('[').trim_end_matches(']');
+            let default = if t.scheme == http::uri::Scheme::HTTPS {
+                443
+            } else {
+                80
+            };
+            let host = t
+                .authority
+                .host()
+                .trim_start_matches('[')
+                .trim_end_matches(']');
             (host.to_string(), t.authority.port_u16().unwrap_or(default))
         }
     };
@@ -110,7 +122,9 @@ pub async fn send(
     options: RequestOptions,
 ) -> Result<(Response<WasiBody>, IoFuture), Error> {
     let connect_timeout = options.connect_timeout.unwrap_or(Duration::from_secs(10));
-    let first_byte_timeout = options.first_byte_timeout.unwrap_or(Duration::from_secs(60));
+    let first_byte_timeout = options
+        .first_byte_timeout
+        .unwrap_or(Duration::from_secs(60));
     let between_bytes_timeout = options
         .between_bytes_timeout
         .unwrap_or(Duration::from_secs(30))
@@ -127,8 +141,13 @@ pub async fn send(
             },
         ),
         Route::Redirect(t) => (
-            (t.scheme == http::uri::Scheme::HTTPS)
-                .then(|| t.authority.host().trim_start_matches('[').trim_end_matches(']').to_string()),
+            (t.scheme == http::uri::Scheme::HTTPS).then(|| {
+                t.authority
+                    .host()
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string()
+            }),
             t.authority.to_string(),
         ),
     };
@@ -172,7 +191,12 @@ pub async fn send(
 
     // Origin-form request target: scheme and authority travel in the connection and Host.
     *req.uri_mut() = http::Uri::builder()
-        .path_and_query(req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"))
+        .path_and_query(
+            req.uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/"),
+        )
         .build()
         .map_err(|_| Error::HttpRequestUriInvalid)?;
 
@@ -183,13 +207,7 @@ pub async fn send(
             .map_err(Error::from)?;
         let mut timeout = tokio::time::interval(between_bytes_timeout);
         timeout.reset();
-        Ok::<_, Error>(res.map(|incoming| {
-            IdleTimeout {
-                incoming,
-                timeout,
-            }
-            .boxed_unsync()
-        }))
+        Ok::<_, Error>(res.map(|incoming| IdleTimeout { incoming, timeout }.boxed_unsync()))
     };
     let mut send = pin!(send);
     let mut conn = Some(conn);
@@ -275,12 +293,18 @@ mod tests {
     #[tokio::test]
     async fn names_resolving_to_private_addresses_are_refused() {
         let mut table = BTreeMap::new();
-        table.insert("api.example.test".to_string(), vec!["127.0.0.1".parse().unwrap()]);
+        table.insert(
+            "api.example.test".to_string(),
+            vec!["127.0.0.1".parse().unwrap()],
+        );
         table.insert(
             "mixed.example.test".to_string(),
             vec!["8.8.8.8".parse().unwrap(), "10.0.0.1".parse().unwrap()],
         );
-        table.insert("public.example.test".to_string(), vec!["8.8.8.8".parse().unwrap()]);
+        table.insert(
+            "public.example.test".to_string(),
+            vec!["8.8.8.8".parse().unwrap()],
+        );
         let r = Resolver::Static(Arc::new(table));
         let t = Duration::from_secs(1);
         let direct = |h: &str| Route::Direct {
@@ -290,19 +314,29 @@ mod tests {
         };
         for h in ["api.example.test", "mixed.example.test"] {
             assert!(
-                matches!(address(&direct(h), &r, t).await, Err(Error::DestinationIpProhibited)),
+                matches!(
+                    address(&direct(h), &r, t).await,
+                    Err(Error::DestinationIpProhibited)
+                ),
                 "{h}"
             );
         }
-        assert!(matches!(address(&direct("nowhere.example.test"), &r, t).await, Err(Error::DnsError { .. })));
+        assert!(matches!(
+            address(&direct("nowhere.example.test"), &r, t).await,
+            Err(Error::DnsError { .. })
+        ));
         assert_eq!(
-            address(&direct("public.example.test"), &r, t).await.unwrap(),
+            address(&direct("public.example.test"), &r, t)
+                .await
+                .unwrap(),
             "8.8.8.8:443".parse().unwrap()
         );
         // the host's own loopback redirect target is exempt
         let target = Target::parse("http://127.0.0.1:9").unwrap();
         assert_eq!(
-            address(&Route::Redirect(target), &Resolver::System, t).await.unwrap(),
+            address(&Route::Redirect(target), &Resolver::System, t)
+                .await
+                .unwrap(),
             "127.0.0.1:9".parse().unwrap()
         );
     }

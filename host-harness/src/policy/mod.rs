@@ -89,6 +89,9 @@ impl Default for Policy {
 impl Policy {
     /// The redirect for a (normalized) host name, if the host set one.
     pub fn redirect_for(&self, host: &str) -> Option<&Target> {
-        self.redirects.iter().find(|r| r.host == host).map(|r| &r.target)
+        self.redirects
+            .iter()
+            .find(|r| r.host == host)
+            .map(|r| &r.target)
     }
 }

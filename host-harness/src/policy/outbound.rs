@@ -60,14 +60,21 @@ fn unreachable_because(e: &wasmtime_wasi_http::Error) -> Option<String> {
     Some(match e {
         E::DnsError { rcode, .. } => format!(
             "the name could not be resolved{}",
-            rcode.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+            rcode
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
         ),
         E::DnsTimeout => "the name lookup timed out".into(),
         E::ConnectionRefused => "the connection was refused".into(),
         E::ConnectionTimeout => "the connection timed out".into(),
         E::Connect(io) => format!("the connection failed ({})", io.kind()),
-        E::DestinationIpProhibited => "the name resolves to a private address, which the host refuses".into(),
-        E::Tls(_) | E::TlsCertificateError | E::TlsProtocolError => "the TLS handshake failed".into(),
+        E::DestinationIpProhibited => {
+            "the name resolves to a private address, which the host refuses".into()
+        }
+        E::Tls(_) | E::TlsCertificateError | E::TlsProtocolError => {
+            "the TLS handshake failed".into()
+        }
         _ => return None,
     })
 }
@@ -226,7 +233,9 @@ impl WasiHttpHooks for PolicyHooks {
     /// The component may not set the headers its secrets travel in: only `attach` does.
     fn forbidden_header_filter(&mut self) -> ForbiddenHeaderFilter {
         let out = self.0.clone();
-        Arc::new(move |name| DEFAULT_FORBIDDEN_HEADERS.contains(name) || out.secrets.owns_header(name))
+        Arc::new(move |name| {
+            DEFAULT_FORBIDDEN_HEADERS.contains(name) || out.secrets.owns_header(name)
+        })
     }
 
     fn p2_outgoing_body_buffer_chunks(&mut self) -> usize {
@@ -243,9 +252,8 @@ impl WasiHttpHooks for PolicyHooks {
         options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
     ) -> Box<
-        dyn Future<
-                Output = Result<(http::Response<WasiBody>, IoFuture), wasmtime_wasi_http::Error>,
-            > + Send,
+        dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), wasmtime_wasi_http::Error>>
+            + Send,
     > {
         let out = self.0.clone();
         let origin = Origin::of_uri(request.uri()).map(|o| o.to_string()).ok();
@@ -259,10 +267,14 @@ impl WasiHttpHooks for PolicyHooks {
             out.sent.fetch_add(1, Ordering::Relaxed);
             let p = &out.policy;
             // The guest may ask for shorter timeouts, never longer ones.
-            let cap = |asked: Option<Duration>, max: Duration| Some(asked.map_or(max, |a| a.min(max)));
+            let cap =
+                |asked: Option<Duration>, max: Duration| Some(asked.map_or(max, |a| a.min(max)));
             let options = RequestOptions {
                 connect_timeout: cap(options.and_then(|o| o.connect_timeout), p.connect_timeout),
-                first_byte_timeout: cap(options.and_then(|o| o.first_byte_timeout), p.first_byte_timeout),
+                first_byte_timeout: cap(
+                    options.and_then(|o| o.first_byte_timeout),
+                    p.first_byte_timeout,
+                ),
                 between_bytes_timeout: cap(
                     options.and_then(|o| o.between_bytes_timeout),
                     p.between_bytes_timeout,

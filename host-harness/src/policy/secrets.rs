@@ -59,7 +59,9 @@ impl SessionSecrets {
 
     /// A session without secrets (describe-only probes, tests).
     pub fn none() -> Self {
-        SessionSecrets { entries: Vec::new() }
+        SessionSecrets {
+            entries: Vec::new(),
+        }
     }
 
     /// The header and placeholder value `attach` puts on a request for secret `key`.
@@ -147,7 +149,10 @@ mod tests {
             origins: vec![origin("api.openai.com", "https", 443)],
         };
         let mut values = BTreeMap::new();
-        values.insert("api_token".to_string(), Secret::from_input("sk-admin-SECRETSECRETSECRET"));
+        values.insert(
+            "api_token".to_string(),
+            Secret::from_input("sk-admin-SECRETSECRETSECRET"),
+        );
         SessionSecrets::new(vec![rule], &values).unwrap()
     }
 
@@ -162,7 +167,8 @@ mod tests {
             h
         };
         let mut ok = with(&placeholder);
-        s.fill(&origin("api.openai.com", "https", 443), &mut ok).unwrap();
+        s.fill(&origin("api.openai.com", "https", 443), &mut ok)
+            .unwrap();
         assert_eq!(ok[&name], "Bearer sk-admin-SECRETSECRETSECRET");
         for o in [
             origin("api.openai.com", "http", 80),
@@ -176,7 +182,9 @@ mod tests {
         // copied into another header: refused, even to the right origin
         let mut h = HeaderMap::new();
         h.insert("x-copy", placeholder.clone());
-        assert!(s.fill(&origin("api.openai.com", "https", 443), &mut h).is_err());
+        assert!(s
+            .fill(&origin("api.openai.com", "https", 443), &mut h)
+            .is_err());
         assert_eq!(s.placeholder("other"), Err(AttachRefusal::UnknownSecret));
         let unset = SessionSecrets::new(
             vec![SecretRule {

@@ -50,7 +50,11 @@ impl AlignedCharts {
     pub fn document(&self, title: &str) -> Result<String, ChartError> {
         charts::stack(
             title,
-            &[self.use_over_time.clone(), self.cohorts.clone(), self.beside_delivery.clone()],
+            &[
+                self.use_over_time.clone(),
+                self.cohorts.clone(),
+                self.beside_delivery.clone(),
+            ],
         )
     }
 }
@@ -74,14 +78,22 @@ pub async fn alignment_input(store: &Store, connection: &str) -> anyhow::Result<
 
 /// The report of `connection` with `options`. Fails on a store error, or an alias table
 /// with a cycle ([`super::alignment::AlignmentError`]).
-pub async fn aligned_report(store: &Store, connection: &str, options: &Options) -> anyhow::Result<AlignmentReport> {
+pub async fn aligned_report(
+    store: &Store,
+    connection: &str,
+    options: &Options,
+) -> anyhow::Result<AlignmentReport> {
     let input = alignment_input(store, connection).await?;
     Ok(alignment(&input, options)?)
 }
 
 /// The report of `connection` with `options`, and the organization's charts over the same
 /// periods: one call for a page.
-pub async fn aligned_view(store: &Store, connection: &str, options: &Options) -> anyhow::Result<AlignedView> {
+pub async fn aligned_view(
+    store: &Store,
+    connection: &str,
+    options: &Options,
+) -> anyhow::Result<AlignedView> {
     let input = alignment_input(store, connection).await?;
     let report = alignment(&input, options)?;
     let by_person = match options.by {

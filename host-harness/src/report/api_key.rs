@@ -97,4 +97,3 @@ pub async fn codex_usage(store: &Store, connection: &str) -> anyhow::Result<Usag
     };
     Ok(report)
 }
-

@@ -70,7 +70,11 @@ impl Directory {
         p["user_id"]
             .as_str()
             .and_then(|u| self.emails.get(u).cloned())
-            .or_else(|| p["api_key_id"].as_str().and_then(|k| self.owners.get(k).cloned()))
+            .or_else(|| {
+                p["api_key_id"]
+                    .as_str()
+                    .and_then(|k| self.owners.get(k).cloned())
+            })
             .unwrap_or_else(|| UNATTRIBUTED.to_string())
     }
 }

@@ -16,5 +16,5 @@ pub mod identity;
 pub mod people;
 pub mod who;
 
-pub use api_key::{codex_usage, Totals, UsageReport, UNATTRIBUTED};
 pub use crate::human::thousands;
+pub use api_key::{codex_usage, Totals, UsageReport, UNATTRIBUTED};

@@ -36,7 +36,8 @@ impl Period {
             Period::All => None,
             Period::Day => Some(day.format("%Y-%m-%d").to_string()),
             Period::Week => {
-                let monday = day - chrono::Duration::days(day.weekday().num_days_from_monday() as i64);
+                let monday =
+                    day - chrono::Duration::days(day.weekday().num_days_from_monday() as i64);
                 Some(monday.format("%Y-%m-%d").to_string())
             }
         }
@@ -241,7 +242,11 @@ pub fn surfaces<'a>(rows: impl IntoIterator<Item = &'a PersonRow>) -> BTreeMap<S
 }
 
 /// Build the view from `connection`'s records.
-pub async fn people(store: &Store, connection: &str, period: Period) -> anyhow::Result<PeopleReport> {
+pub async fn people(
+    store: &Store,
+    connection: &str,
+    period: Period,
+) -> anyhow::Result<PeopleReport> {
     let directory = Directory::load(store, connection).await?;
     let mut b = Builder {
         period,
@@ -251,11 +256,15 @@ pub async fn people(store: &Store, connection: &str, period: Period) -> anyhow::
     };
     let (mut api_total, mut api_attributed) = (0u64, 0u64);
     for r in store.records(connection, "usage").await? {
-        let Ok(p) = serde_json::from_str::<Value>(&r.payload) else { continue };
+        let Ok(p) = serde_json::from_str::<Value>(&r.payload) else {
+            continue;
+        };
         if p["is_codex"] != Value::Bool(true) {
             continue;
         }
-        let Some(day) = day_of(&p, "bucket_start") else { continue };
+        let Some(day) = day_of(&p, "bucket_start") else {
+            continue;
+        };
         let who = directory.api_key_user(&p);
         let (input, output) = (count(&p["input_tokens"]), count(&p["output_tokens"]));
         api_total += input + output;
@@ -275,9 +284,13 @@ pub async fn people(store: &Store, connection: &str, period: Period) -> anyhow::
     let mut row_tokens: BTreeMap<[String; 4], (NaiveDate, String, TokenCounts, TokenCounts)> =
         BTreeMap::new();
     for r in store.records(connection, "workspace_usage").await? {
-        let Ok(Value::Object(p)) = serde_json::from_str::<Value>(&r.payload) else { continue };
+        let Ok(Value::Object(p)) = serde_json::from_str::<Value>(&r.payload) else {
+            continue;
+        };
         let v = Value::Object(p);
-        let Some(day) = day_of(&v, "period_start") else { continue };
+        let Some(day) = day_of(&v, "period_start") else {
+            continue;
+        };
         let who = workspace_user(&v);
         let Value::Object(p) = &v else { continue };
         let credits = decimal(&v["credits"]);
@@ -300,7 +313,10 @@ pub async fn people(store: &Store, connection: &str, period: Period) -> anyhow::
                 }
             }
             Some("client") => {
-                let id = v["client_id"].as_str().unwrap_or("(unknown surface)").to_string();
+                let id = v["client_id"]
+                    .as_str()
+                    .unwrap_or("(unknown surface)")
+                    .to_string();
                 let a = c.by_client.entry(id).or_default();
                 a.threads += count(&v["threads"]);
                 a.turns += count(&v["turns"]);
@@ -331,8 +347,12 @@ pub async fn people(store: &Store, connection: &str, period: Period) -> anyhow::
     }
     for (stream, reviews) in [("code_reviews", true), ("code_review_responses", false)] {
         for r in store.records(connection, stream).await? {
-            let Ok(v) = serde_json::from_str::<Value>(&r.payload) else { continue };
-            let Some(day) = day_of(&v, "period_start") else { continue };
+            let Ok(v) = serde_json::from_str::<Value>(&r.payload) else {
+                continue;
+            };
+            let Some(day) = day_of(&v, "period_start") else {
+                continue;
+            };
             let who = workspace_user(&v);
             let row = b.row(&who, day);
             let counts = if reviews {
@@ -341,7 +361,10 @@ pub async fn people(store: &Store, connection: &str, period: Period) -> anyhow::
                 &mut row.code_review_responses
             };
             if let Value::Object(p) = &v {
-                for (k, n) in p.iter().filter(|(k, n)| n.is_u64() && !NOT_COUNTS.contains(&k.as_str())) {
+                for (k, n) in p
+                    .iter()
+                    .filter(|(k, n)| n.is_u64() && !NOT_COUNTS.contains(&k.as_str()))
+                {
                     *counts.entry(k.clone()).or_default() += count(n);
                 }
             }
@@ -402,13 +425,23 @@ mod tests {
             })
             .await
             .unwrap();
-        let run = store.start_run("c", "test-owner", "test", "c").await.unwrap().unwrap();
+        let run = store
+            .start_run("c", "test-owner", "test", "c")
+            .await
+            .unwrap()
+            .unwrap();
         let record = |day: &str, breakdown: &str, model: Option<&str>, tokens: Value| {
             let mut p = json!({"period_start": format!("{day}T00:00:00Z"), "period": "day",
                 "user_id": "u1", "email": "Ada@X.io", "breakdown": breakdown, "model": model,
                 "speed": model.map(|_| "standard"), "credits": 1.5, "threads": 1, "turns": 2});
-            p.as_object_mut().unwrap().extend(tokens.as_object().unwrap().clone());
-            let key = vec![Some(day.to_string()), Some(breakdown.to_string()), model.map(str::to_string)];
+            p.as_object_mut()
+                .unwrap()
+                .extend(tokens.as_object().unwrap().clone());
+            let key = vec![
+                Some(day.to_string()),
+                Some(breakdown.to_string()),
+                model.map(str::to_string),
+            ];
             crate::records::CheckedRecord {
                 stream: "workspace_usage".into(),
                 key_text: serde_json::to_string(&key).unwrap(),
@@ -420,24 +453,56 @@ mod tests {
         let records = [
             // tokens per model only
             record("2026-01-05", "total", None, json!({})),
-            record("2026-01-05", "model", Some("m1"), json!({"text_input_tokens": 100, "text_output_tokens": 10})),
-            record("2026-01-05", "model", Some("m2"), json!({"text_input_tokens": 50})),
+            record(
+                "2026-01-05",
+                "model",
+                Some("m1"),
+                json!({"text_input_tokens": 100, "text_output_tokens": 10}),
+            ),
+            record(
+                "2026-01-05",
+                "model",
+                Some("m2"),
+                json!({"text_input_tokens": 50}),
+            ),
             // a row with its own totals: those, not its models' as well
-            record("2026-01-06", "total", None, json!({"text_input_tokens": 7, "text_output_tokens": 3})),
-            record("2026-01-06", "model", Some("m1"), json!({"text_input_tokens": 7, "text_output_tokens": 3})),
+            record(
+                "2026-01-06",
+                "total",
+                None,
+                json!({"text_input_tokens": 7, "text_output_tokens": 3}),
+            ),
+            record(
+                "2026-01-06",
+                "model",
+                Some("m1"),
+                json!({"text_input_tokens": 7, "text_output_tokens": 3}),
+            ),
         ];
         let page = wit::Page {
-            raw: wit::RawPage { stream: "workspace_usage".into(), scope: None, fetched_at: 0, body: "{}".into() },
+            raw: wit::RawPage {
+                stream: "workspace_usage".into(),
+                scope: None,
+                fetched_at: 0,
+                body: "{}".into(),
+            },
             next_cursor: None,
             checkpoint: None,
             window: None,
         };
-        store.commit_page(&run, 0, page, 1, records.to_vec()).await.unwrap();
+        store
+            .commit_page(&run, 0, page, 1, records.to_vec())
+            .await
+            .unwrap();
         let all = people(&store, "c", Period::All).await.unwrap();
         assert_eq!(all.people.len(), 1);
         let c = &all.people[0].chatgpt;
         assert_eq!(all.people[0].email, "ada@x.io");
-        let want: TokenCounts = [("text_input_tokens".to_string(), 157), ("text_output_tokens".to_string(), 13)].into();
+        let want: TokenCounts = [
+            ("text_input_tokens".to_string(), 157),
+            ("text_output_tokens".to_string(), 13),
+        ]
+        .into();
         assert_eq!(c.tokens, want);
         assert_eq!(c.by_model["m1/standard"].tokens["text_input_tokens"], 107);
         assert_eq!((c.threads, c.turns, c.credits), (2, 4, Decimal::new(3, 0)));

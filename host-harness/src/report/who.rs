@@ -22,10 +22,16 @@ pub fn email(arg: &str) -> Result<String, String> {
 
 /// `alias` → `target` checked against the connection's alias `table` (as stored): both
 /// emails, different, and no cycle once added. Returns the two emails as stored.
-pub fn alias(table: &BTreeMap<String, String>, alias: &str, target: &str) -> Result<(String, String), String> {
+pub fn alias(
+    table: &BTreeMap<String, String>,
+    alias: &str,
+    target: &str,
+) -> Result<(String, String), String> {
     let (alias, target) = (email(alias)?, email(target)?);
     if alias == target {
-        return Err(format!("{alias} is already itself; give two different emails"));
+        return Err(format!(
+            "{alias} is already itself; give two different emails"
+        ));
     }
     let mut table = table.clone();
     table.insert(alias.clone(), target.clone());
@@ -44,7 +50,10 @@ pub fn team(name: &str, emails: &[String]) -> Result<(String, Vec<String>), Stri
     if emails.is_empty() {
         return Err(format!("give the emails of team {name}'s members"));
     }
-    let members = emails.iter().map(|e| email(e)).collect::<Result<Vec<_>, _>>()?;
+    let members = emails
+        .iter()
+        .map(|e| email(e))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok((name, members))
 }
 
@@ -55,17 +64,31 @@ mod tests {
     #[test]
     fn input_is_checked_before_it_is_stored() {
         assert_eq!(email(" Ada@Example.COM ").unwrap(), "ada@example.com");
-        assert!(email("ada").unwrap_err().contains("is not an email address"));
+        assert!(email("ada")
+            .unwrap_err()
+            .contains("is not an email address"));
         assert!(email("a b@x").is_err());
         let mut table = BTreeMap::new();
-        assert_eq!(alias(&table, "P@home", "w@work").unwrap(), ("p@home".into(), "w@work".into()));
-        assert!(alias(&table, "w@work", "W@WORK").unwrap_err().contains("already itself"));
+        assert_eq!(
+            alias(&table, "P@home", "w@work").unwrap(),
+            ("p@home".into(), "w@work".into())
+        );
+        assert!(alias(&table, "w@work", "W@WORK")
+            .unwrap_err()
+            .contains("already itself"));
         table.insert("p@home".to_string(), "w@work".to_string());
-        assert!(alias(&table, "w@work", "p@home").unwrap_err().contains("the alias was not added"));
-        assert_eq!(team(" core ", &["A@x".into()]).unwrap(), ("core".into(), vec!["a@x".into()]));
+        assert!(alias(&table, "w@work", "p@home")
+            .unwrap_err()
+            .contains("the alias was not added"));
+        assert_eq!(
+            team(" core ", &["A@x".into()]).unwrap(),
+            ("core".into(), vec!["a@x".into()])
+        );
         assert!(team("", &["a@x".into()]).is_err());
         assert!(team("a\nb", &["a@x".into()]).is_err());
         assert!(team("t", &[]).is_err());
-        assert!(team("t", &["nope".into()]).unwrap_err().contains("\"nope\""));
+        assert!(team("t", &["nope".into()])
+            .unwrap_err()
+            .contains("\"nope\""));
     }
 }

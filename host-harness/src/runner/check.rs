@@ -41,7 +41,9 @@ pub(super) async fn check(
         .into_iter()
         .map(|(first, part)| {
             let (stream, r) = (stream.to_string(), redactor.clone());
-            tokio::task::spawn_blocking(move || records::check_part(&stream, key_len, first, part, &r))
+            tokio::task::spawn_blocking(move || {
+                records::check_part(&stream, key_len, first, part, &r)
+            })
         })
         .collect();
     let mut checked = Vec::with_capacity(n);
@@ -73,7 +75,9 @@ mod tests {
     async fn parts_give_what_one_piece_gives() {
         let r = Redactor::default();
         let n = 3 * MIN_PART + 5;
-        let page: Vec<_> = (0..n).map(|i| rec(i, &format!("{{ \"n\" : {i} }}"))).collect();
+        let page: Vec<_> = (0..n)
+            .map(|i| rec(i, &format!("{{ \"n\" : {i} }}")))
+            .collect();
         let whole = records::check("s", 1, page.clone(), &r).unwrap();
         assert_eq!(check("s", 1, page.clone(), &r).await.unwrap(), whole);
 
@@ -83,7 +87,10 @@ mod tests {
         bad[MIN_PART + 1].payload = "[]".into();
         let e = check("s", 1, bad.clone(), &r).await.unwrap_err();
         assert_eq!(e.message, records::check("s", 1, bad, &r).unwrap_err());
-        assert!(e.message.contains(&format!("record {}", MIN_PART + 1)), "{e:?}");
+        assert!(
+            e.message.contains(&format!("record {}", MIN_PART + 1)),
+            "{e:?}"
+        );
     }
 
     #[test]

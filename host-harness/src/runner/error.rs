@@ -84,8 +84,9 @@ impl From<anyhow::Error> for HostError {
             );
         }
         if let Some(m) = e.downcast_ref::<crate::store::NoKey>() {
-            return HostError::new("usage", m.to_string())
-                .with_hint("Pass the store's key: --secret-key-file FILE or --secret-key-env VAR.");
+            return HostError::new("usage", m.to_string()).with_hint(
+                "Pass the store's key: --secret-key-file FILE or --secret-key-env VAR.",
+            );
         }
         if let Some(l) = e.downcast_ref::<crate::store::LeaseLost>() {
             return HostError::new("interrupted", l.to_string());

@@ -192,7 +192,11 @@ impl Harness {
         let origins = settings::configured_origins(&configured.origins, &self.declared)
             .map_err(|m| HostError::new("sandbox", redactor.redact(&m)))?;
         session.allow(origins.clone());
-        let notes = configured.notes.iter().map(|n| redactor.redact(n)).collect();
+        let notes = configured
+            .notes
+            .iter()
+            .map(|n| redactor.redact(n))
+            .collect();
         Ok((notes, origins))
     }
 
@@ -235,8 +239,13 @@ impl Harness {
                     .await?
             }
             None => {
-                return Err(HostError::new("usage", format!("there is no connection {id}"))
-                    .with_hint(format!("Add it first: host-harness connections add {id} [--component PATH]")))
+                return Err(
+                    HostError::new("usage", format!("there is no connection {id}")).with_hint(
+                        format!(
+                            "Add it first: host-harness connections add {id} [--component PATH]"
+                        ),
+                    ),
+                )
             }
         };
         match &found.connector {
@@ -260,7 +269,12 @@ impl Harness {
     }
 
     /// Save checked settings for `connection`.
-    pub async fn save(&self, store: &Store, connection: &str, checked: &Checked) -> Result<Saved, HostError> {
+    pub async fn save(
+        &self,
+        store: &Store,
+        connection: &str,
+        checked: &Checked,
+    ) -> Result<Saved, HostError> {
         self.connection(store, connection).await?;
         store
             .save_configuration(connection, &checked.settings, &checked.secrets)
@@ -309,11 +323,20 @@ impl Harness {
     }
 
     /// Live check of settings that are not saved.
-    pub async fn validate_checked(&self, checked: &Checked) -> Result<wit::CredentialReport, HostError> {
+    pub async fn validate_checked(
+        &self,
+        checked: &Checked,
+    ) -> Result<wit::CredentialReport, HostError> {
         let redactor = Self::redactor(&checked.secrets);
         let mut session = self.session(&checked.secrets, "validate").await?;
-        self.configure_session(&mut session, &checked.settings, &checked.secrets, &redactor, Vec::new())
-            .await?;
+        self.configure_session(
+            &mut session,
+            &checked.settings,
+            &checked.secrets,
+            &redactor,
+            Vec::new(),
+        )
+        .await?;
         self.validate_session(&mut session, &redactor).await
     }
 
@@ -325,7 +348,10 @@ impl Harness {
         let result = session.validate_credentials().await;
         // A check that could not reach the provider says nothing about the credentials.
         if let Some(u) = session.take_unreachable() {
-            let via = u.via.map(|v| format!(" (redirected to {v})")).unwrap_or_default();
+            let via = u
+                .via
+                .map(|v| format!(" (redirected to {v})"))
+                .unwrap_or_default();
             return Err(HostError::new(
                 "network",
                 redactor.redact(&format!("could not reach {}{via}: {}", u.origin, u.what)),
@@ -348,12 +374,16 @@ impl Harness {
         store: &Store,
         connection: &str,
     ) -> Result<(Vec<wit::Setting>, BTreeMap<String, Secret>), HostError> {
-        store.configuration(connection).await.map_err(store_error)?.ok_or_else(|| {
-            HostError::new(
-                "not-configured",
-                format!("nothing is saved for the {} connector yet", self.info.name),
-            )
-        })
+        store
+            .configuration(connection)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| {
+                HostError::new(
+                    "not-configured",
+                    format!("nothing is saved for the {} connector yet", self.info.name),
+                )
+            })
     }
 
     /// A fresh instance configured with stored settings (see [`Harness::stored`]; read
@@ -371,7 +401,11 @@ impl Harness {
     }
 
     /// Live check of the stored settings of `connection`.
-    pub async fn validate(&self, store: &Store, connection: &str) -> Result<wit::CredentialReport, HostError> {
+    pub async fn validate(
+        &self,
+        store: &Store,
+        connection: &str,
+    ) -> Result<wit::CredentialReport, HostError> {
         self.connection(store, connection).await?;
         let stored = self.stored(store, connection).await?;
         let (mut session, redactor) = self.configured_session(stored, "validate").await?;

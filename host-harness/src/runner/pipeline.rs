@@ -58,7 +58,12 @@ impl Harness {
         progress: Option<&ProgressTx>,
         total: &mut StreamCounts,
     ) -> Result<(), HostError> {
-        emit(progress, Progress::StreamStarted { stream: stream.to_string() });
+        emit(
+            progress,
+            Progress::StreamStarted {
+                stream: stream.to_string(),
+            },
+        );
         let key_len = self
             .info()
             .streams

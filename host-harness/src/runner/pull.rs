@@ -37,7 +37,9 @@ impl Harness {
         progress: Option<&ProgressTx>,
     ) -> Pulled {
         let before = session.requests();
-        let page = self.pull_with_retries(session, redactor, at, progress).await;
+        let page = self
+            .pull_with_retries(session, redactor, at, progress)
+            .await;
         let requests = session.requests() - before;
         let page = page.and_then(|p| {
             if p.raw.stream == at.stream {
@@ -78,8 +80,12 @@ impl Harness {
             // A request that never reached its origin is not a provider outage: say which
             // origin and why, and retry once at most (a network or redirect problem does
             // not go away in seconds).
-            if let (wit::ConnectorError::Transient(_), Some(u)) = (&err, session.take_unreachable()) {
-                let via = u.via.map(|v| format!(" (redirected to {v})")).unwrap_or_default();
+            if let (wit::ConnectorError::Transient(_), Some(u)) = (&err, session.take_unreachable())
+            {
+                let via = u
+                    .via
+                    .map(|v| format!(" (redirected to {v})"))
+                    .unwrap_or_default();
                 let e = HostError::new(
                     "network",
                     redactor.redact(&format!("could not reach {}{via}: {}", u.origin, u.what)),
@@ -101,7 +107,9 @@ impl Harness {
             }
             let (class, message) = connector_error(&err);
             let retry_after = match &err {
-                wit::ConnectorError::RateLimited(r) => Some(r.retry_after_ms.map(Duration::from_millis)),
+                wit::ConnectorError::RateLimited(r) => {
+                    Some(r.retry_after_ms.map(Duration::from_millis))
+                }
                 wit::ConnectorError::Transient(_) => Some(None),
                 _ => None,
             };
@@ -123,7 +131,10 @@ impl Harness {
                 Some(_) => {
                     return Err(HostError::new(
                         &class,
-                        format!("{} (gave up after {attempt} attempts)", redactor.redact(&message)),
+                        format!(
+                            "{} (gave up after {attempt} attempts)",
+                            redactor.redact(&message)
+                        ),
                     ))
                 }
                 None => return Err(HostError::new(&class, redactor.redact(&message))),

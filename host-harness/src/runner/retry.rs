@@ -44,10 +44,16 @@ mod tests {
     #[test]
     fn backs_off_within_bounds() {
         let p = RetryPolicy::default();
-        assert_eq!(p.delay(1, Some(Duration::from_secs(2))), Duration::from_secs(2));
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
         assert_eq!(p.delay(1, Some(Duration::from_secs(600))), p.max_delay);
         let d = p.delay(3, None);
-        assert!(d >= Duration::from_secs(2) && d <= Duration::from_secs(3), "{d:?}");
+        assert!(
+            d >= Duration::from_secs(2) && d <= Duration::from_secs(3),
+            "{d:?}"
+        );
         assert!(p.delay(30, None) <= p.max_delay);
     }
 }

@@ -15,7 +15,10 @@ use crate::secret::Secret;
 /// Type raw form values by the kinds `describe` declared (unknown keys stay text, so the
 /// connector can name them). A secret given as a plain setting is refused: secrets are
 /// read from standard input, an environment variable or a password field.
-pub fn typed(info: &wit::ConnectorInfo, raw: &[(String, String)]) -> Result<Vec<wit::Setting>, HostError> {
+pub fn typed(
+    info: &wit::ConnectorInfo,
+    raw: &[(String, String)],
+) -> Result<Vec<wit::Setting>, HostError> {
     raw.iter()
         .map(|(key, value)| {
             let kind = info.settings.iter().find(|f| &f.key == key).map(|f| f.kind);
@@ -170,16 +173,33 @@ pub fn with_host_problems(
 /// Where each secret field may be sent, from `describe`. A secret field without a
 /// `secret-use`, with an origin that is not valid, or with an origin the connector does not
 /// declare, makes the connector unusable: the host would not know where the secret may go.
-pub fn secret_rules(info: &wit::ConnectorInfo, declared: &[Origin]) -> Result<Vec<SecretRule>, String> {
+pub fn secret_rules(
+    info: &wit::ConnectorInfo,
+    declared: &[Origin],
+) -> Result<Vec<SecretRule>, String> {
     let mut rules = Vec::new();
-    for f in info.settings.iter().filter(|f| f.kind == wit::SettingKind::Secret) {
+    for f in info
+        .settings
+        .iter()
+        .filter(|f| f.kind == wit::SettingKind::Secret)
+    {
         let Some(u) = &f.secret_use else {
-            return Err(format!("secret setting {} does not say where it may be sent (secret-use)", f.key));
+            return Err(format!(
+                "secret setting {} does not say where it may be sent (secret-use)",
+                f.key
+            ));
         };
-        let header = HeaderName::try_from(u.header.to_ascii_lowercase())
-            .map_err(|_| format!("secret setting {}: {:?} is not a header name", f.key, u.header))?;
+        let header = HeaderName::try_from(u.header.to_ascii_lowercase()).map_err(|_| {
+            format!(
+                "secret setting {}: {:?} is not a header name",
+                f.key, u.header
+            )
+        })?;
         if http::HeaderValue::from_str(&u.value_prefix).is_err() {
-            return Err(format!("secret setting {}: its value prefix cannot be sent in a header", f.key));
+            return Err(format!(
+                "secret setting {}: its value prefix cannot be sent in a header",
+                f.key
+            ));
         }
         let mut origins = Vec::new();
         for o in &u.origins {
@@ -193,7 +213,10 @@ pub fn secret_rules(info: &wit::ConnectorInfo, declared: &[Origin]) -> Result<Ve
             origins.push(o);
         }
         if origins.is_empty() {
-            return Err(format!("secret setting {} names no origin it may be sent to", f.key));
+            return Err(format!(
+                "secret setting {} names no origin it may be sent to",
+                f.key
+            ));
         }
         rules.push(SecretRule {
             key: f.key.clone(),
@@ -209,17 +232,26 @@ pub fn secret_rules(info: &wit::ConnectorInfo, declared: &[Origin]) -> Result<Ve
 pub fn declared_origins(info: &wit::ConnectorInfo) -> Result<Vec<Origin>, String> {
     info.origins
         .iter()
-        .map(|o| Origin::declared(o).map_err(|e| format!("the connector declares an origin the host refuses: {e}")))
+        .map(|o| {
+            Origin::declared(o)
+                .map_err(|e| format!("the connector declares an origin the host refuses: {e}"))
+        })
         .collect()
 }
 
 /// The origins a `configure` returned, checked: valid, and each one declared.
-pub fn configured_origins(configured: &[wit::Origin], declared: &[Origin]) -> Result<Vec<Origin>, String> {
+pub fn configured_origins(
+    configured: &[wit::Origin],
+    declared: &[Origin],
+) -> Result<Vec<Origin>, String> {
     let mut out = Vec::new();
     for o in configured {
-        let o = Origin::declared(o).map_err(|e| format!("the connector asked to call an origin the host refuses: {e}"))?;
+        let o = Origin::declared(o)
+            .map_err(|e| format!("the connector asked to call an origin the host refuses: {e}"))?;
         if !declared.contains(&o) {
-            return Err(format!("the connector asked to call {o}, which it does not declare"));
+            return Err(format!(
+                "the connector asked to call {o}, which it does not declare"
+            ));
         }
         if !out.contains(&o) {
             out.push(o);

@@ -39,7 +39,12 @@ impl Harness {
     /// One sync run of `connection` now. Refused before anything is recorded when the
     /// connection is busy (its lease is held, by this process or another), not configured,
     /// or asked for a stream the connector does not have.
-    pub async fn sync(&self, store: &Store, connection: &str, opts: SyncOptions) -> Result<Run, HostError> {
+    pub async fn sync(
+        &self,
+        store: &Store,
+        connection: &str,
+        opts: SyncOptions,
+    ) -> Result<Run, HostError> {
         let lease = self.begin(store, connection, &opts).await?;
         self.run(store, lease, opts).await
     }
@@ -53,7 +58,10 @@ impl Harness {
                 if let Some(bad) = list.iter().find(|s| !names.contains(s)) {
                     return Err(HostError::new(
                         "usage",
-                        format!("unknown stream {bad:?}; the streams are: {}", names.join(", ")),
+                        format!(
+                            "unknown stream {bad:?}; the streams are: {}",
+                            names.join(", ")
+                        ),
                     ));
                 }
                 names.iter().filter(|n| list.contains(n)).cloned().collect()
@@ -64,7 +72,12 @@ impl Harness {
     /// Start a run of `connection` for this process: check the request, then take the
     /// connection's lease and record the run (one transaction). Nothing is recorded when
     /// it is refused.
-    pub async fn begin(&self, store: &Store, connection: &str, opts: &SyncOptions) -> Result<RunLease, HostError> {
+    pub async fn begin(
+        &self,
+        store: &Store,
+        connection: &str,
+        opts: &SyncOptions,
+    ) -> Result<RunLease, HostError> {
         self.connection(store, connection).await?;
         self.selected(opts)?;
         // Not configured: say so, and record no failed run.
@@ -76,7 +89,10 @@ impl Harness {
             Ok(lease) => Ok(lease),
             Err(busy) => Err(HostError::new(
                 "busy",
-                format!("run {} of the connection {connection} is still in progress", busy.run_id),
+                format!(
+                    "run {} of the connection {connection} is still in progress",
+                    busy.run_id
+                ),
             )),
         }
     }
@@ -85,7 +101,12 @@ impl Harness {
     /// heartbeat renews the lease; then the run is closed and its lease released. A run
     /// whose lease was taken over stops at its next write (it was marked interrupted by
     /// whoever took it over).
-    pub async fn run(&self, store: &Store, lease: RunLease, opts: SyncOptions) -> Result<Run, HostError> {
+    pub async fn run(
+        &self,
+        store: &Store,
+        lease: RunLease,
+        opts: SyncOptions,
+    ) -> Result<Run, HostError> {
         let mut counts: BTreeMap<String, StreamCounts> = BTreeMap::new();
         let mut delivery_problems = None;
         let result = match self.selected(&opts) {
@@ -93,11 +114,14 @@ impl Harness {
             Ok(selected) => {
                 let mut beat = lease.clone();
                 let work = async {
-                    let r = self.run_streams(store, &lease, &selected, &opts, &mut counts).await;
+                    let r = self
+                        .run_streams(store, &lease, &selected, &opts, &mut counts)
+                        .await;
                     // The connection's git repositories, read under the same lease; a
                     // repository that cannot be read is reported, never a failed run.
                     if !matches!(&r, Err(e) if e.class == "interrupted") {
-                        delivery_problems = crate::delivery::import::after_run(store, &lease.connection).await;
+                        delivery_problems =
+                            crate::delivery::import::after_run(store, &lease.connection).await;
                     }
                     r
                 };
@@ -159,10 +183,11 @@ impl Harness {
         denied.extend(instances.normalize.denied());
         match result {
             Err(mut e) if !denied.is_empty() => {
-                e.message.push_str(&instances.redactor.redact(&format!(
-                    " (the sandbox refused: {})",
-                    denied.join("; ")
-                )));
+                e.message.push_str(
+                    &instances
+                        .redactor
+                        .redact(&format!(" (the sandbox refused: {})", denied.join("; "))),
+                );
                 Err(e)
             }
             other => other,
@@ -173,7 +198,12 @@ impl Harness {
     /// from the stored settings and secrets: one pulls (the only one that may make
     /// requests), the other normalizes (its allow-list emptied: normalize is pure).
     async fn instances(&self, store: &Store, lease: &RunLease) -> Result<Instances, HostError> {
-        let context = format!("connection={} connector={} run={}", lease.connection, self.id(), lease.run_id);
+        let context = format!(
+            "connection={} connector={} run={}",
+            lease.connection,
+            self.id(),
+            lease.run_id
+        );
         let stored = self.stored(store, &lease.connection).await?;
         let (pull, redactor) = self
             .configured_session(stored.clone(), &format!("{context} instance=pull"))

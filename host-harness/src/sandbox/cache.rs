@@ -163,7 +163,6 @@ fn prune_cache(dir: &Path, keep: usize) {
     }
 }
 
-
 /// Where a loaded component's compiled code came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LoadOrigin {

@@ -25,7 +25,9 @@ pub fn accepted_text() -> String {
 pub enum ContractError {
     #[error("the component does not export {CONNECTOR_INTERFACE} (exports: {0})")]
     NotAConnector(String),
-    #[error("the component was built for connector contract {found}; this host accepts {accepted}")]
+    #[error(
+        "the component was built for connector contract {found}; this host accepts {accepted}"
+    )]
     Version { found: String, accepted: String },
 }
 

@@ -85,4 +85,3 @@ pub fn engine_with(allocator: Allocator) -> anyhow::Result<Engine> {
     }
     Ok(engine)
 }
-

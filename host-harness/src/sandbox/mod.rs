@@ -120,8 +120,14 @@ impl Sandbox {
     /// Names of what the component imports and exports, for `host-harness describe`.
     pub fn interface(&self) -> (Vec<String>, Vec<String>) {
         let ty = self.component.component_type();
-        let imports = ty.imports(&self.engine).map(|(n, _)| n.to_string()).collect();
-        let exports = ty.exports(&self.engine).map(|(n, _)| n.to_string()).collect();
+        let imports = ty
+            .imports(&self.engine)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        let exports = ty
+            .exports(&self.engine)
+            .map(|(n, _)| n.to_string())
+            .collect();
         (imports, exports)
     }
 

@@ -129,7 +129,12 @@ impl Session {
             Some(trap) => trap.to_string(),
             None => e.root_cause().to_string(),
         };
-        CallError::Trap(self.store.data().redactor.redact(&what.chars().take(500).collect::<String>()))
+        CallError::Trap(
+            self.store
+                .data()
+                .redactor
+                .redact(&what.chars().take(500).collect::<String>()),
+        )
     }
 
     fn poison(&mut self, e: CallError) -> CallError {
@@ -166,8 +171,13 @@ impl Session {
     pub async fn validate_credentials(
         &mut self,
     ) -> Result<Result<wit::CredentialReport, wit::ConnectorError>, CallError> {
-        self.guarded(|p, s| Box::pin(p.analytics_connector_connector().call_validate_credentials(s)))
-            .await
+        self.guarded(|p, s| {
+            Box::pin(
+                p.analytics_connector_connector()
+                    .call_validate_credentials(s),
+            )
+        })
+        .await
     }
 
     pub async fn pull_page(
@@ -226,17 +236,29 @@ impl Session {
     pub async fn normalize_owned(
         &mut self,
         raw: wit::RawPage,
-    ) -> Result<(wit::RawPage, Result<Vec<wit::NormalizedRecord>, wit::ConnectorError>), CallError> {
+    ) -> Result<
+        (
+            wit::RawPage,
+            Result<Vec<wit::NormalizedRecord>, wit::ConnectorError>,
+        ),
+        CallError,
+    > {
         let (raw, r) = self
             .guarded(move |p, s| {
                 Box::pin(async move {
-                    let r = p.analytics_connector_connector().call_normalize(s, &raw).await?;
+                    let r = p
+                        .analytics_connector_connector()
+                        .call_normalize(s, &raw)
+                        .await?;
                     Ok((raw, r))
                 })
             })
             .await?;
         if let Ok(records) = &r {
-            let (max_n, max_len) = (self.policy.max_records_per_page, self.policy.max_record_bytes);
+            let (max_n, max_len) = (
+                self.policy.max_records_per_page,
+                self.policy.max_record_bytes,
+            );
             if records.len() > max_n {
                 return Err(self.poison(CallError::Limit(format!(
                     "{} records from one page exceed the cap of {max_n}",

@@ -115,7 +115,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         }
         let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = match &rest[..unit_len] {
             "ms" => Duration::from_millis(1),
             "s" => Duration::from_secs(1),
@@ -125,12 +127,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             _ => return Err(bad()),
         };
         total = total
-            .checked_add(unit.checked_mul(u32::try_from(n).map_err(|_| bad())?).ok_or_else(bad)?)
+            .checked_add(
+                unit.checked_mul(u32::try_from(n).map_err(|_| bad())?)
+                    .ok_or_else(bad)?,
+            )
             .ok_or_else(bad)?;
         rest = &rest[unit_len..];
     }
     if total < Duration::from_millis(10) {
-        return Err(format!("{text:?} is too short; the shortest interval is 10ms"));
+        return Err(format!(
+            "{text:?} is too short; the shortest interval is 10ms"
+        ));
     }
     Ok(total)
 }
@@ -166,7 +173,10 @@ mod tests {
         assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse_duration("200ms").unwrap(), Duration::from_millis(200));
-        assert_eq!(parse_duration(" 2d ").unwrap(), Duration::from_secs(172_800));
+        assert_eq!(
+            parse_duration(" 2d ").unwrap(),
+            Duration::from_secs(172_800)
+        );
         for bad in ["", "h", "10", "1x", "-1s", "1.5h", "5ms", "s10"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
@@ -183,7 +193,10 @@ mod tests {
         };
         for _ in 0..200 {
             let d = c.next_delay();
-            assert!(d >= Duration::from_secs(90) && d <= Duration::from_secs(110), "{d:?}");
+            assert!(
+                d >= Duration::from_secs(90) && d <= Duration::from_secs(110),
+                "{d:?}"
+            );
         }
     }
 

@@ -79,7 +79,10 @@ pub(super) async fn dispatch(shared: Arc<Shared>, mode: Mode) {
             match still_due(&shared, waiting_for.as_deref()).await {
                 Ok(left) if left.is_empty() => break,
                 Ok(left) => {
-                    tracing::debug!(?left, "due connections held by another host: waiting for them");
+                    tracing::debug!(
+                        ?left,
+                        "due connections held by another host: waiting for them"
+                    );
                     waiting_for = Some(left);
                     // (a dead process of this machine frees its leases at the next reap)
                     last_reap = None;
@@ -152,7 +155,10 @@ async fn catalog(shared: &Shared) -> Result<(), String> {
         let (known, gauge) = {
             let b = shared.board();
             let st = b.connections.get(&c.id);
-            (st.is_some_and(|s| s.schedule.is_some()), st.is_some_and(|s| s.seen))
+            (
+                st.is_some_and(|s| s.schedule.is_some()),
+                st.is_some_and(|s| s.seen),
+            )
         };
         if !known {
             let schedule = match store.schedule(&c.id).await.map_err(err)? {
@@ -160,7 +166,9 @@ async fn catalog(shared: &Shared) -> Result<(), String> {
                 None => {
                     let first = match shared.config.first_run {
                         FirstRun::Now => None,
-                        FirstRun::AfterInterval => Some(lease::now_ms() + lease::ttl_ms(default.next_delay())),
+                        FirstRun::AfterInterval => {
+                            Some(lease::now_ms() + lease::ttl_ms(default.next_delay()))
+                        }
                     };
                     store
                         .set_schedule(&c.id, default.every, default.jitter, first)
@@ -170,7 +178,12 @@ async fn catalog(shared: &Shared) -> Result<(), String> {
                     store.schedule(&c.id).await.map_err(err)?
                 }
             };
-            shared.board().connections.entry(c.id.clone()).or_default().schedule = schedule;
+            shared
+                .board()
+                .connections
+                .entry(c.id.clone())
+                .or_default()
+                .schedule = schedule;
         }
         if !gauge {
             // The last success survives a restart of the host (best effort: the newest runs).
@@ -183,7 +196,12 @@ async fn catalog(shared: &Shared) -> Result<(), String> {
             if let Some(t) = last {
                 shared.metrics.set_last_success(&c.id, t.timestamp());
             }
-            shared.board().connections.entry(c.id.clone()).or_default().seen = true;
+            shared
+                .board()
+                .connections
+                .entry(c.id.clone())
+                .or_default()
+                .seen = true;
         }
     }
     shared.bump();
@@ -198,12 +216,20 @@ async fn still_due(shared: &Shared, among: Option<&[String]>) -> Result<Vec<Stri
     let err = |e: anyhow::Error| format!("{e:#}");
     let ids: Vec<String> = match among {
         Some(ids) => ids.to_vec(),
-        None => store.connections().await.map_err(err)?.into_iter().map(|c| c.id).collect(),
+        None => store
+            .connections()
+            .await
+            .map_err(err)?
+            .into_iter()
+            .map(|c| c.id)
+            .collect(),
     };
     let now = lease::now_ms();
     let mut left = Vec::new();
     for id in ids {
-        let Some(s) = store.schedule(&id).await.map_err(err)? else { continue };
+        let Some(s) = store.schedule(&id).await.map_err(err)? else {
+            continue;
+        };
         if s.next_due_ms <= now && store.is_configured(&id).await.map_err(err)? {
             left.push(id);
         }

@@ -61,7 +61,10 @@ impl Harnesses {
 
     /// The harnesses loaded so far.
     pub fn loaded(&self) -> Vec<Arc<Harness>> {
-        self.lock().values().filter_map(|c| c.get().cloned()).collect()
+        self.lock()
+            .values()
+            .filter_map(|c| c.get().cloned())
+            .collect()
     }
 
     /// The configuration every harness gets (but its component).
@@ -79,17 +82,30 @@ impl Harnesses {
             ..self.template.clone()
         };
         if !path.is_file() {
-            return Err(HostError::new("usage", format!("there is no component at {}", path.display()))
-                .with_hint("Give the connection a component that exists (connections add … --component PATH)."));
+            return Err(HostError::new(
+                "usage",
+                format!("there is no component at {}", path.display()),
+            )
+            .with_hint(
+                "Give the connection a component that exists (connections add … --component PATH).",
+            ));
         }
         // Compiling (or mapping the precompiled artifact) is blocking work: off the runtime's
         // threads, so the runs already going keep their pace.
         let rt = tokio::runtime::Handle::current();
         let loaded = tokio::task::spawn_blocking(move || rt.block_on(Harness::load(config)))
             .await
-            .map_err(|e| HostError::new("internal", format!("loading the component stopped: {e}")))?;
+            .map_err(|e| {
+                HostError::new("internal", format!("loading the component stopped: {e}"))
+            })?;
         let harness = loaded.map_err(|e| {
-            HostError::new("sandbox", format!("the connector component {} could not be loaded: {e:#}", path.display()))
+            HostError::new(
+                "sandbox",
+                format!(
+                    "the connector component {} could not be loaded: {e:#}",
+                    path.display()
+                ),
+            )
         })?;
         tracing::info!(component = %path.display(), connector = %harness.id(), origin = ?harness.sandbox().origin(), "component loaded");
         Ok(Arc::new(harness))

@@ -13,7 +13,11 @@ use crate::store::{LeaseLost, RunLease, Store};
 /// Run `work` while renewing `lease` every third of its time to live. `Err` when the lease
 /// was lost meanwhile (taken over after a long outage of the store): the run must not
 /// write anything more, and whoever took it over closed it.
-pub(crate) async fn keep_alive<T>(store: &Store, lease: &RunLease, work: impl Future<Output = T>) -> Result<T, LeaseLost> {
+pub(crate) async fn keep_alive<T>(
+    store: &Store,
+    lease: &RunLease,
+    work: impl Future<Output = T>,
+) -> Result<T, LeaseLost> {
     let mut beat = lease.clone();
     tokio::select! {
         r = work => Ok(r),

@@ -42,7 +42,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{watch, Notify, Semaphore};
 
-pub use config::{format_duration, parse_duration, FirstRun, PoolConfig, ScheduleConfig, DEFAULT_WORKERS, MAX_WORKERS};
+pub use config::{
+    format_duration, parse_duration, FirstRun, PoolConfig, ScheduleConfig, DEFAULT_WORKERS,
+    MAX_WORKERS,
+};
 pub use harnesses::Harnesses;
 pub use status::{ConnectionStatus, Finished, LiveRun, PoolStatus, TriggerError};
 
@@ -81,7 +84,11 @@ impl Shared {
 
     /// Runs going in this pool.
     fn running(&self) -> usize {
-        self.board().connections.values().filter(|c| c.live.is_some()).count()
+        self.board()
+            .connections
+            .values()
+            .filter(|c| c.live.is_some())
+            .count()
     }
 }
 
@@ -105,7 +112,11 @@ impl Scheduler {
     /// still held by another host (one that died is waited for until its lease expires,
     /// then its connections are taken over and resumed). [`Scheduler::wait_done`] waits
     /// for that. A connection whose interval is shorter than the whole pass may run twice.
-    pub fn start_once(store: Arc<Store>, harnesses: Arc<Harnesses>, config: PoolConfig) -> Scheduler {
+    pub fn start_once(
+        store: Arc<Store>,
+        harnesses: Arc<Harnesses>,
+        config: PoolConfig,
+    ) -> Scheduler {
         let s = Scheduler::new(store, harnesses, config);
         s.spawn_dispatcher(dispatcher::Mode::UntilIdle);
         s
@@ -114,7 +125,10 @@ impl Scheduler {
     /// A pool without a dispatcher: it runs only what it is asked to
     /// ([`Scheduler::trigger`]).
     pub fn new(store: Arc<Store>, harnesses: Arc<Harnesses>, config: PoolConfig) -> Scheduler {
-        let owner = config.owner.clone().unwrap_or_else(|| lease::process_owner().to_string());
+        let owner = config
+            .owner
+            .clone()
+            .unwrap_or_else(|| lease::process_owner().to_string());
         let metrics = Arc::new(Metrics::new());
         metrics.set_workers(config.workers);
         Scheduler {
@@ -243,21 +257,39 @@ impl Scheduler {
     /// Give `connection` this interval (stored, so every host sharing the store follows
     /// it), unless it has it already. Its next run is due one jittered interval from now,
     /// or sooner when it was due sooner.
-    pub async fn keep_interval(&self, connection: &str, schedule: &ScheduleConfig) -> anyhow::Result<()> {
+    pub async fn keep_interval(
+        &self,
+        connection: &str,
+        schedule: &ScheduleConfig,
+    ) -> anyhow::Result<()> {
         let store = &self.shared.store;
         let current = store.schedule(connection).await?;
         if let Some(s) = &current {
-            if s.every == schedule.every && (s.jitter - schedule.jitter.clamp(0.0, 0.5)).abs() < 1e-9 {
-                self.shared.board().connections.entry(connection.to_string()).or_default().schedule = current;
+            if s.every == schedule.every
+                && (s.jitter - schedule.jitter.clamp(0.0, 0.5)).abs() < 1e-9
+            {
+                self.shared
+                    .board()
+                    .connections
+                    .entry(connection.to_string())
+                    .or_default()
+                    .schedule = current;
                 self.shared.bump();
                 return Ok(());
             }
         }
         let next = lease::now_ms() + lease::ttl_ms(schedule.next_delay());
         let next = current.map_or(next, |s| s.next_due_ms.min(next));
-        store.set_schedule(connection, schedule.every, schedule.jitter, Some(next)).await?;
+        store
+            .set_schedule(connection, schedule.every, schedule.jitter, Some(next))
+            .await?;
         let stored = store.schedule(connection).await?;
-        self.shared.board().connections.entry(connection.to_string()).or_default().schedule = stored;
+        self.shared
+            .board()
+            .connections
+            .entry(connection.to_string())
+            .or_default()
+            .schedule = stored;
         self.shared.bump();
         Ok(())
     }
@@ -268,10 +300,17 @@ impl Scheduler {
     pub async fn shutdown(&self) {
         self.shared.board().stopping = true;
         self.shared.cancel.send_replace(true);
-        let dispatcher = self.dispatcher.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let dispatcher = self
+            .dispatcher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some(mut d) = dispatcher {
             // It stops at its next wait; a store that hangs does not hold the shutdown.
-            if tokio::time::timeout(std::time::Duration::from_secs(10), &mut d).await.is_err() {
+            if tokio::time::timeout(std::time::Duration::from_secs(10), &mut d)
+                .await
+                .is_err()
+            {
                 d.abort();
             }
         }
@@ -294,7 +333,12 @@ impl Drop for Scheduler {
         // Runs still going see the stop and close themselves as interrupted.
         self.shared.board().stopping = true;
         self.shared.cancel.send_replace(true);
-        if let Some(d) = self.dispatcher.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(d) = self
+            .dispatcher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             d.abort();
         }
     }

@@ -24,14 +24,19 @@ use crate::runner::{Harness, HostError, Progress, SyncOptions};
 use crate::store::{RunLease, StreamCounts};
 
 /// What a stopped run's history row says.
-pub(super) const STOPPED: &str = "the host stopped during this run; the next run resumes from the last committed page";
+pub(super) const STOPPED: &str =
+    "the host stopped during this run; the next run resumes from the last committed page";
 
 /// What a run shows while every worker is busy.
 const WAITING_FOR_A_WORKER: &str = "waiting for a free worker";
 
 /// Start a run of `connection` for `trigger`: the checks, then its lease and history row,
 /// then its task.
-pub(super) async fn trigger(shared: &Arc<Shared>, connection: &str, trigger: &str) -> Result<i64, TriggerError> {
+pub(super) async fn trigger(
+    shared: &Arc<Shared>,
+    connection: &str,
+    trigger: &str,
+) -> Result<i64, TriggerError> {
     {
         let b = shared.board();
         if b.stopping {
@@ -59,7 +64,10 @@ pub(super) async fn trigger(shared: &Arc<Shared>, connection: &str, trigger: &st
             .id()
             .to_string(),
     };
-    match store.start_run(connection, &shared.owner, trigger, &connector).await {
+    match store
+        .start_run(connection, &shared.owner, trigger, &connector)
+        .await
+    {
         Err(e) => Err(failed(e)),
         Ok(Err(busy)) => {
             let since = match store.run(busy.run_id).await {
@@ -91,7 +99,10 @@ pub(super) fn spawn(
     if board.stopping {
         return Err(lease);
     }
-    let st = board.connections.entry(lease.connection.clone()).or_default();
+    let st = board
+        .connections
+        .entry(lease.connection.clone())
+        .or_default();
     st.live = Some(LiveRun {
         run_id: lease.run_id,
         trigger: trigger.to_string(),
@@ -120,25 +131,46 @@ pub(super) async fn close_at_once(shared: &Shared, lease: &RunLease) {
         tracing::error!(connection = %lease.connection, run = lease.run_id, "could not close a run taken as the pool stopped: {e:#}");
     }
     shared.metrics.run_started();
-    shared.metrics.run_ended(&lease.connection, "interrupted", 0.0, 0);
-    *shared.board().ended.entry("interrupted".to_string()).or_default() += 1;
+    shared
+        .metrics
+        .run_ended(&lease.connection, "interrupted", 0.0, 0);
+    *shared
+        .board()
+        .ended
+        .entry("interrupted".to_string())
+        .or_default() += 1;
     shared.bump();
 }
 
 /// The run in its span; a panic in it is recorded as a failed run, like any error.
-async fn task(shared: Arc<Shared>, lease: RunLease, trigger: String, permit: Option<OwnedSemaphorePermit>) {
+async fn task(
+    shared: Arc<Shared>,
+    lease: RunLease,
+    trigger: String,
+    permit: Option<OwnedSemaphorePermit>,
+) {
     let span = tracing::info_span!("run", connection = %lease.connection, run = lease.run_id);
     let started = Instant::now();
-    let inner = tokio::spawn(run(shared.clone(), lease.clone(), trigger.clone(), permit).instrument(span.clone()));
+    let inner = tokio::spawn(
+        run(shared.clone(), lease.clone(), trigger.clone(), permit).instrument(span.clone()),
+    );
     async move {
         let finished = match inner.await {
             Ok(f) => f,
             Err(e) => {
-                let error = HostError::new("internal", format!("the sync run stopped unexpectedly: {e}"));
+                let error = HostError::new(
+                    "internal",
+                    format!("the sync run stopped unexpectedly: {e}"),
+                );
                 let counts = live_counts(&shared, &lease.connection);
                 if let Err(e) = shared
                     .store
-                    .finish_run(&lease, "failed", &counts, Some((&error.class, &error.message)))
+                    .finish_run(
+                        &lease,
+                        "failed",
+                        &counts,
+                        Some((&error.class, &error.message)),
+                    )
                     .await
                 {
                     tracing::error!("could not close the run: {e:#}");
@@ -176,17 +208,20 @@ fn ended(lease: &RunLease, trigger: &str, status: &str, error: Option<HostError>
 
 /// The connection's component, checked against the connector whose data it holds.
 async fn harness_for(shared: &Shared, connection: &str) -> Result<Arc<Harness>, HostError> {
-    let conn = shared
-        .store
-        .connection(connection)
-        .await?
-        .ok_or_else(|| HostError::new("usage", format!("the connection {connection} was removed")))?;
+    let conn = shared.store.connection(connection).await?.ok_or_else(|| {
+        HostError::new("usage", format!("the connection {connection} was removed"))
+    })?;
     let harness = shared.harnesses.get(Path::new(&conn.component)).await?;
     harness.connection(&shared.store, connection).await?;
     Ok(harness)
 }
 
-async fn run(shared: Arc<Shared>, lease: RunLease, trigger: String, permit: Option<OwnedSemaphorePermit>) -> Finished {
+async fn run(
+    shared: Arc<Shared>,
+    lease: RunLease,
+    trigger: String,
+    permit: Option<OwnedSemaphorePermit>,
+) -> Finished {
     let store = &shared.store;
     let connection = lease.connection.clone();
     let mut cancel = shared.cancel.subscribe();
@@ -197,7 +232,12 @@ async fn run(shared: Arc<Shared>, lease: RunLease, trigger: String, permit: Opti
             None => {
                 // (the pool never closes its semaphore)
                 let p = shared.permits.clone().acquire_owned().await;
-                if let Some(live) = shared.board().connections.get_mut(&connection).and_then(|c| c.live.as_mut()) {
+                if let Some(live) = shared
+                    .board()
+                    .connections
+                    .get_mut(&connection)
+                    .and_then(|c| c.live.as_mut())
+                {
                     live.waiting = None;
                 }
                 shared.bump();
@@ -218,7 +258,12 @@ async fn run(shared: Arc<Shared>, lease: RunLease, trigger: String, permit: Opti
         }
         Some(Ok((_, Err(e)))) => {
             let closed = store
-                .finish_run(&lease, "failed", &BTreeMap::new(), Some((&e.class, &e.message)))
+                .finish_run(
+                    &lease,
+                    "failed",
+                    &BTreeMap::new(),
+                    Some((&e.class, &e.message)),
+                )
                 .await;
             if let Err(c) = closed {
                 tracing::error!("could not close the run: {c:#}");
@@ -248,7 +293,11 @@ async fn run(shared: Arc<Shared>, lease: RunLease, trigger: String, permit: Opti
     match result {
         Some(Ok(run)) => ended(&lease, &trigger, &run.status, None),
         Some(Err(e)) => {
-            let status = if e.class == "interrupted" { "interrupted" } else { "failed" };
+            let status = if e.class == "interrupted" {
+                "interrupted"
+            } else {
+                "failed"
+            };
             ended(&lease, &trigger, status, Some(e))
         }
         None => stopped(&shared, &lease, &trigger).await,
@@ -261,13 +310,22 @@ async fn stopped(shared: &Shared, lease: &RunLease, trigger: &str) -> Finished {
     if let Err(e) = shared.store.interrupt_run(lease, STOPPED).await {
         tracing::error!("could not mark the stopped run interrupted: {e:#}");
     }
-    ended(lease, trigger, "interrupted", Some(HostError::new("interrupted", STOPPED)))
+    ended(
+        lease,
+        trigger,
+        "interrupted",
+        Some(HostError::new("interrupted", STOPPED)),
+    )
 }
 
 fn on_progress(shared: &Shared, connection: &str, p: Progress) {
     let delta = {
         let mut b = shared.board();
-        let Some(live) = b.connections.get_mut(connection).and_then(|c| c.live.as_mut()) else {
+        let Some(live) = b
+            .connections
+            .get_mut(connection)
+            .and_then(|c| c.live.as_mut())
+        else {
             return;
         };
         apply(live, p)
@@ -280,17 +338,25 @@ fn on_progress(shared: &Shared, connection: &str, p: Progress) {
 async fn end(shared: &Shared, lease: &RunLease, finished: Finished, started: Instant) {
     let seconds = started.elapsed().as_secs_f64();
     match &finished.error {
-        Some(e) => tracing::warn!(status = %finished.status, class = %e.class, seconds, "run ended: {}", e.message),
+        Some(e) => {
+            tracing::warn!(status = %finished.status, class = %e.class, seconds, "run ended: {}", e.message)
+        }
         None => tracing::info!(status = %finished.status, seconds, "run ended"),
     }
-    shared
-        .metrics
-        .run_ended(&lease.connection, &finished.status, seconds, chrono::Utc::now().timestamp());
+    shared.metrics.run_ended(
+        &lease.connection,
+        &finished.status,
+        seconds,
+        chrono::Utc::now().timestamp(),
+    );
     // Its next due time, as the close moved it (for the status).
-    let schedule = tokio::time::timeout(std::time::Duration::from_secs(2), shared.store.schedule(&lease.connection))
-        .await
-        .ok()
-        .and_then(Result::ok);
+    let schedule = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        shared.store.schedule(&lease.connection),
+    )
+    .await
+    .ok()
+    .and_then(Result::ok);
     {
         let mut b = shared.board();
         b.tasks.remove(&lease.run_id);

@@ -152,7 +152,8 @@ pub(super) fn apply(live: &mut LiveRun, p: Progress) -> (u64, u64, u64) {
             live.waiting = None;
             (0, 0, 0)
         }
-        Progress::PageCommitted { stream, counts, .. } | Progress::StreamDone { stream, counts } => {
+        Progress::PageCommitted { stream, counts, .. }
+        | Progress::StreamDone { stream, counts } => {
             let before = live.streams.get(&stream).cloned().unwrap_or_default();
             let delta = (
                 counts.pages.saturating_sub(before.pages),

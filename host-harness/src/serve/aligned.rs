@@ -198,7 +198,12 @@ fn trend_view(t: &TrendPoint) -> TrendView {
         active_people: t.active_people,
         people_using: t.people_using_codex,
         people_delivering: t.people_delivering,
-        cohorts: [t.people_none, t.people_light, t.people_moderate, t.people_heavy],
+        cohorts: [
+            t.people_none,
+            t.people_light,
+            t.people_moderate,
+            t.people_heavy,
+        ],
         share: pct(t.codex_user_share),
         change: match (t.change_people_using_codex, t.change_codex_user_share) {
             (Some(n), Some(s)) => format!("{n:+} people, {:+.0} pts", s * 100.0),
@@ -217,10 +222,18 @@ pub(crate) fn page_view(
 ) -> AlignedPage {
     // Newest period first, then by email.
     let mut rows: Vec<&Row> = by_person.rows.iter().collect();
-    rows.sort_by(|a, b| b.period_start.cmp(&a.period_start).then(a.email.cmp(&b.email)));
+    rows.sort_by(|a, b| {
+        b.period_start
+            .cmp(&a.period_start)
+            .then(a.email.cmp(&b.email))
+    });
     let people_total = rows.len();
     let people_all = all || people_total <= PEOPLE_SHOWN;
-    let shown = if people_all { people_total } else { PEOPLE_SHOWN };
+    let shown = if people_all {
+        people_total
+    } else {
+        PEOPLE_SHOWN
+    };
     let people = rows
         .into_iter()
         .take(shown)
@@ -243,7 +256,12 @@ pub(crate) fn page_view(
                 active_people: m.active_people,
                 people_using: m.people_using_codex,
                 people_delivering: m.people_delivering,
-                cohorts: [m.people_none, m.people_light, m.people_moderate, m.people_heavy],
+                cohorts: [
+                    m.people_none,
+                    m.people_light,
+                    m.people_moderate,
+                    m.people_heavy,
+                ],
                 f: figures(r),
             }
         })
@@ -275,7 +293,13 @@ pub(crate) fn page_view(
             .iter()
             .map(|u| UnmatchedAuthorView {
                 email: u.email.clone(),
-                other_emails: list(&u.git_emails.iter().filter(|e| e.to_lowercase() != u.email).cloned().collect::<Vec<_>>()),
+                other_emails: list(
+                    &u.git_emails
+                        .iter()
+                        .filter(|e| e.to_lowercase() != u.email)
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                ),
                 names: list(&u.names),
                 commits: thousands(u.commits),
                 first: u.first_commit.clone(),
@@ -287,7 +311,13 @@ pub(crate) fn page_view(
             .iter()
             .map(|u| UnmatchedUserView {
                 email: u.email.clone(),
-                other_emails: list(&u.codex_emails.iter().filter(|e| e.to_lowercase() != u.email).cloned().collect::<Vec<_>>()),
+                other_emails: list(
+                    &u.codex_emails
+                        .iter()
+                        .filter(|e| e.to_lowercase() != u.email)
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                ),
                 names: list(&u.names),
                 active_days: u.codex_active_days,
                 first: u.first_day.clone(),
@@ -300,7 +330,12 @@ pub(crate) fn page_view(
 
 /// The report of `connection` per `period`, by person (with the organization's charts) and
 /// by team.
-pub(crate) async fn view(store: &Store, connection: &str, period: AlignPeriod, all: bool) -> anyhow::Result<AlignedPage> {
+pub(crate) async fn view(
+    store: &Store,
+    connection: &str,
+    period: AlignPeriod,
+    all: bool,
+) -> anyhow::Result<AlignedPage> {
     let options = Options {
         by: By::Person,
         period,

@@ -54,11 +54,16 @@ pub(crate) struct LastRunView {
 
 /// `ms` (Unix milliseconds) as the page writes times.
 fn at_ms(ms: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
 }
 
 /// Every connection, by id.
-pub(crate) async fn build_list(app: &App, flash: Option<Flash>, nonce: String) -> anyhow::Result<ListView> {
+pub(crate) async fn build_list(
+    app: &App,
+    flash: Option<Flash>,
+    nonce: String,
+) -> anyhow::Result<ListView> {
     let store = &app.store;
     let mut rows = Vec::new();
     for c in store.connections().await? {
@@ -73,7 +78,10 @@ pub(crate) async fn build_list(app: &App, flash: Option<Flash>, nonce: String) -
         };
         // Unconfigured connections are never claimed: their schedule waits for a Save.
         let next_at = if configured {
-            store.schedule(&c.id).await?.and_then(|s| at_ms(s.next_due_ms))
+            store
+                .schedule(&c.id)
+                .await?
+                .and_then(|s| at_ms(s.next_due_ms))
         } else {
             None
         };
@@ -92,7 +100,10 @@ pub(crate) async fn build_list(app: &App, flash: Option<Flash>, nonce: String) -
             name: c.name,
         });
     }
-    let submitted = flash.as_ref().and_then(|f| f.submitted.clone()).unwrap_or_default();
+    let submitted = flash
+        .as_ref()
+        .and_then(|f| f.submitted.clone())
+        .unwrap_or_default();
     let info = app.harness.info();
     Ok(ListView {
         csrf: app.security.csrf().to_string(),
@@ -102,7 +113,10 @@ pub(crate) async fn build_list(app: &App, flash: Option<Flash>, nonce: String) -
         connector_version: info.version.clone(),
         add_id: submitted.get("id").cloned().unwrap_or_default(),
         add_name: submitted.get("name").cloned().unwrap_or_default(),
-        add_errors: flash.as_ref().map(|f| f.field_errors.clone()).unwrap_or_default(),
+        add_errors: flash
+            .as_ref()
+            .map(|f| f.field_errors.clone())
+            .unwrap_or_default(),
         flash,
         rows,
     })
@@ -119,8 +133,16 @@ mod tests {
             name: name.into(),
             connector: Some("some-connector".into()),
             configured,
-            state: if configured { "configured" } else { "not-configured" },
-            state_text: if configured { "Configured" } else { "Not configured" },
+            state: if configured {
+                "configured"
+            } else {
+                "not-configured"
+            },
+            state_text: if configured {
+                "Configured"
+            } else {
+                "Not configured"
+            },
             last: configured.then(|| LastRunView {
                 status: "succeeded".into(),
                 when: "2026-12-01 10:00:00 UTC".into(),
@@ -129,7 +151,9 @@ mod tests {
             next_at: configured.then(|| "2026-12-01 11:00:00 UTC".into()),
         };
         let mut flash = Flash::new(super::super::flash::Tone::Error, "Not added");
-        flash.field_errors.insert("id".into(), "\"Bad Id\" is not a connection id".into());
+        flash
+            .field_errors
+            .insert("id".into(), "\"Bad Id\" is not a connection id".into());
         let view = ListView {
             csrf: "c".repeat(64),
             nonce: "n".repeat(32),
@@ -137,24 +161,44 @@ mod tests {
             connector_name: "Some <Source>".into(),
             connector_version: "1.0.0".into(),
             flash: Some(flash),
-            rows: vec![row("default", "Some <Source>", true), row("acme", "Acme <b>Corp</b>", false)],
+            rows: vec![
+                row("default", "Some <Source>", true),
+                row("acme", "Acme <b>Corp</b>", false),
+            ],
             add_id: "Bad Id".into(),
             add_name: "<i>x</i>".into(),
-            add_errors: [("id".to_string(), "\"Bad Id\" is not a connection id".to_string())].into(),
+            add_errors: [(
+                "id".to_string(),
+                "\"Bad Id\" is not a connection id".to_string(),
+            )]
+            .into(),
         };
-        let html = super::super::render::Templates::new().unwrap().render("list.html", &view).unwrap();
+        let html = super::super::render::Templates::new()
+            .unwrap()
+            .render("list.html", &view)
+            .unwrap();
         assert!(html.contains("<title>Integrations</title>"), "{html}");
         assert!(html.contains("href=\"/connections/default\""));
         assert!(html.contains("href=\"/connections/acme\""));
         assert!(html.contains("Acme &lt;b&gt;Corp&lt;&#x2f;b&gt;") && !html.contains("<b>Corp"));
         assert!(html.contains("data-connection=\"acme\" data-state=\"not-configured\""));
         assert!(html.contains("data-connection=\"default\" data-state=\"configured\""));
-        assert!(html.contains("2026-12-01 11:00:00 UTC"), "the next due time");
+        assert!(
+            html.contains("2026-12-01 11:00:00 UTC"),
+            "the next due time"
+        );
         assert!(html.contains("action=\"/connections\""));
-        assert!(html.contains("value=\"Bad Id\""), "the refused id comes back to be corrected");
+        assert!(
+            html.contains("value=\"Bad Id\""),
+            "the refused id comes back to be corrected"
+        );
         assert!(html.contains("is not a connection id"));
         assert!(!html.contains("<i>x</i>"));
         assert_eq!(html.matches("name=\"csrf\" value=\"cccc").count(), 1);
-        assert_eq!(html.matches("<script").count(), 0, "the list needs no script");
+        assert_eq!(
+            html.matches("<script").count(),
+            0,
+            "the list needs no script"
+        );
     }
 }

@@ -64,7 +64,9 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::runner::Harness;
-use crate::scheduler::{format_duration, FirstRun, Harnesses, PoolConfig, ScheduleConfig, Scheduler};
+use crate::scheduler::{
+    format_duration, FirstRun, Harnesses, PoolConfig, ScheduleConfig, Scheduler,
+};
 use crate::store::{Location, Store, StoreOptions, DEFAULT_CONNECTION};
 
 /// How `serve` runs.
@@ -145,8 +147,14 @@ impl Server {
             first_run: FirstRun::AfterInterval,
             ..PoolConfig::new(opts.workers, opts.schedule.clone())
         };
-        let scheduler = Arc::new(Scheduler::start(store.clone(), Arc::new(Harnesses::with(harness.clone())), pool));
-        scheduler.keep_interval(&connection_id, &opts.schedule).await?;
+        let scheduler = Arc::new(Scheduler::start(
+            store.clone(),
+            Arc::new(Harnesses::with(harness.clone())),
+            pool,
+        ));
+        scheduler
+            .keep_interval(&connection_id, &opts.schedule)
+            .await?;
         let app = Arc::new(App {
             harness,
             store,
@@ -226,11 +234,24 @@ fn router(app: Shared) -> Router {
         .route("/connections/{id}/check", post(routes::check::check))
         .route("/connections/{id}/sync", post(routes::sync::sync_now))
         .route("/connections/{id}/status", get(routes::status::status))
-        .route("/connections/{id}/repositories", post(routes::delivery::add_repo))
+        .route(
+            "/connections/{id}/repositories",
+            post(routes::delivery::add_repo),
+        )
         .route("/connections/{id}/aliases", post(routes::delivery::alias))
         .route("/connections/{id}/teams", post(routes::delivery::team))
-        .route("/metrics", get(|State(app): State<Shared>| async move { crate::metrics::http::metrics_response(app.scheduler.metrics()) }))
-        .route("/healthz", get(|State(app): State<Shared>| async move { crate::metrics::http::healthz_response(&app.store).await }))
+        .route(
+            "/metrics",
+            get(|State(app): State<Shared>| async move {
+                crate::metrics::http::metrics_response(app.scheduler.metrics())
+            }),
+        )
+        .route(
+            "/healthz",
+            get(|State(app): State<Shared>| async move {
+                crate::metrics::http::healthz_response(&app.store).await
+            }),
+        )
         .fallback(routes::not_found)
         .layer(middleware::from_fn_with_state(app.clone(), security::guard))
         .with_state(app)

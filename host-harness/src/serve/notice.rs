@@ -39,7 +39,10 @@ pub(crate) fn notice(app: &App, status: StatusCode, title: &str, lines: &[String
         }
         Err(e) => {
             tracing::error!("template error: {e:#}");
-            plain(StatusCode::INTERNAL_SERVER_ERROR, "The page could not be rendered.")
+            plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The page could not be rendered.",
+            )
         }
     }
 }

@@ -52,8 +52,14 @@ mod tests {
         let all = PerConnection::default();
         let a = all.of("a");
         let id = a.flashes.put(Flash::new(Tone::Ok, "a's result")).unwrap();
-        assert!(all.of("a").flashes.get(&id).is_some(), "the same state on the next request");
-        assert!(all.of("b").flashes.get(&id).is_none(), "never on another connection's page");
+        assert!(
+            all.of("a").flashes.get(&id).is_some(),
+            "the same state on the next request"
+        );
+        assert!(
+            all.of("b").flashes.get(&id).is_none(),
+            "never on another connection's page"
+        );
         assert!(!Arc::ptr_eq(&all.of("a"), &all.of("b")));
     }
 }

@@ -25,7 +25,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("history.html", include_str!("../../templates/history.html")),
     ("usage.html", include_str!("../../templates/usage.html")),
-    ("delivery.html", include_str!("../../templates/delivery.html")),
+    (
+        "delivery.html",
+        include_str!("../../templates/delivery.html"),
+    ),
     ("aligned.html", include_str!("../../templates/aligned.html")),
     ("style.css", include_str!("../../templates/style.css")),
     ("status.js", include_str!("../../templates/status.js")),
@@ -72,12 +75,20 @@ pub(crate) fn html(html: String, nonce: &str) -> Response {
 
 /// `name` rendered with `view` as a page under `nonce`, or a plain 500 when the template
 /// fails (logged; the reason is not shown).
-pub(crate) fn page(templates: &Templates, name: &str, view: &impl Serialize, nonce: &str) -> Response {
+pub(crate) fn page(
+    templates: &Templates,
+    name: &str,
+    view: &impl Serialize,
+    nonce: &str,
+) -> Response {
     match templates.render(name, view) {
         Ok(text) => html(text, nonce),
         Err(e) => {
             tracing::error!("template error: {e:#}");
-            plain(StatusCode::INTERNAL_SERVER_ERROR, "The page could not be rendered.")
+            plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The page could not be rendered.",
+            )
         }
     }
 }

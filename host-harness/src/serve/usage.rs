@@ -149,7 +149,10 @@ pub(crate) async fn view(
     for stream in USAGE_STREAMS {
         records += store.record_count(connection, stream).await?;
     }
-    let imported = records > 0 || runs.iter().any(|r| r.status == "succeeded" && !r.streams.is_empty());
+    let imported = records > 0
+        || runs
+            .iter()
+            .any(|r| r.status == "succeeded" && !r.streams.is_empty());
     if !imported {
         return Ok(None);
     }
@@ -159,12 +162,26 @@ pub(crate) async fn view(
     let name = |p: &PersonRow| p.email.to_lowercase();
     match sort {
         Sort::Tokens => rows.sort_by(|a, b| {
-            b.api_key.tokens.cmp(&a.api_key.tokens).then(b.credits().cmp(&a.credits())).then(name(a).cmp(&name(b)))
+            b.api_key
+                .tokens
+                .cmp(&a.api_key.tokens)
+                .then(b.credits().cmp(&a.credits()))
+                .then(name(a).cmp(&name(b)))
         }),
-        Sort::Requests => rows.sort_by(|a, b| b.api_key.requests.cmp(&a.api_key.requests).then(name(a).cmp(&name(b)))),
-        Sort::Credits => rows.sort_by(|a, b| b.credits().cmp(&a.credits()).then(name(a).cmp(&name(b)))),
+        Sort::Requests => rows.sort_by(|a, b| {
+            b.api_key
+                .requests
+                .cmp(&a.api_key.requests)
+                .then(name(a).cmp(&name(b)))
+        }),
+        Sort::Credits => {
+            rows.sort_by(|a, b| b.credits().cmp(&a.credits()).then(name(a).cmp(&name(b))))
+        }
         Sort::Person => rows.sort_by_key(|p| {
-            p.name.as_deref().map(str::to_lowercase).unwrap_or_else(|| name(p))
+            p.name
+                .as_deref()
+                .map(str::to_lowercase)
+                .unwrap_or_else(|| name(p))
         }),
     }
     let credits: rust_decimal::Decimal = rows.iter().map(|p| p.credits()).sum();

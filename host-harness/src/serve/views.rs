@@ -11,15 +11,15 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::aligned::{self, AlignedPage, DeliveryView};
 use super::connection::fingerprint;
 use super::flash::Flash;
 use super::target::Target;
-use super::aligned::{self, AlignedPage, DeliveryView};
 use super::usage::{self, Sort, UsageView};
-use crate::report::alignment::AlignPeriod;
 use super::App;
 use crate::bindings::v0_2::types as wit;
 use crate::human::{seconds, thousands};
+use crate::report::alignment::AlignPeriod;
 use crate::runner::Harness;
 use crate::scheduler::LiveRun;
 use crate::store::Run;
@@ -816,7 +816,9 @@ mod tests {
             .render("page.html", &view)
             .unwrap();
         assert!(
-            html.contains("<title>Acme &lt;EU&gt; · Two &lt;Sources&gt; Settings · Integrations</title>"),
+            html.contains(
+                "<title>Acme &lt;EU&gt; · Two &lt;Sources&gt; Settings · Integrations</title>"
+            ),
             "{html}"
         );
         assert!(html.contains(
@@ -824,8 +826,19 @@ mod tests {
         ));
         assert!(html.contains("<h1>Two &lt;Sources&gt; Settings</h1>"));
         // Every form and link of the page is the connection's own.
-        for path in ["settings", "check", "sync", "status", "repositories", "aliases", "teams"] {
-            assert!(html.contains(&format!("\"/connections/acme-eu/{path}\"")), "{path}");
+        for path in [
+            "settings",
+            "check",
+            "sync",
+            "status",
+            "repositories",
+            "aliases",
+            "teams",
+        ] {
+            assert!(
+                html.contains(&format!("\"/connections/acme-eu/{path}\"")),
+                "{path}"
+            );
         }
         assert!(!html.contains("action=\"/settings\"") && !html.contains("action=\"/sync\""));
         assert!(

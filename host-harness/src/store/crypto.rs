@@ -92,7 +92,8 @@ impl SecretKey {
     /// A new random key.
     pub fn generate() -> anyhow::Result<SecretKey> {
         let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("the OS random source failed: {e}"))?;
+        getrandom::fill(&mut bytes)
+            .map_err(|e| anyhow::anyhow!("the OS random source failed: {e}"))?;
         Ok(SecretKey::from_bytes(bytes))
     }
 
@@ -101,7 +102,10 @@ impl SecretKey {
         h.update(b"analytics-host/secret-key-id/v1\0");
         h.update(bytes);
         let digest = h.finalize();
-        let id = digest[..8].iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let id = digest[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>();
         SecretKey { bytes, id }
     }
 
@@ -127,8 +131,9 @@ impl SecretKey {
     }
 
     pub fn from_env(var: &str) -> anyhow::Result<SecretKey> {
-        let text = std::env::var(var)
-            .map_err(|_| anyhow::anyhow!("the environment variable {var} (the secret key) is not set"))?;
+        let text = std::env::var(var).map_err(|_| {
+            anyhow::anyhow!("the environment variable {var} (the secret key) is not set")
+        })?;
         SecretKey::from_text(&text, &format!("the environment variable {var}"))
     }
 
@@ -148,7 +153,8 @@ impl SecretKey {
     pub fn seal(&self, connection: &str, key: &str, value: &str) -> anyhow::Result<SealedSecret> {
         let cipher = XChaCha20Poly1305::new((&self.bytes).into());
         let mut nonce = [0u8; 24];
-        getrandom::fill(&mut nonce).map_err(|e| anyhow::anyhow!("the OS random source failed: {e}"))?;
+        getrandom::fill(&mut nonce)
+            .map_err(|e| anyhow::anyhow!("the OS random source failed: {e}"))?;
         let ciphertext = cipher
             .encrypt(
                 XNonce::from_slice(&nonce),
@@ -179,7 +185,11 @@ impl SecretKey {
             .into());
         }
         if s.nonce.len() != 24 {
-            anyhow::bail!("the stored secret {} of connection {} is damaged", s.key, s.connection);
+            anyhow::bail!(
+                "the stored secret {} of connection {} is damaged",
+                s.key,
+                s.connection
+            );
         }
         let cipher = XChaCha20Poly1305::new((&self.bytes).into());
         let plain = cipher
@@ -197,7 +207,8 @@ impl SecretKey {
                     s.connection
                 )
             })?;
-        String::from_utf8(plain).map_err(|_| anyhow::anyhow!("the stored secret {} is not text", s.key))
+        String::from_utf8(plain)
+            .map_err(|_| anyhow::anyhow!("the stored secret {} is not text", s.key))
     }
 }
 
@@ -290,9 +301,15 @@ mod tests {
         assert_ne!(s.nonce, again.nonce, "a fresh nonce per value");
         assert_ne!(s.ciphertext, again.ciphertext);
         // moved to another connection or key: refused
-        let moved = SealedSecret { connection: "b".into(), ..s.clone() };
+        let moved = SealedSecret {
+            connection: "b".into(),
+            ..s.clone()
+        };
         assert!(k.open(&moved, "x").is_err());
-        let moved = SealedSecret { key: "other".into(), ..s.clone() };
+        let moved = SealedSecret {
+            key: "other".into(),
+            ..s.clone()
+        };
         assert!(k.open(&moved, "x").is_err());
         // another key: a mismatch naming both ids
         let other = SecretKey::generate().unwrap();
@@ -300,7 +317,12 @@ mod tests {
         let m = e.downcast_ref::<KeyMismatch>().unwrap();
         assert_eq!((m.stored.as_str(), m.given.as_str()), (k.id(), other.id()));
         let text = e.to_string();
-        assert!(text.contains(k.id()) && text.contains(other.id()) && text.contains("--secret-key-file"), "{text}");
+        assert!(
+            text.contains(k.id())
+                && text.contains(other.id())
+                && text.contains("--secret-key-file"),
+            "{text}"
+        );
         // text round trip
         let back = SecretKey::from_text(&k.to_text(), "t").unwrap();
         assert_eq!(back.id(), k.id());

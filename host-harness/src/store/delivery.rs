@@ -63,7 +63,12 @@ pub(crate) fn cursor_rows(cursor: &Cursor) -> Vec<(&'static str, String, String)
         .refs
         .iter()
         .map(|(name, id)| ("ref", name.clone(), id.clone()))
-        .chain(cursor.orphaned.iter().map(|id| ("orphaned", id.clone(), id.clone())))
+        .chain(
+            cursor
+                .orphaned
+                .iter()
+                .map(|id| ("orphaned", id.clone(), id.clone())),
+        )
         .collect()
 }
 
@@ -105,26 +110,43 @@ impl Store {
     }
 
     /// Where the last read of `repository` stopped; `None` when it is not registered.
-    pub async fn repository_cursor(&self, connection: &str, repository: &str) -> anyhow::Result<Option<Cursor>> {
+    pub async fn repository_cursor(
+        &self,
+        connection: &str,
+        repository: &str,
+    ) -> anyhow::Result<Option<Cursor>> {
         dispatch!(self.repository_cursor(connection, repository))
     }
 
     /// Store a read of a repository: upsert its commits, replace its position, note the
     /// import (and register it, when asked) — in one transaction. [`NotRegistered`] when
     /// it is not registered and not to be.
-    pub async fn import_repository(&self, connection: &str, import: RepositoryImport) -> anyhow::Result<()> {
+    pub async fn import_repository(
+        &self,
+        connection: &str,
+        import: RepositoryImport,
+    ) -> anyhow::Result<()> {
         dispatch!(self.import_repository(connection, import))
     }
 
     /// Note that a read of `repository` failed (`message` says why); its commits and
     /// position stay as they were.
-    pub async fn repository_failed(&self, connection: &str, repository: &str, message: &str) -> anyhow::Result<()> {
+    pub async fn repository_failed(
+        &self,
+        connection: &str,
+        repository: &str,
+        message: &str,
+    ) -> anyhow::Result<()> {
         dispatch!(self.repository_failed(connection, repository, message))
     }
 
     /// Unregister a repository, with its position and commits. `false` when it was not
     /// registered.
-    pub async fn remove_repository(&self, connection: &str, repository: &str) -> anyhow::Result<bool> {
+    pub async fn remove_repository(
+        &self,
+        connection: &str,
+        repository: &str,
+    ) -> anyhow::Result<bool> {
         dispatch!(self.remove_repository(connection, repository))
     }
 

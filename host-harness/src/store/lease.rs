@@ -71,8 +71,14 @@ pub fn new_owner() -> String {
 pub fn hostname() -> String {
     #[cfg(unix)]
     {
-        let name = rustix::system::uname().nodename().to_string_lossy().into_owned();
-        let name: String = name.chars().filter(|c| *c != ':' && !c.is_control()).collect();
+        let name = rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned();
+        let name: String = name
+            .chars()
+            .filter(|c| *c != ':' && !c.is_control())
+            .collect();
         if !name.is_empty() {
             return name;
         }
@@ -91,7 +97,9 @@ pub fn owner_gone(owner: &str) -> bool {
     if host != hostname() {
         return false;
     }
-    let Ok(pid) = pid.parse::<u32>() else { return false };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
     if pid == std::process::id() {
         // This process: its own leases are alive as long as it runs (a test's second
         // owner in the same process is alive too).
@@ -117,7 +125,9 @@ pub fn now_ms() -> i64 {
 
 /// A lease's time to live in milliseconds (at least 1).
 pub fn ttl_ms(ttl: Duration) -> i64 {
-    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 4).max(1)
+    i64::try_from(ttl.as_millis())
+        .unwrap_or(i64::MAX / 4)
+        .max(1)
 }
 
 /// `every` × (1 ± `jitter`), drawn now (jitter clamped to 0..=0.5), in milliseconds.
@@ -134,10 +144,16 @@ mod tests {
     #[test]
     fn owners_name_their_host_and_process() {
         let o = new_owner();
-        assert!(o.starts_with(&format!("{}:{}:", hostname(), std::process::id())), "{o}");
+        assert!(
+            o.starts_with(&format!("{}:{}:", hostname(), std::process::id())),
+            "{o}"
+        );
         assert_ne!(o, new_owner());
         assert!(!owner_gone(&o), "this process is alive");
-        assert!(!owner_gone("elsewhere:1:abc"), "another machine: wait for the expiry");
+        assert!(
+            !owner_gone("elsewhere:1:abc"),
+            "another machine: wait for the expiry"
+        );
         assert!(!owner_gone("garbage"));
         assert!(owner_gone(&format!("{}:{}:abc", hostname(), u32::MAX - 7)));
         for _ in 0..50 {

@@ -92,7 +92,9 @@ impl Location {
 
 /// `postgres://user:secret@host/db` → `postgres://user:…@host/db`.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
     let (auth, host) = match rest.rsplit_once('@') {
         Some((a, h)) => (Some(a), h),
         None => (None, rest),
@@ -286,16 +288,27 @@ impl Store {
 
     /// Open a store that must already exist (for commands that only read): an embedded
     /// store that is missing is refused without being created.
-    pub async fn open_existing(location: &Location, opts: StoreOptions) -> Result<Store, OpenError> {
+    pub async fn open_existing(
+        location: &Location,
+        opts: StoreOptions,
+    ) -> Result<Store, OpenError> {
         Self::open_with(location, opts, false).await
     }
 
     /// An embedded store at `path` with the default options (tests, tools).
     pub async fn open_path(path: &Path) -> Result<Store, OpenError> {
-        Self::open(&Location::Sqlite(path.to_path_buf()), StoreOptions::default()).await
+        Self::open(
+            &Location::Sqlite(path.to_path_buf()),
+            StoreOptions::default(),
+        )
+        .await
     }
 
-    async fn open_with(location: &Location, opts: StoreOptions, create: bool) -> Result<Store, OpenError> {
+    async fn open_with(
+        location: &Location,
+        opts: StoreOptions,
+        create: bool,
+    ) -> Result<Store, OpenError> {
         let backend = match location {
             Location::Sqlite(path) => Backend::Sqlite(sqlite::Sqlite::open(path, create).await?),
             Location::Postgres(url) => Backend::Postgres(postgres::Postgres::connect(url).await?),
@@ -308,14 +321,22 @@ impl Store {
             key_source: opts.key.clone(),
             lease_ttl: opts.lease_ttl,
         };
-        let unreadable = |e: anyhow::Error| OpenError::Unreadable(PathBuf::from(location.display()), format!("{e:#}"));
-        let stored = if v1 { Vec::new() } else { store.secret_key_ids().await.map_err(unreadable)? };
+        let unreadable = |e: anyhow::Error| {
+            OpenError::Unreadable(PathBuf::from(location.display()), format!("{e:#}"))
+        };
+        let stored = if v1 {
+            Vec::new()
+        } else {
+            store.secret_key_ids().await.map_err(unreadable)?
+        };
         let key_error = |e: anyhow::Error| OpenError::Key(format!("{e:#}"));
         let key = match (&opts.key, location) {
             (KeySource::File(p), _) => Some(SecretKey::from_file(p).map_err(key_error)?),
             (KeySource::Env(v), _) => Some(SecretKey::from_env(v).map_err(key_error)?),
             // (a version-1 store is upgraded, with its secrets sealed under a new key file)
-            (KeySource::Auto, Location::Sqlite(path)) => crypto::auto_key(path, &stored, create || v1).map_err(key_error)?,
+            (KeySource::Auto, Location::Sqlite(path)) => {
+                crypto::auto_key(path, &stored, create || v1).map_err(key_error)?
+            }
             (KeySource::Auto, Location::Postgres(_)) => None,
         };
         *store.key.get_mut().unwrap_or_else(|p| p.into_inner()) = key;
@@ -529,7 +550,8 @@ impl Store {
             None => Vec::new(),
         };
         let key_id = key.as_ref().map(|k| k.id().to_string());
-        let other = dispatch!(self.save_configuration(connection, settings, sealed, key_id.clone()))?;
+        let other =
+            dispatch!(self.save_configuration(connection, settings, sealed, key_id.clone()))?;
         if let (Some(stored), Some(given)) = (other, key_id) {
             return Err(KeyMismatch {
                 stored,
@@ -552,7 +574,12 @@ impl Store {
             match self.key_read().clone() {
                 Some(k) => k,
                 None if ids.is_empty() => new.clone(),
-                None => return Err(NoKey { stored: ids.first().cloned() }.into()),
+                None => {
+                    return Err(NoKey {
+                        stored: ids.first().cloned(),
+                    }
+                    .into())
+                }
             }
         };
         let auto = match (&self.key_source, &self.location) {
@@ -566,14 +593,16 @@ impl Store {
         }
         let source = self.key_source_text();
         let new_key = new.clone();
-        let rewritten = dispatch!(self.rewrite_secrets(Box::new(move |rows: Vec<SealedSecret>| {
-            rows.into_iter()
-                .map(|s| {
-                    let value = old.open(&s, &source)?;
-                    new_key.seal(&s.connection, &s.key, &value)
-                })
-                .collect::<anyhow::Result<Vec<_>>>()
-        })));
+        let rewritten = dispatch!(self.rewrite_secrets(Box::new(
+            move |rows: Vec<SealedSecret>| {
+                rows.into_iter()
+                    .map(|s| {
+                        let value = old.open(&s, &source)?;
+                        new_key.seal(&s.connection, &s.key, &value)
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()
+            }
+        )));
         let n = match rewritten {
             Ok(n) => n,
             Err(e) => {
@@ -691,7 +720,11 @@ impl Store {
 
     // ----------------------------------------------------------------- checkpoints + pages
 
-    pub async fn checkpoint(&self, connection: &str, stream: &str) -> anyhow::Result<Option<String>> {
+    pub async fn checkpoint(
+        &self,
+        connection: &str,
+        stream: &str,
+    ) -> anyhow::Result<Option<String>> {
         dispatch!(self.checkpoint(connection, stream))
     }
 
@@ -712,7 +745,11 @@ impl Store {
 
     // ----------------------------------------------------------------- reading records
 
-    pub async fn records(&self, connection: &str, stream: &str) -> anyhow::Result<Vec<StoredRecord>> {
+    pub async fn records(
+        &self,
+        connection: &str,
+        stream: &str,
+    ) -> anyhow::Result<Vec<StoredRecord>> {
         dispatch!(self.records(connection, stream))
     }
 
@@ -785,7 +822,8 @@ pub(crate) fn lost(lease: &RunLease) -> anyhow::Error {
 
 /// Add a page's counts to a run's `streams` JSON.
 pub(crate) fn add_counts(streams_json: &str, stream: &str, c: &StreamCounts) -> String {
-    let mut all: BTreeMap<String, StreamCounts> = serde_json::from_str(streams_json).unwrap_or_default();
+    let mut all: BTreeMap<String, StreamCounts> =
+        serde_json::from_str(streams_json).unwrap_or_default();
     all.entry(stream.to_string()).or_default().add(c);
     serde_json::to_string(&all).unwrap_or_else(|_| "{}".into())
 }
@@ -861,10 +899,19 @@ mod tests {
 
     #[test]
     fn urls_hide_their_password() {
-        assert_eq!(redact_url("postgres://u:pw@h:5432/db"), "postgres://u:…@h:5432/db");
-        assert_eq!(redact_url("postgres://u@h/db?password=x"), "postgres://u@h/db?…");
+        assert_eq!(
+            redact_url("postgres://u:pw@h:5432/db"),
+            "postgres://u:…@h:5432/db"
+        );
+        assert_eq!(
+            redact_url("postgres://u@h/db?password=x"),
+            "postgres://u@h/db?…"
+        );
         assert_eq!(Location::parse("x.db"), Location::Sqlite("x.db".into()));
-        assert!(matches!(Location::parse("postgresql://h/db"), Location::Postgres(_)));
+        assert!(matches!(
+            Location::parse("postgresql://h/db"),
+            Location::Postgres(_)
+        ));
     }
 
     fn rec(key: &str, payload: &str) -> CheckedRecord {
@@ -879,13 +926,25 @@ mod tests {
 
     #[test]
     fn upserts_count_in_page_order() {
-        let existing: BTreeMap<String, String> =
-            [("a".to_string(), "1".to_string()), ("b".to_string(), "1".to_string())].into();
+        let existing: BTreeMap<String, String> = [
+            ("a".to_string(), "1".to_string()),
+            ("b".to_string(), "1".to_string()),
+        ]
+        .into();
         let up = classify(
-            vec![rec("a", "1"), rec("b", "2"), rec("c", "1"), rec("c", "2"), rec("c", "2")],
+            vec![
+                rec("a", "1"),
+                rec("b", "2"),
+                rec("c", "1"),
+                rec("c", "2"),
+                rec("c", "2"),
+            ],
             existing,
         );
-        assert_eq!((up.counts.inserted, up.counts.updated, up.counts.unchanged), (1, 2, 2));
+        assert_eq!(
+            (up.counts.inserted, up.counts.updated, up.counts.unchanged),
+            (1, 2, 2)
+        );
         assert_eq!(up.touch, vec!["a".to_string()]);
         assert_eq!(up.update, vec![("b".to_string(), 1, "2".to_string())]);
         assert_eq!(up.insert, vec![("c".to_string(), 1, "2".to_string())]);

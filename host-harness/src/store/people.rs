@@ -10,7 +10,12 @@ use crate::report::identity::person_key;
 impl Store {
     /// Record that `alias` is another email of the person whose email is `email`
     /// (replacing what `alias` pointed at before).
-    pub async fn set_alias(&self, connection: &str, alias: &str, email: &str) -> anyhow::Result<()> {
+    pub async fn set_alias(
+        &self,
+        connection: &str,
+        alias: &str,
+        email: &str,
+    ) -> anyhow::Result<()> {
         let (alias, email) = (person_key(alias), person_key(email));
         dispatch!(self.set_alias(connection, &alias, &email))
     }
@@ -28,7 +33,12 @@ impl Store {
 
     /// Make `members` the members of team `team` (replacing its members, in one
     /// transaction); no members removes the team.
-    pub async fn set_team(&self, connection: &str, team: &str, members: &[String]) -> anyhow::Result<()> {
+    pub async fn set_team(
+        &self,
+        connection: &str,
+        team: &str,
+        members: &[String],
+    ) -> anyhow::Result<()> {
         let mut members: Vec<String> = members.iter().map(|m| person_key(m)).collect();
         members.sort();
         members.dedup();

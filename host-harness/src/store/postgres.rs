@@ -19,8 +19,8 @@ use tokio_postgres::NoTls;
 
 use super::lease::{self, Busy, RunLease};
 use super::{
-    add_counts, classify, lost, now, redact_url, schema, Connection, OpenError, Run, Schedule, SealedSecret,
-    StoredRecord, StreamCounts, RAW_PAGE_RUNS_KEPT,
+    add_counts, classify, lost, now, redact_url, schema, Connection, OpenError, Run, Schedule,
+    SealedSecret, StoredRecord, StreamCounts, RAW_PAGE_RUNS_KEPT,
 };
 use crate::bindings::v0_2::types as wit;
 use crate::records::CheckedRecord;
@@ -46,7 +46,9 @@ impl Postgres {
     pub async fn connect(url: &str) -> Result<Postgres, OpenError> {
         let shown = redact_url(url);
         let bad = |e: String| OpenError::Connect(shown.clone(), e);
-        let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| bad(e.to_string()))?;
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e: tokio_postgres::Error| bad(e.to_string()))?;
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -59,17 +61,27 @@ impl Postgres {
             .build()
             .map_err(|e| bad(e.to_string()))?;
         let pg = Postgres { pool };
-        pg.create_schema().await.map_err(|e| bad(format!("{e:#}")))?;
+        pg.create_schema()
+            .await
+            .map_err(|e| bad(format!("{e:#}")))?;
         Ok(pg)
     }
 
     async fn create_schema(&self) -> anyhow::Result<()> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        tx.execute(&tx.prepare_cached("SELECT pg_advisory_xact_lock($1)").await?, &[&SCHEMA_LOCK]).await?;
+        tx.execute(
+            &tx.prepare_cached("SELECT pg_advisory_xact_lock($1)")
+                .await?,
+            &[&SCHEMA_LOCK],
+        )
+        .await?;
         tx.batch_execute(schema::POSTGRES).await?;
         tx.execute(
-            &tx.prepare_cached("INSERT INTO meta(key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING").await?,
+            &tx.prepare_cached(
+                "INSERT INTO meta(key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING",
+            )
+            .await?,
             &[&schema::VERSION.to_string()],
         )
         .await?;
@@ -93,7 +105,12 @@ impl Postgres {
             )
             .await?;
         if n == 1 {
-            tx.execute(&tx.prepare_cached("INSERT INTO leases(connection) VALUES ($1)").await?, &[&c.id]).await?;
+            tx.execute(
+                &tx.prepare_cached("INSERT INTO leases(connection) VALUES ($1)")
+                    .await?,
+                &[&c.id],
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(n == 1)
@@ -121,7 +138,12 @@ impl Postgres {
     pub async fn set_connector(&self, id: &str, connector: &str) -> anyhow::Result<()> {
         let client = self.client().await?;
         client
-            .execute(&client.prepare_cached("UPDATE connections SET connector = $2 WHERE id = $1").await?, &[&id, &connector])
+            .execute(
+                &client
+                    .prepare_cached("UPDATE connections SET connector = $2 WHERE id = $1")
+                    .await?,
+                &[&id, &connector],
+            )
             .await?;
         Ok(())
     }
@@ -132,7 +154,13 @@ impl Postgres {
         if let Some(busy) = live_lease(&tx, id).await? {
             return Ok(Err(busy));
         }
-        let n = tx.execute(&tx.prepare_cached("DELETE FROM connections WHERE id = $1").await?, &[&id]).await?;
+        let n = tx
+            .execute(
+                &tx.prepare_cached("DELETE FROM connections WHERE id = $1")
+                    .await?,
+                &[&id],
+            )
+            .await?;
         tx.commit().await?;
         Ok(Ok(n == 1))
     }
@@ -144,18 +172,31 @@ impl Postgres {
         read_settings(&client, connection).await
     }
 
-    pub async fn sealed_secrets(&self, connection: Option<&str>) -> anyhow::Result<Vec<SealedSecret>> {
+    pub async fn sealed_secrets(
+        &self,
+        connection: Option<&str>,
+    ) -> anyhow::Result<Vec<SealedSecret>> {
         let client = self.client().await?;
         read_secrets(&client, connection).await
     }
 
     pub async fn secret_key_ids(&self) -> anyhow::Result<Vec<String>> {
         let client = self.client().await?;
-        let rows = client.query(&client.prepare_cached("SELECT DISTINCT key_id FROM secrets ORDER BY 1").await?, &[]).await?;
+        let rows = client
+            .query(
+                &client
+                    .prepare_cached("SELECT DISTINCT key_id FROM secrets ORDER BY 1")
+                    .await?,
+                &[],
+            )
+            .await?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
-    pub async fn configuration(&self, connection: &str) -> anyhow::Result<(Vec<(String, String)>, Vec<SealedSecret>)> {
+    pub async fn configuration(
+        &self,
+        connection: &str,
+    ) -> anyhow::Result<(Vec<(String, String)>, Vec<SealedSecret>)> {
         let mut client = self.client().await?;
         let tx = client
             .build_transaction()
@@ -192,17 +233,34 @@ impl Postgres {
         require_connection(&tx, connection).await?;
         if let Some(k) = &key_id {
             let other = tx
-                .query_opt(&tx.prepare_cached("SELECT key_id FROM secrets WHERE key_id <> $1 LIMIT 1").await?, &[k])
+                .query_opt(
+                    &tx.prepare_cached("SELECT key_id FROM secrets WHERE key_id <> $1 LIMIT 1")
+                        .await?,
+                    &[k],
+                )
                 .await?;
             if let Some(row) = other {
                 return Ok(Some(row.get(0)));
             }
         }
-        tx.execute(&tx.prepare_cached("DELETE FROM settings WHERE connection = $1").await?, &[&connection]).await?;
-        tx.execute(&tx.prepare_cached("DELETE FROM secrets WHERE connection = $1").await?, &[&connection]).await?;
+        tx.execute(
+            &tx.prepare_cached("DELETE FROM settings WHERE connection = $1")
+                .await?,
+            &[&connection],
+        )
+        .await?;
+        tx.execute(
+            &tx.prepare_cached("DELETE FROM secrets WHERE connection = $1")
+                .await?,
+            &[&connection],
+        )
+        .await?;
         for (k, v) in &settings {
             tx.execute(
-                &tx.prepare_cached("INSERT INTO settings(connection, key, value) VALUES ($1, $2, $3)").await?,
+                &tx.prepare_cached(
+                    "INSERT INTO settings(connection, key, value) VALUES ($1, $2, $3)",
+                )
+                .await?,
                 &[&connection, k, v],
             )
             .await?;
@@ -225,7 +283,12 @@ impl Postgres {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         // Lock every secret for the rewrite (a concurrent save waits for it).
-        tx.execute(&tx.prepare_cached("LOCK TABLE secrets IN EXCLUSIVE MODE").await?, &[]).await?;
+        tx.execute(
+            &tx.prepare_cached("LOCK TABLE secrets IN EXCLUSIVE MODE")
+                .await?,
+            &[],
+        )
+        .await?;
         let rows = read_secrets(&tx, None).await?;
         let rows = f(rows)?;
         for s in &rows {
@@ -253,7 +316,10 @@ impl Postgres {
         let tx = client.transaction().await?;
         require_connection(&tx, connection).await?;
         tx.execute(
-            &tx.prepare_cached("INSERT INTO leases(connection) VALUES ($1) ON CONFLICT (connection) DO NOTHING").await?,
+            &tx.prepare_cached(
+                "INSERT INTO leases(connection) VALUES ($1) ON CONFLICT (connection) DO NOTHING",
+            )
+            .await?,
             &[&connection],
         )
         .await?;
@@ -265,7 +331,12 @@ impl Postgres {
         Ok(Ok(lease))
     }
 
-    pub async fn claim_due(&self, owner: &str, limit: usize, ttl: i64) -> anyhow::Result<Vec<RunLease>> {
+    pub async fn claim_due(
+        &self,
+        owner: &str,
+        limit: usize,
+        ttl: i64,
+    ) -> anyhow::Result<Vec<RunLease>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let limit = limit.min(10_000) as i64;
@@ -346,7 +417,10 @@ impl Postgres {
         }
         let schedule = tx
             .query_opt(
-                &tx.prepare_cached("SELECT every_ms, jitter FROM schedule WHERE connection = $1 FOR UPDATE").await?,
+                &tx.prepare_cached(
+                    "SELECT every_ms, jitter FROM schedule WHERE connection = $1 FOR UPDATE",
+                )
+                .await?,
                 &[&l.connection],
             )
             .await?;
@@ -412,7 +486,11 @@ impl Postgres {
         let client = self.client().await?;
         client
             .execute(
-                &client.prepare_cached("UPDATE runs SET window_start = $2, window_end = $3 WHERE id = $1").await?,
+                &client
+                    .prepare_cached(
+                        "UPDATE runs SET window_start = $2, window_end = $3 WHERE id = $1",
+                    )
+                    .await?,
                 &[&run_id, &start, &end],
             )
             .await?;
@@ -433,13 +511,21 @@ impl Postgres {
 
     pub async fn run(&self, run_id: i64) -> anyhow::Result<Option<Run>> {
         let client = self.client().await?;
-        let row = client.query_opt(&format!("{RUN_COLUMNS} WHERE id = $1"), &[&run_id]).await?;
+        let row = client
+            .query_opt(&format!("{RUN_COLUMNS} WHERE id = $1"), &[&run_id])
+            .await?;
         Ok(row.as_ref().map(row_run))
     }
 
     // ----------------------------------------------------------------- schedule
 
-    pub async fn set_schedule(&self, connection: &str, every_ms: i64, jitter: f64, first: Option<i64>) -> anyhow::Result<()> {
+    pub async fn set_schedule(
+        &self,
+        connection: &str,
+        every_ms: i64,
+        jitter: f64,
+        first: Option<i64>,
+    ) -> anyhow::Result<()> {
         let client = self.client().await?;
         client
             .execute(
@@ -471,11 +557,19 @@ impl Postgres {
 
     // ----------------------------------------------------------------- data
 
-    pub async fn checkpoint(&self, connection: &str, stream: &str) -> anyhow::Result<Option<String>> {
+    pub async fn checkpoint(
+        &self,
+        connection: &str,
+        stream: &str,
+    ) -> anyhow::Result<Option<String>> {
         let client = self.client().await?;
         let row = client
             .query_opt(
-                &client.prepare_cached("SELECT state FROM checkpoints WHERE connection = $1 AND stream = $2").await?,
+                &client
+                    .prepare_cached(
+                        "SELECT state FROM checkpoints WHERE connection = $1 AND stream = $2",
+                    )
+                    .await?,
                 &[&connection, &stream],
             )
             .await?;
@@ -562,7 +656,8 @@ impl Postgres {
             ..up.counts
         };
         tx.execute(
-            &tx.prepare_cached("UPDATE runs SET streams = $2 WHERE id = $1").await?,
+            &tx.prepare_cached("UPDATE runs SET streams = $2 WHERE id = $1")
+                .await?,
             &[&l.run_id, &add_counts(&streams, stream, &counts)],
         )
         .await?;
@@ -570,7 +665,11 @@ impl Postgres {
         Ok(counts)
     }
 
-    pub async fn records(&self, connection: &str, stream: &str) -> anyhow::Result<Vec<StoredRecord>> {
+    pub async fn records(
+        &self,
+        connection: &str,
+        stream: &str,
+    ) -> anyhow::Result<Vec<StoredRecord>> {
         let client = self.client().await?;
         let rows = client
             .query(
@@ -599,7 +698,11 @@ impl Postgres {
         let client = self.client().await?;
         let row = client
             .query_one(
-                &client.prepare_cached("SELECT COUNT(*) FROM records WHERE connection = $1 AND stream = $2").await?,
+                &client
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM records WHERE connection = $1 AND stream = $2",
+                    )
+                    .await?,
                 &[&connection, &stream],
             )
             .await?;
@@ -609,7 +712,12 @@ impl Postgres {
     pub async fn raw_page_count(&self, connection: &str) -> anyhow::Result<u64> {
         let client = self.client().await?;
         let row = client
-            .query_one(&client.prepare_cached("SELECT COUNT(*) FROM raw_pages WHERE connection = $1").await?, &[&connection])
+            .query_one(
+                &client
+                    .prepare_cached("SELECT COUNT(*) FROM raw_pages WHERE connection = $1")
+                    .await?,
+                &[&connection],
+            )
             .await?;
         Ok(row.get::<_, i64>(0) as u64)
     }
@@ -629,7 +737,9 @@ impl Postgres {
         let client = self.client().await?;
         let mut out = BTreeMap::new();
         for t in schema::TABLES {
-            let rows = client.query(&format!("SELECT t::text FROM {t} t"), &[]).await?;
+            let rows = client
+                .query(&format!("SELECT t::text FROM {t} t"), &[])
+                .await?;
             out.insert(t.to_string(), rows.iter().map(|r| r.get(0)).collect());
         }
         Ok(out)
@@ -680,7 +790,10 @@ async fn read_settings(
 ) -> anyhow::Result<Vec<(String, String)>> {
     let rows = db
         .query(
-            &db.prepare_cached("SELECT key, value FROM settings WHERE connection = $1 ORDER BY key COLLATE \"C\"").await?,
+            &db.prepare_cached(
+                "SELECT key, value FROM settings WHERE connection = $1 ORDER BY key COLLATE \"C\"",
+            )
+            .await?,
             &[&connection],
         )
         .await?;
@@ -694,10 +807,16 @@ async fn read_secrets(
     let sql = "SELECT connection, key, key_id, nonce, ciphertext FROM secrets";
     let rows = match connection {
         Some(c) => {
-            db.query(&format!("{sql} WHERE connection = $1 ORDER BY key COLLATE \"C\""), &[&c])
+            db.query(
+                &format!("{sql} WHERE connection = $1 ORDER BY key COLLATE \"C\""),
+                &[&c],
+            )
+            .await?
+        }
+        None => {
+            db.query(&format!("{sql} ORDER BY connection, key"), &[])
                 .await?
         }
-        None => db.query(&format!("{sql} ORDER BY connection, key"), &[]).await?,
     };
     Ok(rows
         .iter()
@@ -713,7 +832,11 @@ async fn read_secrets(
 
 async fn require_connection(tx: &Transaction<'_>, c: &str) -> anyhow::Result<()> {
     let row = tx
-        .query_one(&tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM connections WHERE id = $1)").await?, &[&c])
+        .query_one(
+            &tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM connections WHERE id = $1)")
+                .await?,
+            &[&c],
+        )
         .await?;
     if !row.get::<_, bool>(0) {
         anyhow::bail!("there is no connection {c}");
@@ -731,7 +854,8 @@ async fn live_lease(tx: &Transaction<'_>, c: &str) -> anyhow::Result<Option<Busy
         .await?;
     Ok(match row {
         Some(r) => {
-            let (owner, run_id, live): (Option<String>, Option<i64>, bool) = (r.get(0), r.get(1), r.get(2));
+            let (owner, run_id, live): (Option<String>, Option<i64>, bool) =
+                (r.get(0), r.get(1), r.get(2));
             match owner {
                 Some(owner) if live && !lease::owner_gone(&owner) => Some(Busy {
                     connection: c.to_string(),
@@ -766,7 +890,11 @@ async fn take(
     ttl: i64,
 ) -> anyhow::Result<RunLease> {
     let previous = tx
-        .query_opt(&tx.prepare_cached("SELECT owner FROM leases WHERE connection = $1").await?, &[&c])
+        .query_opt(
+            &tx.prepare_cached("SELECT owner FROM leases WHERE connection = $1")
+                .await?,
+            &[&c],
+        )
         .await?
         .and_then(|r| r.get::<_, Option<String>>(0));
     let message = match previous {

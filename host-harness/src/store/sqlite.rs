@@ -11,8 +11,8 @@ use rusqlite::{params, Connection as Db, OptionalExtension, Transaction, Transac
 
 use super::lease::{self, Busy, RunLease};
 use super::{
-    add_counts, lost, now, schema, Connection, OpenError, Run, Schedule, SealedSecret, StoredRecord,
-    StreamCounts, RAW_PAGE_RUNS_KEPT,
+    add_counts, lost, now, schema, Connection, OpenError, Run, Schedule, SealedSecret,
+    StoredRecord, StreamCounts, RAW_PAGE_RUNS_KEPT,
 };
 use crate::bindings::v0_2::types as wit;
 use crate::records::CheckedRecord;
@@ -67,10 +67,14 @@ impl Sqlite {
         }
         let bad = |e: rusqlite::Error| OpenError::Unreadable(path.to_path_buf(), e.to_string());
         let conn = Db::open(path).map_err(bad)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(bad)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(bad)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(bad)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(bad)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(bad)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(bad)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(bad)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(bad)?;
         let v1: bool = conn
             .query_row(
                 "SELECT COUNT(*) > 0 FROM pragma_table_info('runs') WHERE name = 'pid'",
@@ -116,7 +120,11 @@ impl Sqlite {
     }
 
     /// Upgrade a version-1 store (see [`schema::SQLITE_V1_RENAME`]).
-    pub async fn migrate_v1(&self, key: Option<super::SecretKey>, component: String) -> anyhow::Result<()> {
+    pub async fn migrate_v1(
+        &self,
+        key: Option<super::SecretKey>,
+        component: String,
+    ) -> anyhow::Result<()> {
         self.call(move |db| {
             db.pragma_update(None, "secure_delete", "ON")?;
             db.pragma_update(None, "foreign_keys", "OFF")?;
@@ -244,8 +252,12 @@ impl Sqlite {
 
     pub async fn connections(&self) -> anyhow::Result<Vec<Connection>> {
         self.call(|db| {
-            let mut stmt = db.prepare("SELECT id, name, component, connector, created_at FROM connections ORDER BY id")?;
-            let rows = stmt.query_map([], row_connection)?.collect::<Result<_, _>>()?;
+            let mut stmt = db.prepare(
+                "SELECT id, name, component, connector, created_at FROM connections ORDER BY id",
+            )?;
+            let rows = stmt
+                .query_map([], row_connection)?
+                .collect::<Result<_, _>>()?;
             Ok(rows)
         })
         .await
@@ -254,7 +266,10 @@ impl Sqlite {
     pub async fn set_connector(&self, id: &str, connector: &str) -> anyhow::Result<()> {
         let (id, connector) = (id.to_string(), connector.to_string());
         self.call(move |db| {
-            db.execute("UPDATE connections SET connector = ?2 WHERE id = ?1", params![id, connector])?;
+            db.execute(
+                "UPDATE connections SET connector = ?2 WHERE id = ?1",
+                params![id, connector],
+            )?;
             Ok(())
         })
         .await
@@ -281,7 +296,10 @@ impl Sqlite {
         self.call(move |db| read_settings(db, &c)).await
     }
 
-    pub async fn sealed_secrets(&self, connection: Option<&str>) -> anyhow::Result<Vec<SealedSecret>> {
+    pub async fn sealed_secrets(
+        &self,
+        connection: Option<&str>,
+    ) -> anyhow::Result<Vec<SealedSecret>> {
         let c = connection.map(str::to_string);
         self.call(move |db| read_secrets(db, c.as_deref())).await
     }
@@ -289,13 +307,18 @@ impl Sqlite {
     pub async fn secret_key_ids(&self) -> anyhow::Result<Vec<String>> {
         self.call(|db| {
             let mut stmt = db.prepare("SELECT DISTINCT key_id FROM secrets ORDER BY 1")?;
-            let ids = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            let ids = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
             Ok(ids)
         })
         .await
     }
 
-    pub async fn configuration(&self, connection: &str) -> anyhow::Result<(Vec<(String, String)>, Vec<SealedSecret>)> {
+    pub async fn configuration(
+        &self,
+        connection: &str,
+    ) -> anyhow::Result<(Vec<(String, String)>, Vec<SealedSecret>)> {
         let c = connection.to_string();
         self.call(move |db| {
             let tx = db.transaction()?;
@@ -389,8 +412,12 @@ impl Sqlite {
         connector: &str,
         ttl: i64,
     ) -> anyhow::Result<Result<RunLease, Busy>> {
-        let (c, owner, trigger, connector) =
-            (connection.to_string(), owner.to_string(), trigger.to_string(), connector.to_string());
+        let (c, owner, trigger, connector) = (
+            connection.to_string(),
+            owner.to_string(),
+            trigger.to_string(),
+            connector.to_string(),
+        );
         self.call(move |db| {
             let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
             require_connection(&tx, &c)?;
@@ -404,7 +431,12 @@ impl Sqlite {
         .await
     }
 
-    pub async fn claim_due(&self, owner: &str, limit: usize, ttl: i64) -> anyhow::Result<Vec<RunLease>> {
+    pub async fn claim_due(
+        &self,
+        owner: &str,
+        limit: usize,
+        ttl: i64,
+    ) -> anyhow::Result<Vec<RunLease>> {
         let owner = owner.to_string();
         self.call(move |db| {
             let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -562,7 +594,9 @@ impl Sqlite {
     pub async fn runs(&self, connection: &str, limit: usize) -> anyhow::Result<Vec<Run>> {
         let c = connection.to_string();
         self.call(move |db| {
-            let mut stmt = db.prepare(&format!("{RUN_COLUMNS} WHERE connection = ?1 ORDER BY id DESC LIMIT ?2"))?;
+            let mut stmt = db.prepare(&format!(
+                "{RUN_COLUMNS} WHERE connection = ?1 ORDER BY id DESC LIMIT ?2"
+            ))?;
             let rows = stmt
                 .query_map(params![c, limit.min(i64::MAX as usize) as i64], row_run)?
                 .collect::<Result<_, _>>()?;
@@ -572,13 +606,23 @@ impl Sqlite {
     }
 
     pub async fn run(&self, run_id: i64) -> anyhow::Result<Option<Run>> {
-        self.call(move |db| Ok(db.query_row(&format!("{RUN_COLUMNS} WHERE id = ?1"), [run_id], row_run).optional()?))
-            .await
+        self.call(move |db| {
+            Ok(db
+                .query_row(&format!("{RUN_COLUMNS} WHERE id = ?1"), [run_id], row_run)
+                .optional()?)
+        })
+        .await
     }
 
     // ----------------------------------------------------------------- schedule
 
-    pub async fn set_schedule(&self, connection: &str, every_ms: i64, jitter: f64, first: Option<i64>) -> anyhow::Result<()> {
+    pub async fn set_schedule(
+        &self,
+        connection: &str,
+        every_ms: i64,
+        jitter: f64,
+        first: Option<i64>,
+    ) -> anyhow::Result<()> {
         let c = connection.to_string();
         self.call(move |db| {
             let due = first.unwrap_or_else(lease::now_ms);
@@ -615,7 +659,11 @@ impl Sqlite {
 
     // ----------------------------------------------------------------- data
 
-    pub async fn checkpoint(&self, connection: &str, stream: &str) -> anyhow::Result<Option<String>> {
+    pub async fn checkpoint(
+        &self,
+        connection: &str,
+        stream: &str,
+    ) -> anyhow::Result<Option<String>> {
         let (c, s) = (connection.to_string(), stream.to_string());
         self.call(move |db| {
             Ok(db
@@ -710,7 +758,11 @@ impl Sqlite {
         .await
     }
 
-    pub async fn records(&self, connection: &str, stream: &str) -> anyhow::Result<Vec<StoredRecord>> {
+    pub async fn records(
+        &self,
+        connection: &str,
+        stream: &str,
+    ) -> anyhow::Result<Vec<StoredRecord>> {
         let (c, s) = (connection.to_string(), stream.to_string());
         self.call(move |db| {
             let mut stmt = db.prepare(
@@ -750,7 +802,11 @@ impl Sqlite {
     pub async fn raw_page_count(&self, connection: &str) -> anyhow::Result<u64> {
         let c = connection.to_string();
         self.call(move |db| {
-            Ok(db.query_row("SELECT COUNT(*) FROM raw_pages WHERE connection = ?1", [c], |r| r.get::<_, i64>(0))? as u64)
+            Ok(db.query_row(
+                "SELECT COUNT(*) FROM raw_pages WHERE connection = ?1",
+                [c],
+                |r| r.get::<_, i64>(0),
+            )? as u64)
         })
         .await
     }
@@ -780,7 +836,9 @@ impl Sqlite {
                     for i in 0..n {
                         match row.get::<_, rusqlite::types::Value>(i)? {
                             rusqlite::types::Value::Text(s) => line.push_str(&s),
-                            rusqlite::types::Value::Blob(b) => line.push_str(&String::from_utf8_lossy(&b)),
+                            rusqlite::types::Value::Blob(b) => {
+                                line.push_str(&String::from_utf8_lossy(&b))
+                            }
                             v => line.push_str(&format!("{v:?}")),
                         }
                         line.push('\t');
@@ -826,7 +884,8 @@ fn row_connection(r: &rusqlite::Row<'_>) -> rusqlite::Result<Connection> {
 }
 
 fn read_settings(db: &Db, connection: &str) -> anyhow::Result<Vec<(String, String)>> {
-    let mut stmt = db.prepare("SELECT key, value FROM settings WHERE connection = ?1 ORDER BY key")?;
+    let mut stmt =
+        db.prepare("SELECT key, value FROM settings WHERE connection = ?1 ORDER BY key")?;
     let rows = stmt
         .query_map([connection], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
@@ -858,7 +917,11 @@ fn read_secrets(db: &Db, connection: Option<&str>) -> anyhow::Result<Vec<SealedS
 }
 
 fn require_connection(tx: &Transaction<'_>, c: &str) -> anyhow::Result<()> {
-    let exists: bool = tx.query_row("SELECT COUNT(*) > 0 FROM connections WHERE id = ?1", [c], |r| r.get(0))?;
+    let exists: bool = tx.query_row(
+        "SELECT COUNT(*) > 0 FROM connections WHERE id = ?1",
+        [c],
+        |r| r.get(0),
+    )?;
     if !exists {
         anyhow::bail!("there is no connection {c}");
     }
@@ -875,11 +938,15 @@ fn live_lease(tx: &Transaction<'_>, c: &str) -> anyhow::Result<Option<Busy>> {
         )
         .optional()?;
     Ok(match held {
-        Some((Some(owner), run_id, expires)) if expires > lease::now_ms() && !lease::owner_gone(&owner) => Some(Busy {
-            connection: c.to_string(),
-            owner,
-            run_id: run_id.unwrap_or_default(),
-        }),
+        Some((Some(owner), run_id, expires))
+            if expires > lease::now_ms() && !lease::owner_gone(&owner) =>
+        {
+            Some(Busy {
+                connection: c.to_string(),
+                owner,
+                run_id: run_id.unwrap_or_default(),
+            })
+        }
         _ => None,
     })
 }
@@ -896,9 +963,18 @@ fn interrupt_running(tx: &Transaction<'_>, c: &str, message: &str) -> anyhow::Re
 
 /// Take the (free or expired) lease of `c` for a new run: any run of `c` still `running`
 /// lost its owner, and is closed as interrupted.
-fn take(tx: &Transaction<'_>, c: &str, connector: &str, owner: &str, trigger: &str, ttl: i64) -> anyhow::Result<RunLease> {
+fn take(
+    tx: &Transaction<'_>,
+    c: &str,
+    connector: &str,
+    owner: &str,
+    trigger: &str,
+    ttl: i64,
+) -> anyhow::Result<RunLease> {
     let previous: Option<Option<String>> = tx
-        .query_row("SELECT owner FROM leases WHERE connection = ?1", [c], |r| r.get(0))
+        .query_row("SELECT owner FROM leases WHERE connection = ?1", [c], |r| {
+            r.get(0)
+        })
         .optional()?;
     let message = match previous.flatten() {
         Some(o) if lease::owner_gone(&o) => GONE_MESSAGE,
@@ -933,4 +1009,3 @@ fn release(tx: &Transaction<'_>, l: &RunLease) -> anyhow::Result<()> {
     )?;
     Ok(())
 }
-

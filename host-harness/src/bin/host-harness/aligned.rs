@@ -14,7 +14,9 @@ use serde_json::Value;
 
 use host_harness::human::thousands;
 use host_harness::report::aligned::{aligned_report, aligned_view, FRAMING};
-use host_harness::report::alignment::{AlignPeriod, AlignmentReport, By, Options, Row, DEFAULT_MIN_GROUP};
+use host_harness::report::alignment::{
+    AlignPeriod, AlignmentReport, By, Options, Row, DEFAULT_MIN_GROUP,
+};
 use host_harness::runner::HostError;
 use host_harness::store::Store;
 
@@ -33,7 +35,9 @@ pub struct Request {
 }
 
 fn usage(message: impl Into<String>) -> HostError {
-    HostError::new("usage", message).with_hint("`host-harness report --help` lists the options; docs/alignment.md explains the report.")
+    HostError::new("usage", message).with_hint(
+        "`host-harness report --help` lists the options; docs/alignment.md explains the report.",
+    )
 }
 
 impl Request {
@@ -78,7 +82,9 @@ impl Request {
             ReportBy::Team => By::Team,
         };
         if by == By::Person && min_group.is_some() {
-            return Err(usage("--min-group hides small teams: it applies to --by team only"));
+            return Err(usage(
+                "--min-group hides small teams: it applies to --by team only",
+            ));
         }
         if let (Some(s), Some(u)) = (since, until) {
             if s > u {
@@ -102,16 +108,24 @@ impl Request {
 
 /// Print the report of `connection` as asked, and write its charts.
 pub async fn run(store: &Store, connection: &str, request: Request) -> Result<(), HostError> {
-    let report_error = |e: anyhow::Error| match e.downcast::<host_harness::report::alignment::AlignmentError>() {
-        Ok(a) => usage(a.to_string()),
-        Err(e) => HostError::from(e),
-    };
+    let report_error =
+        |e: anyhow::Error| match e.downcast::<host_harness::report::alignment::AlignmentError>() {
+            Ok(a) => usage(a.to_string()),
+            Err(e) => HostError::from(e),
+        };
     let (report, charts) = match &request.chart {
         Some(_) => {
-            let view = aligned_view(store, connection, &request.options).await.map_err(report_error)?;
+            let view = aligned_view(store, connection, &request.options)
+                .await
+                .map_err(report_error)?;
             (view.report, Some(view.charts))
         }
-        None => (aligned_report(store, connection, &request.options).await.map_err(report_error)?, None),
+        None => (
+            aligned_report(store, connection, &request.options)
+                .await
+                .map_err(report_error)?,
+            None,
+        ),
     };
     if request.json {
         println!("{}", report_json(&report));
@@ -125,8 +139,12 @@ pub async fn run(store: &Store, connection: &str, request: Request) -> Result<()
         let svg = charts
             .document(&title)
             .map_err(|e| HostError::new("internal", format!("cannot draw the charts: {e}")))?;
-        std::fs::write(path, svg)
-            .map_err(|e| HostError::new("usage", format!("cannot write the charts to {}: {e}", path.display())))?;
+        std::fs::write(path, svg).map_err(|e| {
+            HostError::new(
+                "usage",
+                format!("cannot write the charts to {}: {e}", path.display()),
+            )
+        })?;
         let line = format!(
             "Charts written to {} (one SVG document: Codex use over time, adoption cohorts, Codex use beside delivery).",
             path.display()
@@ -152,7 +170,8 @@ pub fn report_json(report: &AlignmentReport) -> Value {
 }
 
 fn share(s: Option<f64>) -> String {
-    s.map(|x| format!("{:.0}%", x * 100.0)).unwrap_or_else(|| "-".into())
+    s.map(|x| format!("{:.0}%", x * 100.0))
+        .unwrap_or_else(|| "-".into())
 }
 
 /// The report as tables: its rows, the organization's trend, the unmatched identities.
@@ -168,7 +187,11 @@ pub fn print_report(r: &AlignmentReport) {
             By::Person => "person",
             By::Team => "team",
         },
-        if r.period == AlignPeriod::Week { ", weeks from Monday" } else { "" }
+        if r.period == AlignPeriod::Week {
+            ", weeks from Monday"
+        } else {
+            ""
+        }
     );
     println!("{FRAMING}");
     println!(
@@ -269,7 +292,9 @@ fn print_trend(r: &AlignmentReport) {
             t.active_people,
             t.people_using_codex,
             share(t.codex_user_share),
-            t.change_people_using_codex.map(|c| format!("{c:+}")).unwrap_or_else(|| "-".into()),
+            t.change_people_using_codex
+                .map(|c| format!("{c:+}"))
+                .unwrap_or_else(|| "-".into()),
             t.people_none,
             t.people_light,
             t.people_moderate,
@@ -281,7 +306,10 @@ fn print_trend(r: &AlignmentReport) {
 fn print_unmatched(r: &AlignmentReport) {
     let more = |n: usize| {
         if n > UNMATCHED_SHOWN {
-            println!("  … and {} more (--json lists them all)", n - UNMATCHED_SHOWN);
+            println!(
+                "  … and {} more (--json lists them all)",
+                n - UNMATCHED_SHOWN
+            );
         }
     };
     println!(
@@ -311,7 +339,11 @@ fn print_unmatched(r: &AlignmentReport) {
             u.codex_active_days,
             u.first_day,
             u.last_day,
-            if u.names.is_empty() { String::new() } else { format!("  ({})", u.names.join(", ")) }
+            if u.names.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", u.names.join(", "))
+            }
         );
     }
     more(r.unmatched_codex_users.len());

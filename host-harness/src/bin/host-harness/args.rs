@@ -131,7 +131,12 @@ pub enum Command {
         connection: ConnectionArg,
         /// The stream to write; `describe` lists them (usage, users, projects, api_keys,
         /// workspace_usage, code_reviews, code_review_responses).
-        #[arg(long, value_name = "STREAM", required_unless_present = "people", conflicts_with = "people")]
+        #[arg(
+            long,
+            value_name = "STREAM",
+            required_unless_present = "people",
+            conflicts_with = "people"
+        )]
         stream: Option<String>,
         /// Write the per-person view (as `report`) instead of a stream.
         #[arg(long)]

@@ -15,7 +15,9 @@ use crate::{output, setup};
 
 pub async fn run(command: Command) -> Result<(), HostError> {
     match command {
-        Command::Describe { component, out } => describe(&setup::harness(&component).await?, out.json),
+        Command::Describe { component, out } => {
+            describe(&setup::harness(&component).await?, out.json)
+        }
         Command::Configure(args) => configure(args).await,
         Command::Validate {
             store,
@@ -86,7 +88,10 @@ pub async fn run(command: Command) -> Result<(), HostError> {
                 None => Vec::new(),
             };
             if out.json {
-                println!("{}", serde_json::to_string(&runs).map_err(anyhow::Error::from)?);
+                println!(
+                    "{}",
+                    serde_json::to_string(&runs).map_err(anyhow::Error::from)?
+                );
             } else {
                 output::print_history(&runs);
             }
@@ -101,8 +106,12 @@ pub async fn run(command: Command) -> Result<(), HostError> {
             format,
             out,
         } => match (stream, people) {
-            (_, true) => crate::export::people(&store, &connection.id, period.into(), format, out).await,
-            (Some(stream), false) => crate::export::run(&store, &connection.id, &stream, format, out).await,
+            (_, true) => {
+                crate::export::people(&store, &connection.id, period.into(), format, out).await
+            }
+            (Some(stream), false) => {
+                crate::export::run(&store, &connection.id, &stream, format, out).await
+            }
             (None, false) => Err(HostError::new("usage", "give --stream STREAM or --people")),
         },
         Command::Report {
@@ -117,7 +126,9 @@ pub async fn run(command: Command) -> Result<(), HostError> {
             since,
             until,
         } => {
-            let aligned = crate::aligned::Request::check(by, period, out.json, csv, min_group, chart, since, until)?;
+            let aligned = crate::aligned::Request::check(
+                by, period, out.json, csv, min_group, chart, since, until,
+            )?;
             let store = setup::existing_store(&store).await?;
             let id = crate::export::imported(&store, &connection.id).await?;
             if let Some(request) = aligned {
@@ -167,8 +178,11 @@ pub async fn existing_connection(store: &Store, id: &str) -> Result<Option<Strin
     if id == DEFAULT_CONNECTION {
         return Ok(None);
     }
-    Err(HostError::new("usage", format!("there is no connection {id} in this store"))
-        .with_hint("`host-harness connections list` shows them."))
+    Err(HostError::new(
+        "usage",
+        format!("there is no connection {id} in this store"),
+    )
+    .with_hint("`host-harness connections list` shows them."))
 }
 
 async fn connections(c: ConnectionsCommand) -> Result<(), HostError> {
@@ -182,8 +196,10 @@ async fn connections(c: ConnectionsCommand) -> Result<(), HostError> {
         } => {
             let store = setup::store(&store).await?;
             if store.connection(&id).await?.is_some() {
-                return Err(HostError::new("usage", format!("there is already a connection {id}"))
-                    .with_hint("Pick another id, or `connections remove` it first."));
+                return Err(
+                    HostError::new("usage", format!("there is already a connection {id}"))
+                        .with_hint("Pick another id, or `connections remove` it first."),
+                );
             }
             // Loaded once, so that a component that does not load is refused now.
             let harness = setup::harness(&ComponentArgs {
@@ -250,7 +266,10 @@ async fn connections(c: ConnectionsCommand) -> Result<(), HostError> {
             } else if rows.is_empty() {
                 println!("No connections yet. `host-harness connections add ID` adds one; `configure` creates the default one.");
             } else {
-                println!("{:<24} {:<28} {:<14} {:<12} last run", "id", "name", "connector", "configured");
+                println!(
+                    "{:<24} {:<28} {:<14} {:<12} last run",
+                    "id", "name", "connector", "configured"
+                );
                 for (c, configured, last, _) in &rows {
                     println!(
                         "{:<24} {:<28} {:<14} {:<12} {}",
@@ -298,8 +317,13 @@ async fn rotate(
         (None, Some(v)) => SecretKey::from_env(v),
         (None, None) if auto => SecretKey::generate(),
         (None, None) => {
-            return Err(HostError::new("usage", "give the new key: --new-key-file FILE or --new-key-env VAR")
-                .with_hint("A key is 64 hex characters: head -c 32 /dev/urandom | xxd -p -c 64 > new.key"))
+            return Err(HostError::new(
+                "usage",
+                "give the new key: --new-key-file FILE or --new-key-env VAR",
+            )
+            .with_hint(
+                "A key is 64 hex characters: head -c 32 /dev/urandom | xxd -p -c 64 > new.key",
+            ))
         }
     }
     .map_err(|e| HostError::new("usage", format!("{e:#}")))?;
@@ -312,7 +336,10 @@ async fn rotate(
     );
     if auto {
         if let Some(p) = s.path() {
-            println!("The store's key file {} now holds the new key.", host_harness::store::crypto::auto_key_path(p).display());
+            println!(
+                "The store's key file {} now holds the new key.",
+                host_harness::store::crypto::auto_key_path(p).display()
+            );
         }
     } else {
         println!("From now on pass the new key (--secret-key-file / --secret-key-env); the old one no longer opens these secrets.");
@@ -377,7 +404,13 @@ fn describe(harness: &host_harness::runner::Harness, as_json: bool) -> Result<()
         );
         return Ok(());
     }
-    println!("{} {} ({}), contract {}", info.name, info.version, info.id, harness.sandbox().contract_version());
+    println!(
+        "{} {} ({}), contract {}",
+        info.name,
+        info.version,
+        info.id,
+        harness.sandbox().contract_version()
+    );
     println!("{}\n", info.description);
     println!("Component exports:");
     for e in &exports {
@@ -389,7 +422,11 @@ fn describe(harness: &host_harness::runner::Harness, as_json: bool) -> Result<()
     }
     println!(
         "\nOrigins the connector may call (the sandbox's allow-list): {}",
-        info.origins.iter().map(origin_text).collect::<Vec<_>>().join(", ")
+        info.origins
+            .iter()
+            .map(origin_text)
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let sections: Vec<Option<&wit::Section>> = if info.sections.is_empty() {
         vec![None]
@@ -422,7 +459,11 @@ fn describe(harness: &host_harness::runner::Harness, as_json: bool) -> Result<()
                 println!(
                     "  {:<33} sent only to {} (header {})",
                     "",
-                    u.origins.iter().map(origin_text).collect::<Vec<_>>().join(", "),
+                    u.origins
+                        .iter()
+                        .map(origin_text)
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     u.header
                 );
             }
@@ -449,7 +490,11 @@ fn describe(harness: &host_harness::runner::Harness, as_json: bool) -> Result<()
 }
 
 async fn configure(args: ConfigureArgs) -> Result<(), HostError> {
-    let secrets = setup::secrets(args.token_stdin, args.token_env.as_deref(), &args.secret_env)?;
+    let secrets = setup::secrets(
+        args.token_stdin,
+        args.token_env.as_deref(),
+        &args.secret_env,
+    )?;
     let values = setup::settings(&args.settings)?;
     let store = setup::store(&args.store).await?;
     let id = &args.connection.id;
@@ -461,14 +506,19 @@ async fn configure(args: ConfigureArgs) -> Result<(), HostError> {
     if args.no_validate {
         let saved = harness.configure(&store, id, &values, merged).await?;
         if args.out.json {
-            println!("{}", json!({ "ok": true, "saved": saved, "validated": false }));
+            println!(
+                "{}",
+                json!({ "ok": true, "saved": saved, "validated": false })
+            );
         } else {
             print_saved(&saved);
             println!("Not checked with the provider (--no-validate); run `host-harness validate` when online.");
         }
         return Ok(());
     }
-    let (saved, report) = harness.configure_validated(&store, id, &values, merged).await?;
+    let (saved, report) = harness
+        .configure_validated(&store, id, &values, merged)
+        .await?;
     if args.out.json {
         println!(
             "{}",
@@ -498,7 +548,11 @@ async fn configure(args: ConfigureArgs) -> Result<(), HostError> {
 }
 
 fn print_saved(saved: &host_harness::runner::Saved) {
-    let secrets: Vec<String> = saved.secrets.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let secrets: Vec<String> = saved
+        .secrets
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
     println!("Saved. {}", secrets.join(", "));
     for n in &saved.notes {
         println!("note: {n}");

@@ -24,8 +24,11 @@ async fn writable(store: &StoreArgs, id: &str) -> Result<Store, HostError> {
     let store = setup::store(store).await?;
     if store.connection(id).await?.is_none() {
         if id != DEFAULT_CONNECTION {
-            return Err(HostError::new("usage", format!("there is no connection {id} in this store"))
-                .with_hint(format!("Add it first: host-harness connections add {id}")));
+            return Err(HostError::new(
+                "usage",
+                format!("there is no connection {id} in this store"),
+            )
+            .with_hint(format!("Add it first: host-harness connections add {id}")));
         }
         store
             .ensure_connection(&NewConnection {
@@ -78,18 +81,28 @@ pub async fn run(command: DeliveryCommand) -> Result<(), HostError> {
             }
             Ok(())
         }
-        DeliveryCommand::List { store, connection, out } => {
+        DeliveryCommand::List {
+            store,
+            connection,
+            out,
+        } => {
             let store = setup::existing_store(&store).await?;
-            let repositories = match crate::commands::existing_connection(&store, &connection.id).await? {
-                Some(id) => store.repositories(&id).await?,
-                None => Vec::new(),
-            };
+            let repositories =
+                match crate::commands::existing_connection(&store, &connection.id).await? {
+                    Some(id) => store.repositories(&id).await?,
+                    None => Vec::new(),
+                };
             if out.json {
                 println!("{}", json!({ "repositories": repositories }));
             } else if repositories.is_empty() {
-                println!("No repositories yet: `host-harness delivery add-repo PATH` registers one.");
+                println!(
+                    "No repositories yet: `host-harness delivery add-repo PATH` registers one."
+                );
             } else {
-                println!("{:<48} {:>9}  {:<20}  {:<20}  last import", "repository", "commits", "added (UTC)", "last import (UTC)");
+                println!(
+                    "{:<48} {:>9}  {:<20}  {:<20}  last import",
+                    "repository", "commits", "added (UTC)", "last import (UTC)"
+                );
                 for r in &repositories {
                     let day = |t: &str| t.get(..19).unwrap_or(t).replace('T', " ");
                     println!(
@@ -97,7 +110,10 @@ pub async fn run(command: DeliveryCommand) -> Result<(), HostError> {
                         r.path,
                         thousands(r.commits),
                         day(&r.added_at),
-                        r.last_import_at.as_deref().map(day).unwrap_or_else(|| "-".into()),
+                        r.last_import_at
+                            .as_deref()
+                            .map(day)
+                            .unwrap_or_else(|| "-".into()),
                         match &r.last_error {
                             Some(e) => format!("FAILED: {e}"),
                             None => format!("ok, {} new commits", thousands(r.last_new_commits)),
@@ -107,12 +123,18 @@ pub async fn run(command: DeliveryCommand) -> Result<(), HostError> {
             }
             Ok(())
         }
-        DeliveryCommand::Remove { path, store, connection } => {
+        DeliveryCommand::Remove {
+            path,
+            store,
+            connection,
+        } => {
             let store = setup::existing_store(&store).await?;
             let id = crate::export::imported(&store, &connection.id).await?;
             let key = registered_key(&store, &id, &path).await?;
             store.remove_repository(&id, &key).await?;
-            println!("Unregistered {key} and forgot its commits (the repository itself is untouched).");
+            println!(
+                "Unregistered {key} and forgot its commits (the repository itself is untouched)."
+            );
             Ok(())
         }
     }
@@ -124,16 +146,26 @@ async fn registered_key(store: &Store, connection: &str, path: &Path) -> Result<
     let registered = store.repositories(connection).await?;
     let candidates = [
         Some(path.display().to_string()),
-        std::fs::canonicalize(path).ok().map(|p| p.display().to_string()),
-        std::path::absolute(path).ok().map(|p| p.display().to_string()),
+        std::fs::canonicalize(path)
+            .ok()
+            .map(|p| p.display().to_string()),
+        std::path::absolute(path)
+            .ok()
+            .map(|p| p.display().to_string()),
     ];
     candidates
         .into_iter()
         .flatten()
         .find(|c| registered.iter().any(|r| &r.path == c))
         .ok_or_else(|| {
-            HostError::new("usage", format!("{} is not a registered repository of the connection {connection}", path.display()))
-                .with_hint("`host-harness delivery list` shows them.")
+            HostError::new(
+                "usage",
+                format!(
+                    "{} is not a registered repository of the connection {connection}",
+                    path.display()
+                ),
+            )
+            .with_hint("`host-harness delivery list` shows them.")
         })
 }
 
@@ -156,15 +188,21 @@ pub async fn people(command: PeopleCommand) -> Result<(), HostError> {
             connection,
         } => {
             // Checked as the page checks it ([`who::alias`]): refused before it is stored.
-            who::alias(&BTreeMap::new(), &alias, &target).map_err(|e| HostError::new("usage", e))?;
+            who::alias(&BTreeMap::new(), &alias, &target)
+                .map_err(|e| HostError::new("usage", e))?;
             let store = writable(&store, &connection.id).await?;
             let table = store.aliases(&connection.id).await?;
-            let (alias, target) = who::alias(&table, &alias, &target).map_err(|e| HostError::new("usage", e))?;
+            let (alias, target) =
+                who::alias(&table, &alias, &target).map_err(|e| HostError::new("usage", e))?;
             store.set_alias(&connection.id, &alias, &target).await?;
             println!("{alias} now counts as {target} in the report beside delivery.");
             Ok(())
         }
-        PeopleCommand::Unalias { alias, store, connection } => {
+        PeopleCommand::Unalias {
+            alias,
+            store,
+            connection,
+        } => {
             let store = setup::existing_store(&store).await?;
             let id = crate::export::imported(&store, &connection.id).await?;
             let alias = email(&alias)?;
@@ -181,19 +219,33 @@ pub async fn people(command: PeopleCommand) -> Result<(), HostError> {
             store,
             connection,
         } => {
-            let (name, members) = who::team(&name, &emails).map_err(|e| HostError::new("usage", e))?;
+            let (name, members) =
+                who::team(&name, &emails).map_err(|e| HostError::new("usage", e))?;
             let store = writable(&store, &connection.id).await?;
             store.set_team(&connection.id, &name, &members).await?;
-            let members = store.teams(&connection.id).await?.remove(&name).unwrap_or_default();
-            println!("Team {name}: {} people ({}).", members.len(), members.join(", "));
+            let members = store
+                .teams(&connection.id)
+                .await?
+                .remove(&name)
+                .unwrap_or_default();
+            println!(
+                "Team {name}: {} people ({}).",
+                members.len(),
+                members.join(", ")
+            );
             Ok(())
         }
-        PeopleCommand::List { store, connection, out } => {
+        PeopleCommand::List {
+            store,
+            connection,
+            out,
+        } => {
             let store = setup::existing_store(&store).await?;
-            let (aliases, teams) = match crate::commands::existing_connection(&store, &connection.id).await? {
-                Some(id) => (store.aliases(&id).await?, store.teams(&id).await?),
-                None => (BTreeMap::new(), BTreeMap::new()),
-            };
+            let (aliases, teams) =
+                match crate::commands::existing_connection(&store, &connection.id).await? {
+                    Some(id) => (store.aliases(&id).await?, store.teams(&id).await?),
+                    None => (BTreeMap::new(), BTreeMap::new()),
+                };
             if out.json {
                 println!("{}", json!({ "aliases": aliases, "teams": teams }));
                 return Ok(());

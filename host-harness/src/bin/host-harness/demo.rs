@@ -30,7 +30,10 @@ fn kept_path(p: &Path) -> Result<PathBuf, HostError> {
     if p.exists() {
         return Err(HostError::new(
             "usage",
-            format!("{} exists; the demo only writes a store it creates", p.display()),
+            format!(
+                "{} exists; the demo only writes a store it creates",
+                p.display()
+            ),
         )
         .with_hint("Pass --keep with a path that does not exist yet."));
     }
@@ -38,9 +41,9 @@ fn kept_path(p: &Path) -> Result<PathBuf, HostError> {
         .map_err(|e| HostError::new("usage", format!("--keep {}: {e}", p.display())))?;
     if let Some(dir) = absolute.parent() {
         if !dir.is_dir() {
-            return Err(crate::setup::open_error(host_harness::store::OpenError::NoDirectory(
-                dir.to_path_buf(),
-            )));
+            return Err(crate::setup::open_error(
+                host_harness::store::OpenError::NoDirectory(dir.to_path_buf()),
+            ));
         }
     }
     Ok(absolute)
@@ -49,8 +52,7 @@ fn kept_path(p: &Path) -> Result<PathBuf, HostError> {
 /// `s` as one word for a POSIX shell: as is when it is plain, else single-quoted.
 fn shell_word(s: &str) -> String {
     if !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@%=".contains(&b))
     {
         s.to_string()
@@ -59,7 +61,12 @@ fn shell_word(s: &str) -> String {
     }
 }
 
-pub async fn run(users: u32, days: u32, keep: Option<PathBuf>, component: &ComponentArgs) -> Result<(), HostError> {
+pub async fn run(
+    users: u32,
+    days: u32,
+    keep: Option<PathBuf>,
+    component: &ComponentArgs,
+) -> Result<(), HostError> {
     // The kept store's path as the closing hint prints it: absolute, so that the commands
     // work wherever they are pasted (the repository root, for `cargo run`).
     let keep = match keep {
@@ -69,7 +76,12 @@ pub async fn run(users: u32, days: u32, keep: Option<PathBuf>, component: &Compo
     let scratch = tempfile::Builder::new()
         .prefix("codex-connector-demo-")
         .tempdir()
-        .map_err(|e| HostError::new("internal", format!("cannot create a temporary directory: {e}")))?;
+        .map_err(|e| {
+            HostError::new(
+                "internal",
+                format!("cannot create a temporary directory: {e}"),
+            )
+        })?;
     let db = match &keep {
         Some(p) => p.clone(),
         None => scratch.path().join("demo.db"),
@@ -85,12 +97,18 @@ pub async fn run(users: u32, days: u32, keep: Option<PathBuf>, component: &Compo
     })
     .await?;
     let step = |s: &str| println!("\n== {s}");
-    println!("Demo: OpenAI API mock on {} ({})", server.base_url(), server.dataset_summary());
+    println!(
+        "Demo: OpenAI API mock on {} ({})",
+        server.base_url(),
+        server.dataset_summary()
+    );
     println!("Store: {}", db.display());
 
     let mut component = component.clone();
     for host in ["api.openai.com", "api.chatgpt.com"] {
-        component.redirects.push(format!("{host}={}", server.base_url()));
+        component
+            .redirects
+            .push(format!("{host}={}", server.base_url()));
     }
     let harness = crate::setup::harness(&component).await?;
     let store = Store::open(&Location::Sqlite(db.clone()), StoreOptions::default())
@@ -101,15 +119,26 @@ pub async fn run(users: u32, days: u32, keep: Option<PathBuf>, component: &Compo
     step("configure both sources: the Platform admin key and the ChatGPT workspace's analytics key (from memory, never printed), checked live, then saved");
     let mut secrets = BTreeMap::new();
     secrets.insert("api_token".to_string(), Secret::from_input(&admin_key));
-    secrets.insert("analytics_api_key".to_string(), Secret::from_input(&analytics_key));
+    secrets.insert(
+        "analytics_api_key".to_string(),
+        Secret::from_input(&analytics_key),
+    );
     let values = [
         ("backfill_days".to_string(), days.to_string()),
-        ("chatgpt_workspace_id".to_string(), server.workspace_id().to_string()),
+        (
+            "chatgpt_workspace_id".to_string(),
+            server.workspace_id().to_string(),
+        ),
     ];
-    let (saved, report) = harness.configure_validated(&store, conn, &values, secrets).await?;
+    let (saved, report) = harness
+        .configure_validated(&store, conn, &values, secrets)
+        .await?;
     output::print_credential_report(&harness, &report);
     if saved.is_none() {
-        return Err(HostError::new("internal", "the demo key was refused by the demo mock"));
+        return Err(HostError::new(
+            "internal",
+            "the demo key was refused by the demo mock",
+        ));
     }
 
     step("delivery: a sample git repository whose authors are some of the mock's people, registered with the connection");
@@ -118,9 +147,16 @@ pub async fn run(users: u32, days: u32, keep: Option<PathBuf>, component: &Compo
         None => scratch.path().join("sample-repo"),
     };
     if keep.is_some() && repo_dir.exists() {
-        return Err(HostError::new("usage", format!("{} exists; the demo writes its sample repository there", repo_dir.display())));
+        return Err(HostError::new(
+            "usage",
+            format!(
+                "{} exists; the demo writes its sample repository there",
+                repo_dir.display()
+            ),
+        ));
     }
-    let (mut sample, repo_path) = crate::demo_delivery::prepare(&store, conn, &repo_dir, &server.workspace_truth()).await?;
+    let (mut sample, repo_path) =
+        crate::demo_delivery::prepare(&store, conn, &repo_dir, &server.workspace_truth()).await?;
     let more = crate::demo_delivery::write_rest(&mut sample)?;
     println!("Then {more} more commits were written: the sync imports them (only those).");
 
@@ -150,9 +186,14 @@ pub async fn run(users: u32, days: u32, keep: Option<PathBuf>, component: &Compo
     output::print_people(&view, &usage);
 
     let truth = server.ground_truth();
-    let truth_tokens: u64 = truth.rows.iter().map(|r| r.input_tokens + r.output_tokens).sum();
+    let truth_tokens: u64 = truth
+        .rows
+        .iter()
+        .map(|r| r.input_tokens + r.output_tokens)
+        .sum();
     let truth_requests: u64 = truth.rows.iter().map(|r| r.requests).sum();
-    let api_exact = usage.all_total.tokens() == truth_tokens && usage.all_total.requests == truth_requests;
+    let api_exact =
+        usage.all_total.tokens() == truth_tokens && usage.all_total.requests == truth_requests;
     // The ChatGPT path over the days the import covered (its history reaches back 90 days).
     let ws = server.workspace_truth();
     let imported: rust_decimal::Decimal = view
@@ -162,9 +203,15 @@ pub async fn run(users: u32, days: u32, keep: Option<PathBuf>, component: &Compo
         .map(|p| p.chatgpt.credits)
         .sum();
     let covered = |day: &str| {
-        view.first_day.as_deref().is_some_and(|f| day >= f) && view.last_day.as_deref().is_some_and(|l| day <= l)
+        view.first_day.as_deref().is_some_and(|f| day >= f)
+            && view.last_day.as_deref().is_some_and(|l| day <= l)
     };
-    let expected: f64 = ws.daily.iter().filter(|d| covered(&d.day)).map(|d| d.credits.as_f64()).sum();
+    let expected: f64 = ws
+        .daily
+        .iter()
+        .filter(|d| covered(&d.day))
+        .map(|d| d.credits.as_f64())
+        .sum();
     let chat_exact = rust_decimal::Decimal::try_from(expected).ok() == Some(imported);
     println!(
         "\nReconciliation with the mock's ground truth:\n  API keys: {} tokens / {} requests imported, {} / {} expected: {}\n  ChatGPT:  {} credits imported, {} expected: {}",
@@ -187,11 +234,24 @@ pub async fn run(users: u32, days: u32, keep: Option<PathBuf>, component: &Compo
 
     step("Codex use beside delivery: the sample repository's authors, per month (then the team per week)");
     let repositories = store.repositories(conn).await?;
-    if let Some(r) = repositories.iter().find(|r| r.path == repo_path.display().to_string()) {
-        println!("{}: {} commits stored ({} imported by the sync).", r.path, thousands(r.commits), thousands(r.last_new_commits));
+    if let Some(r) = repositories
+        .iter()
+        .find(|r| r.path == repo_path.display().to_string())
+    {
+        println!(
+            "{}: {} commits stored ({} imported by the sync).",
+            r.path,
+            thousands(r.commits),
+            thousands(r.last_new_commits)
+        );
     }
     let authors = crate::demo_delivery::author_emails(&sample);
-    let first_commit = store.commits(conn).await?.iter().map(|c| c.author_time.date_naive()).min();
+    let first_commit = store
+        .commits(conn)
+        .await?
+        .iter()
+        .map(|c| c.author_time.date_naive())
+        .min();
     let options = Options {
         by: By::Person,
         period: AlignPeriod::Month,
@@ -199,7 +259,9 @@ pub async fn run(users: u32, days: u32, keep: Option<PathBuf>, component: &Compo
         ..Options::default()
     };
     let mut report = aligned_report(&store, conn, &options).await?;
-    report.rows.retain(|r| r.email.as_ref().is_some_and(|e| authors.contains(e)));
+    report
+        .rows
+        .retain(|r| r.email.as_ref().is_some_and(|e| authors.contains(e)));
     crate::aligned::print_report(&report);
     let teams = aligned_report(
         &store,
@@ -238,7 +300,10 @@ pub async fn run(users: u32, days: u32, keep: Option<PathBuf>, component: &Compo
     drop(store);
     drop(scratch);
     if !exact {
-        return Err(HostError::new("internal", "the import does not match the mock's ground truth"));
+        return Err(HostError::new(
+            "internal",
+            "the import does not match the mock's ground truth",
+        ));
     }
     Ok(())
 }

@@ -64,7 +64,11 @@ impl Sample {
 
     /// The emails of the people in each team, by Codex's emails (aliases resolve the rest).
     fn teams(&self) -> [(&'static str, Vec<String>); 2] {
-        let matched = self.authors.iter().filter_map(|a| a.codex_email.clone()).collect();
+        let matched = self
+            .authors
+            .iter()
+            .filter_map(|a| a.codex_email.clone())
+            .collect();
         let contractors = self
             .authors
             .iter()
@@ -81,14 +85,33 @@ impl Sample {
         for i in 0..self.authors.len() {
             let commits = 1 + self.next(3);
             for c in 0..commits {
-                let day = (first + Duration::days(week * 7 + self.next(5) as i64)).min(self.last_day);
+                let day =
+                    (first + Duration::days(week * 7 + self.next(5) as i64)).min(self.last_day);
                 let at = utc(day, 9 + self.next(8) as u32, self.next(60) as u32);
                 let lines = 5 + self.next(60) as usize;
-                let file = format!("src/{}/part{}.rs", self.authors[i].name.split(' ').next().unwrap_or("x").to_lowercase(), week * 10 + c as i64);
+                let file = format!(
+                    "src/{}/part{}.rs",
+                    self.authors[i]
+                        .name
+                        .split(' ')
+                        .next()
+                        .unwrap_or("x")
+                        .to_lowercase(),
+                    week * 10 + c as i64
+                );
                 let content: String = (0..lines).map(|l| format!("// line {l}\n")).collect();
-                let who = (self.authors[i].name.as_str(), self.authors[i].git_email.as_str());
+                let who = (
+                    self.authors[i].name.as_str(),
+                    self.authors[i].git_email.as_str(),
+                );
                 self.repo
-                    .commit(MAIN, who, at, &format!("Work of week {week}"), &[(&file, Some(&content))])
+                    .commit(
+                        MAIN,
+                        who,
+                        at,
+                        &format!("Work of week {week}"),
+                        &[(&file, Some(&content))],
+                    )
                     .map_err(internal)?;
                 n += 1;
             }
@@ -100,19 +123,30 @@ impl Sample {
 /// `hour:minute` on `day` in UTC, as an author time.
 fn utc(day: NaiveDate, hour: u32, minute: u32) -> DateTime<FixedOffset> {
     let offset = FixedOffset::east_opt(0).expect("UTC is an offset");
-    offset
-        .from_utc_datetime(&day.and_hms_opt(hour.min(23), minute.min(59), 0).expect("a time of day"))
+    offset.from_utc_datetime(
+        &day.and_hms_opt(hour.min(23), minute.min(59), 0)
+            .expect("a time of day"),
+    )
 }
 
 /// Write the first half of the sample repository at `dir`, register it with `connection`
 /// (importing it), add the aliases and teams; returns it, to write the rest.
-pub async fn prepare(store: &Store, connection: &str, dir: &Path, truth: &WorkspaceTruth) -> Result<(Sample, PathBuf), HostError> {
+pub async fn prepare(
+    store: &Store,
+    connection: &str,
+    dir: &Path,
+    truth: &WorkspaceTruth,
+) -> Result<(Sample, PathBuf), HostError> {
     let last_day = NaiveDate::parse_from_str(&truth.last_day, "%Y-%m-%d").map_err(internal)?;
     // People with Codex use, in the mock's order.
     let users: Vec<(String, String)> = truth
         .usage_totals
         .iter()
-        .filter_map(|u| truth.person(&u.email).map(|p| (p.email.clone(), p.name.clone())))
+        .filter_map(|u| {
+            truth
+                .person(&u.email)
+                .map(|p| (p.email.clone(), p.name.clone()))
+        })
         .take(5)
         .collect();
     if users.is_empty() {
@@ -123,7 +157,10 @@ pub async fn prepare(store: &Store, connection: &str, dir: &Path, truth: &Worksp
         let git_email = match i {
             0 => email.to_uppercase(),
             1 | 2 => email.clone(),
-            _ => format!("{}@home.example", email.split('@').next().unwrap_or("someone")),
+            _ => format!(
+                "{}@home.example",
+                email.split('@').next().unwrap_or("someone")
+            ),
         };
         authors.push(Author {
             name: name.clone(),
@@ -131,7 +168,10 @@ pub async fn prepare(store: &Store, connection: &str, dir: &Path, truth: &Worksp
             codex_email: Some(email.clone()),
         });
     }
-    for (name, email) in [("Casey Contractor", "casey@contractor.example"), ("Robin Vendor", "robin@vendor.example")] {
+    for (name, email) in [
+        ("Casey Contractor", "casey@contractor.example"),
+        ("Robin Vendor", "robin@vendor.example"),
+    ] {
         authors.push(Author {
             name: name.into(),
             git_email: email.into(),
@@ -150,12 +190,24 @@ pub async fn prepare(store: &Store, connection: &str, dir: &Path, truth: &Worksp
     let laptop = "dev@laptop.local";
     let mapped = sample.authors.get(3).unwrap_or(&sample.authors[0]);
     let mailmap = format!("{} <{}> <{laptop}>\n", mapped.name, mapped.git_email);
-    sample.repo.write_file(".mailmap", &mailmap).map_err(internal)?;
+    sample
+        .repo
+        .write_file(".mailmap", &mailmap)
+        .map_err(internal)?;
     let first = last_day - Duration::days(7 * WEEKS - 1);
     let who = ("Laptop", laptop);
     sample
         .repo
-        .commit(MAIN, who, utc(first, 8, 0), "Initial import", &[(".mailmap", Some(&mailmap)), ("README.md", Some("# Sample\n"))])
+        .commit(
+            MAIN,
+            who,
+            utc(first, 8, 0),
+            "Initial import",
+            &[
+                (".mailmap", Some(&mailmap)),
+                ("README.md", Some("# Sample\n")),
+            ],
+        )
         .map_err(internal)?;
     for week in 0..WEEKS / 2 {
         sample.write_week(week)?;
@@ -167,7 +219,13 @@ pub async fn prepare(store: &Store, connection: &str, dir: &Path, truth: &Worksp
     sample.repo.branch("feature", MAIN).map_err(internal)?;
     sample
         .repo
-        .commit("feature", (&name, &email), utc(feature_day, 10, 0), "Feature", &[("src/feature.rs", Some("fn feature() {}\n"))])
+        .commit(
+            "feature",
+            (&name, &email),
+            utc(feature_day, 10, 0),
+            "Feature",
+            &[("src/feature.rs", Some("fn feature() {}\n"))],
+        )
         .map_err(internal)?;
     sample
         .repo
@@ -184,7 +242,13 @@ pub async fn prepare(store: &Store, connection: &str, dir: &Path, truth: &Worksp
     let (name, email) = (c.name.clone(), c.git_email.clone());
     sample
         .repo
-        .commit(MAIN, (&name, &email), evening, "Late fix", &[("src/late.rs", Some("fn late() {}\n"))])
+        .commit(
+            MAIN,
+            (&name, &email),
+            evening,
+            "Late fix",
+            &[("src/late.rs", Some("fn late() {}\n"))],
+        )
         .map_err(internal)?;
 
     let added = add_repository(store, connection, dir, Options::default())
@@ -196,7 +260,11 @@ pub async fn prepare(store: &Store, connection: &str, dir: &Path, truth: &Worksp
         added.new_commits,
         sample.authors.len()
     );
-    for a in sample.authors.iter().filter(|a| a.git_email.ends_with("@home.example")) {
+    for a in sample
+        .authors
+        .iter()
+        .filter(|a| a.git_email.ends_with("@home.example"))
+    {
         let codex = a.codex_email.clone().unwrap_or_default();
         store.set_alias(connection, &a.git_email, &codex).await?;
         println!("  alias: {} counts as {codex}", a.git_email.to_lowercase());
@@ -225,6 +293,10 @@ pub fn author_emails(sample: &Sample) -> Vec<String> {
     sample
         .authors
         .iter()
-        .map(|a| a.codex_email.clone().unwrap_or_else(|| a.git_email.to_lowercase()))
+        .map(|a| {
+            a.codex_email
+                .clone()
+                .unwrap_or_else(|| a.git_email.to_lowercase())
+        })
         .collect()
 }

@@ -41,7 +41,10 @@ pub async fn people(
             .iter()
             .map(|r| serde_json::to_string(r).map_err(anyhow::Error::from))
             .collect::<Result<_, _>>()?,
-        Format::Csv => flat.iter().map(|m| Value::Object(m.clone()).to_string()).collect(),
+        Format::Csv => flat
+            .iter()
+            .map(|m| Value::Object(m.clone()).to_string())
+            .collect(),
     };
     write_rows(&payloads, format, out, "people")
 }
@@ -52,7 +55,11 @@ fn flatten(row: &host_harness::report::people::PersonRow) -> serde_json::Map<Str
         match v {
             Value::Object(m) => {
                 for (k, v) in m {
-                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}_{k}") };
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}_{k}")
+                    };
                     walk(&key, v, out);
                 }
             }
@@ -77,13 +84,18 @@ pub async fn run(
     let id = imported(&store, connection).await?;
     let known = store.streams(&id).await?;
     if known.is_empty() {
-        return Err(HostError::new("usage", "nothing imported yet: this store has no records")
-            .with_hint("Run `host-harness sync` first."));
+        return Err(
+            HostError::new("usage", "nothing imported yet: this store has no records")
+                .with_hint("Run `host-harness sync` first."),
+        );
     }
     if !known.iter().any(|s| s == stream) {
         return Err(HostError::new(
             "usage",
-            format!("no stream {stream:?} in this store; its streams are: {}", known.join(", ")),
+            format!(
+                "no stream {stream:?} in this store; its streams are: {}",
+                known.join(", ")
+            ),
         ));
     }
     let records = store.records(&id, stream).await?;
@@ -92,11 +104,16 @@ pub async fn run(
 }
 
 /// Write JSON-object `payloads` as NDJSON, or as CSV with one column per field.
-fn write_rows(payloads: &[String], format: Format, out: Option<PathBuf>, what: &str) -> Result<(), HostError> {
+fn write_rows(
+    payloads: &[String],
+    format: Format,
+    out: Option<PathBuf>,
+    what: &str,
+) -> Result<(), HostError> {
     let mut w: Box<dyn Write> = match &out {
-        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(|e| {
-            HostError::new("usage", format!("cannot write {}: {e}", p.display()))
-        })?)),
+        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(
+            |e| HostError::new("usage", format!("cannot write {}: {e}", p.display())),
+        )?)),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let io = crate::stdout_error;
@@ -121,7 +138,12 @@ fn write_rows(payloads: &[String], format: Format, out: Option<PathBuf>, what: &
                 }
             }
             let line = |cells: Vec<String>| cells.join(",");
-            writeln!(w, "{}", line(columns.iter().map(|c| csv_field(c)).collect())).map_err(io)?;
+            writeln!(
+                w,
+                "{}",
+                line(columns.iter().map(|c| csv_field(c)).collect())
+            )
+            .map_err(io)?;
             for p in &parsed {
                 let row = columns
                     .iter()
@@ -150,7 +172,11 @@ fn write_rows(payloads: &[String], format: Format, out: Option<PathBuf>, what: &
 /// `-`, `@`, a tab or a carriage return) is prefixed with `'`, unless it is a number.
 pub fn csv_field(s: &str) -> String {
     let formula = s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.parse::<f64>().is_err();
-    let s = if formula { format!("'{s}") } else { s.to_string() };
+    let s = if formula {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

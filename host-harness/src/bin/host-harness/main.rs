@@ -43,14 +43,19 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let json = wants_json(&cli.command);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error [internal]: cannot start the async runtime: {e}");
             return ExitCode::from(1);
         }
     };
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(commands::run(cli.command))));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(commands::run(cli.command))
+    }));
     let result = match result {
         Ok(r) => r,
         Err(_) if STDOUT_CLOSED.load(Ordering::SeqCst) => return ExitCode::SUCCESS,
@@ -85,7 +90,9 @@ fn wants_json(c: &Command) -> bool {
         | Command::Report { out, .. } => out.json,
         Command::Configure(a) => a.out.json,
         Command::Connections(args::ConnectionsCommand::List { out, .. }) => out.json,
-        Command::Delivery(args::DeliveryCommand::AddRepo { out, .. } | args::DeliveryCommand::List { out, .. }) => out.json,
+        Command::Delivery(
+            args::DeliveryCommand::AddRepo { out, .. } | args::DeliveryCommand::List { out, .. },
+        ) => out.json,
         Command::People(args::PeopleCommand::List { out, .. }) => out.json,
         Command::Bench(b) => b.json,
         _ => false,
@@ -101,10 +108,9 @@ static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 fn quiet_on_closed_stdout() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if info
-            .payload_as_str()
-            .is_some_and(|m| m.starts_with("failed printing to stdout") && m.contains("Broken pipe"))
-        {
+        if info.payload_as_str().is_some_and(|m| {
+            m.starts_with("failed printing to stdout") && m.contains("Broken pipe")
+        }) {
             STDOUT_CLOSED.store(true, Ordering::SeqCst);
             return;
         }

@@ -51,8 +51,10 @@ pub async fn run(args: MockArgs) -> Result<(), HostError> {
         None => host_harness::random::key("sk-admin-"),
     };
     if !args.listen.ip().is_loopback() {
-        return Err(HostError::new("usage", "the mock listens on loopback addresses only")
-            .with_hint("Pass --listen 127.0.0.1:PORT."));
+        return Err(
+            HostError::new("usage", "the mock listens on loopback addresses only")
+                .with_hint("Pass --listen 127.0.0.1:PORT."),
+        );
     }
     let config = MockConfig {
         seed: args.seed,
@@ -70,7 +72,11 @@ pub async fn run(args: MockArgs) -> Result<(), HostError> {
     if let Some(path) = &args.ground_truth {
         server.ground_truth().write_json(path)?;
     }
-    println!("OpenAI API mock on {} ({})", server.base_url(), server.dataset_summary());
+    println!(
+        "OpenAI API mock on {} ({})",
+        server.base_url(),
+        server.dataset_summary()
+    );
     println!(
         "Admin key: {}{}",
         Secret::from_input(&admin_key).redacted(),

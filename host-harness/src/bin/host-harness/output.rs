@@ -39,7 +39,11 @@ pub fn status_name(s: wit::CheckStatus) -> &'static str {
 pub fn print_credential_report(h: &Harness, r: &wit::CredentialReport) {
     println!(
         "Connection: {}{}",
-        if r.ok { "connected" } else { "NOT fully connected" },
+        if r.ok {
+            "connected"
+        } else {
+            "NOT fully connected"
+        },
         r.organization
             .as_ref()
             .map(|o| format!(" (organization {o})"))
@@ -51,7 +55,11 @@ pub fn print_credential_report(h: &Harness, r: &wit::CredentialReport) {
             wit::CheckStatus::Denied => "FAIL",
             wit::CheckStatus::NotConfigured => "--  ",
         };
-        println!("  [{mark}] {:<34} {}", h.capability_label(&c.name), c.message);
+        println!(
+            "  [{mark}] {:<34} {}",
+            h.capability_label(&c.name),
+            c.message
+        );
     }
     for n in &r.notes {
         println!("  note: {n}");
@@ -86,7 +94,10 @@ pub fn print_history(runs: &[Run]) {
         println!(
             "{:>4}  {:<20} {:>10}  {:<11} {:>9} {:>8}  {:<23} {}",
             r.id,
-            r.started_at.get(..19).unwrap_or(&r.started_at).replace('T', " "),
+            r.started_at
+                .get(..19)
+                .unwrap_or(&r.started_at)
+                .replace('T', " "),
             duration(r).map(seconds).unwrap_or_else(|| "-".into()),
             r.status,
             thousands(r.inserted()),
@@ -121,10 +132,14 @@ pub fn progress(quiet: bool) -> (Option<ProgressTx>, tokio::task::JoinHandle<()>
     }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
     let task = tokio::spawn(async move {
-        let multi = std::io::stderr().is_terminal().then(indicatif::MultiProgress::new);
+        let multi = std::io::stderr()
+            .is_terminal()
+            .then(indicatif::MultiProgress::new);
         let mut bars: BTreeMap<String, indicatif::ProgressBar> = BTreeMap::new();
-        let running = indicatif::ProgressStyle::with_template("{spinner:.cyan} {prefix:<22} {msg} {elapsed:.dim}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+        let running = indicatif::ProgressStyle::with_template(
+            "{spinner:.cyan} {prefix:<22} {msg} {elapsed:.dim}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
         let done = indicatif::ProgressStyle::with_template("{prefix:.green:<24} {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
         while let Some(p) = rx.recv().await {
@@ -170,10 +185,15 @@ pub fn progress(quiet: bool) -> (Option<ProgressTx>, tokio::task::JoinHandle<()>
 /// rest beside them (one object for the whole window, one per period otherwise).
 pub fn people_json(r: &PeopleReport) -> serde_json::Value {
     let unattributed = if r.period == Period::All {
-        serde_json::to_value(r.unattributed.first().cloned().unwrap_or_else(|| PersonRow {
-            email: host_harness::report::UNATTRIBUTED.into(),
-            ..Default::default()
-        }))
+        serde_json::to_value(
+            r.unattributed
+                .first()
+                .cloned()
+                .unwrap_or_else(|| PersonRow {
+                    email: host_harness::report::UNATTRIBUTED.into(),
+                    ..Default::default()
+                }),
+        )
     } else {
         serde_json::to_value(&r.unattributed)
     }
@@ -227,7 +247,10 @@ pub fn decimal(d: rust_decimal::Decimal) -> String {
         Some((w, f)) => (w, Some(f)),
         None => (text, None),
     };
-    let whole = whole.parse::<u64>().map(thousands).unwrap_or_else(|_| whole.to_string());
+    let whole = whole
+        .parse::<u64>()
+        .map(thousands)
+        .unwrap_or_else(|_| whole.to_string());
     match fraction {
         Some(f) => format!("{sign}{whole}.{f}"),
         None => format!("{sign}{whole}"),
@@ -244,7 +267,11 @@ pub fn print_people(r: &PeopleReport, api: &UsageReport) {
     let per_period = r.period != Period::All;
     println!(
         "{}{:<46} │ {:>9} {:>13} │ {:>8} {:>8} {:>10} {:>13} │ {:>13} │ {:>8}",
-        if per_period { format!("{:<11}", "period") } else { String::new() },
+        if per_period {
+            format!("{:<11}", "period")
+        } else {
+            String::new()
+        },
         "person",
         "API reqs",
         "API tokens",
@@ -264,7 +291,10 @@ pub fn print_people(r: &PeopleReport, api: &UsageReport) {
         let reviews = row.code_reviews.get("prs_reviewed").copied().unwrap_or(0);
         println!(
             "{}{:<46} │ {:>9} {:>13} │ {:>8} {:>8} {:>10} {:>13} │ {:>13} │ {:>8}",
-            row.period_start.as_deref().map(|p| format!("{p:<11}")).unwrap_or_default(),
+            row.period_start
+                .as_deref()
+                .map(|p| format!("{p:<11}"))
+                .unwrap_or_default(),
             who,
             thousands(row.api_key.requests),
             thousands(row.api_key.tokens),
@@ -294,10 +324,17 @@ pub fn print_people(r: &PeopleReport, api: &UsageReport) {
         }
     }
     if !surfaces.is_empty() {
-        println!("
-ChatGPT path by surface:");
+        println!(
+            "
+ChatGPT path by surface:"
+        );
         for (id, (threads, turns, credits)) in surfaces {
-            println!("  {id:<28} {:>8} threads {:>9} turns {:>10} credits", thousands(threads), thousands(turns), decimal(credits));
+            println!(
+                "  {id:<28} {:>8} threads {:>9} turns {:>10} credits",
+                thousands(threads),
+                thousands(turns),
+                decimal(credits)
+            );
         }
         println!("ChatGPT path by model:");
         for (m, credits) in models {
@@ -307,7 +344,11 @@ ChatGPT path by surface:");
     if !api.per_model.is_empty() {
         println!("API-key path by model:");
         for (model, t) in &api.per_model {
-            println!("  {model:<28} {:>8} requests {:>14} tokens", thousands(t.requests), thousands(t.tokens()));
+            println!(
+                "  {model:<28} {:>8} requests {:>14} tokens",
+                thousands(t.requests),
+                thousands(t.tokens())
+            );
         }
     }
     println!(
@@ -329,7 +370,11 @@ mod tests {
             pairs.iter().map(|(k, n)| (k.to_string(), *n)).collect()
         };
         // cached input is part of the input: not counted twice
-        let row = t(&[("text_input_tokens", 1200), ("cached_text_input_tokens", 300), ("text_output_tokens", 450)]);
+        let row = t(&[
+            ("text_input_tokens", 1200),
+            ("cached_text_input_tokens", 300),
+            ("text_output_tokens", 450),
+        ]);
         assert_eq!(super::chatgpt_tokens(&row), 1650);
         let row = t(&[
             ("text_input_tokens", 1200),
@@ -339,7 +384,11 @@ mod tests {
         ]);
         assert_eq!(super::chatgpt_tokens(&row), 1650);
         // only the parts of the input given: their sum is the input
-        let row = t(&[("uncached_text_input_tokens", 900), ("cached_text_input_tokens", 300), ("text_output_tokens", 50)]);
+        let row = t(&[
+            ("uncached_text_input_tokens", 900),
+            ("cached_text_input_tokens", 300),
+            ("text_output_tokens", 50),
+        ]);
         assert_eq!(super::chatgpt_tokens(&row), 1250);
         assert_eq!(super::chatgpt_tokens(&BTreeMap::new()), 0);
     }

@@ -33,7 +33,9 @@ pub async fn run(args: ServeArgs) -> Result<(), HostError> {
         }
         let keys = match &db {
             host_harness::store::Location::Sqlite(p) => p.with_extension("keys.txt"),
-            host_harness::store::Location::Postgres(_) => PathBuf::from("codex-connector-demo.keys.txt"),
+            host_harness::store::Location::Postgres(_) => {
+                PathBuf::from("codex-connector-demo.keys.txt")
+            }
         };
         write_private(
             &keys,
@@ -41,14 +43,20 @@ pub async fn run(args: ServeArgs) -> Result<(), HostError> {
                 "# Keys the demo mock accepts; paste one into API Token on the settings page.\nadmin:   {admin_key}\nproject: {project_key}   (a project key: refused, with what to do)\n"
             ),
         )?;
-        println!("Demo: OpenAI API mock on {} ({})", server.base_url(), server.dataset_summary());
+        println!(
+            "Demo: OpenAI API mock on {} ({})",
+            server.base_url(),
+            server.dataset_summary()
+        );
         println!(
             "Demo keys ({} and {}) are in {}",
             Secret::from_input(&admin_key).redacted(),
             Secret::from_input(&project_key).redacted(),
             keys.display()
         );
-        component.redirects.push(format!("api.openai.com={}", server.base_url()));
+        component
+            .redirects
+            .push(format!("api.openai.com={}", server.base_url()));
         mock = Some(server);
     }
     let harness = crate::setup::harness(&component).await?;
@@ -63,15 +71,13 @@ pub async fn run(args: ServeArgs) -> Result<(), HostError> {
         workers: args.workers,
         admin_password: admin_password.map(|p| p.expose().to_string()),
     };
-    let served = host_harness::serve::run(harness, opts)
-        .await
-        .map_err(|e| {
-            if crate::mock::addr_in_use(&e) {
-                bind_error(e, args.listen, "--listen")
-            } else {
-                HostError::new("usage", format!("{e:#}"))
-            }
-        });
+    let served = host_harness::serve::run(harness, opts).await.map_err(|e| {
+        if crate::mock::addr_in_use(&e) {
+            bind_error(e, args.listen, "--listen")
+        } else {
+            HostError::new("usage", format!("{e:#}"))
+        }
+    });
     if let Some(m) = mock {
         m.shutdown().await;
     }

@@ -31,7 +31,11 @@ pub fn redirects(c: &ComponentArgs) -> Result<Vec<Redirect>, HostError> {
 
 /// The component a command on `connection` runs: `--component`, else the connection's own,
 /// else (a connection not created yet) this workspace's build.
-pub async fn harness_for(c: &ComponentArgs, store: &Store, connection: &str) -> Result<Harness, HostError> {
+pub async fn harness_for(
+    c: &ComponentArgs,
+    store: &Store,
+    connection: &str,
+) -> Result<Harness, HostError> {
     let mut c = c.clone();
     if c.component.is_none() {
         if let Some(conn) = store.connection(connection).await? {
@@ -143,7 +147,9 @@ pub async fn existing_store(s: &StoreArgs) -> Result<Store, HostError> {
             }
         }
     }
-    Store::open_existing(&location, opts).await.map_err(open_error)
+    Store::open_existing(&location, opts)
+        .await
+        .map_err(open_error)
 }
 
 /// A secret from the environment variable `var`. The name is checked first, so that a
@@ -169,12 +175,20 @@ fn secret_from_env_as(option: &str, example: &str, var: &str) -> Result<Secret, 
         )));
     }
     let value = std::env::var(var).map_err(|_| {
-        HostError::new("usage", format!("the environment variable {var} is not set"))
-            .with_hint(format!("Set it (export {var}=…) in the shell that runs this command."))
+        HostError::new(
+            "usage",
+            format!("the environment variable {var} is not set"),
+        )
+        .with_hint(format!(
+            "Set it (export {var}=…) in the shell that runs this command."
+        ))
     })?;
     let secret = Secret::from_input(&value);
     if secret.is_empty() {
-        return Err(HostError::new("usage", format!("the environment variable {var} is empty")));
+        return Err(HostError::new(
+            "usage",
+            format!("the environment variable {var} is empty"),
+        ));
     }
     Ok(secret)
 }
@@ -185,7 +199,12 @@ pub fn secret_from_stdin() -> Result<Secret, HostError> {
     std::io::stdin()
         .take(64 * 1024)
         .read_to_string(&mut s)
-        .map_err(|e| HostError::new("usage", format!("cannot read the secret from standard input: {e}")))?;
+        .map_err(|e| {
+            HostError::new(
+                "usage",
+                format!("cannot read the secret from standard input: {e}"),
+            )
+        })?;
     let secret = Secret::from_input(&s);
     if secret.is_empty() {
         return Err(HostError::new("usage", "standard input held no secret"));
@@ -202,7 +221,10 @@ pub fn secrets(
 ) -> Result<BTreeMap<String, Secret>, HostError> {
     let mut out = BTreeMap::new();
     if let Some(var) = token_env {
-        out.insert("api_token".to_string(), secret_from_env("--token-env", var)?);
+        out.insert(
+            "api_token".to_string(),
+            secret_from_env("--token-env", var)?,
+        );
     }
     if token_stdin {
         out.insert("api_token".to_string(), secret_from_stdin()?);
@@ -214,10 +236,16 @@ pub fn secrets(
         };
         let key = key.trim();
         if out.contains_key(key) {
-            return Err(HostError::new("usage", format!("the secret {key} was given twice")));
+            return Err(HostError::new(
+                "usage",
+                format!("the secret {key} was given twice"),
+            ));
         }
         let example = format!("{key}=MY_KEY");
-        out.insert(key.to_string(), secret_from_env_as("--secret-env", &example, var.trim())?);
+        out.insert(
+            key.to_string(),
+            secret_from_env_as("--secret-env", &example, var.trim())?,
+        );
     }
     Ok(out)
 }
@@ -230,8 +258,9 @@ pub fn settings(pairs: &[String]) -> Result<Vec<(String, String)>, HostError> {
             s.split_once('=')
                 .map(|(k, v)| (k.trim().to_string(), v.to_string()))
                 .ok_or_else(|| {
-                    HostError::new("usage", "--set takes KEY=VALUE")
-                        .with_hint("e.g. --set backfill_days=90; `host-harness describe` lists the settings.")
+                    HostError::new("usage", "--set takes KEY=VALUE").with_hint(
+                        "e.g. --set backfill_days=90; `host-harness describe` lists the settings.",
+                    )
                 })
         })
         .collect()

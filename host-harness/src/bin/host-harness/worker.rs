@@ -42,7 +42,8 @@ pub async fn run(args: WorkerArgs) -> Result<(), HostError> {
         Scheduler::start(store.clone(), harnesses, config)
     };
     let metrics = match args.metrics_listen {
-        Some(addr) => match MetricsServer::start(addr, pool.metrics().clone(), store.clone()).await {
+        Some(addr) => match MetricsServer::start(addr, pool.metrics().clone(), store.clone()).await
+        {
             Ok(m) => Some(m),
             Err(e) => {
                 pool.shutdown().await;
@@ -61,7 +62,10 @@ pub async fn run(args: WorkerArgs) -> Result<(), HostError> {
         if args.once { "; once: until no connection is due" } else { "; Ctrl-C stops (running imports resume next time)" }
     );
     if let Some(m) = &metrics {
-        println!("Metrics: http://{0}/metrics  health: http://{0}/healthz", m.addr());
+        println!(
+            "Metrics: http://{0}/metrics  health: http://{0}/healthz",
+            m.addr()
+        );
     }
     use std::io::Write;
     std::io::stdout().flush().ok();
@@ -86,7 +90,10 @@ pub async fn run(args: WorkerArgs) -> Result<(), HostError> {
         count("interrupted")
     );
     if let (true, Some(e)) = (args.once, status.error) {
-        return Err(HostError::new("network", format!("the store stopped answering: {e}")));
+        return Err(HostError::new(
+            "network",
+            format!("the store stopped answering: {e}"),
+        ));
     }
     Ok(())
 }

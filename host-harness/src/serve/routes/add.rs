@@ -58,7 +58,11 @@ async fn add_connection(app: &App, id: &str, name: &str) -> Result<Flash, Flash>
             .line("Nothing was stored.");
         f.field_errors.insert(field.to_string(), why);
         f.submitted = Some(
-            [("id".to_string(), id.to_string()), ("name".to_string(), name.to_string())].into(),
+            [
+                ("id".to_string(), id.to_string()),
+                ("name".to_string(), name.to_string()),
+            ]
+            .into(),
         );
         f
     };

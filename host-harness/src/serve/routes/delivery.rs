@@ -33,13 +33,16 @@ use crate::serve::Shared;
 
 /// The value of field `key` (the first, if posted twice), or "".
 fn field<'a>(form: &'a [(String, String)], key: &str) -> &'a str {
-    form.iter().find(|(k, _)| k == key).map_or("", |(_, v)| v.as_str())
+    form.iter()
+        .find(|(k, _)| k == key)
+        .map_or("", |(_, v)| v.as_str())
 }
 
 /// A store failure: logged, and a generic banner (nothing was written).
 fn store_failed(target: &Target, what: &str, e: &anyhow::Error) -> Flash {
     tracing::error!(connection = %target.id(), "{what}: {e:#}");
-    Flash::new(Tone::Error, "Not saved").line("The store could not be written; see the server's log. Nothing was stored.")
+    Flash::new(Tone::Error, "Not saved")
+        .line("The store could not be written; see the server's log. Nothing was stored.")
 }
 
 /// The connection `id` after the CSRF check, or the response that ends the request.
@@ -61,17 +64,29 @@ pub(crate) async fn add_repo(
     };
     let given = field(&form, "path").trim().to_string();
     let flash = if given.is_empty() || given.chars().any(char::is_control) {
-        Flash::new(Tone::Error, "Repository not added").line("Give the path of a local git repository (the top of a working clone).")
+        Flash::new(Tone::Error, "Repository not added")
+            .line("Give the path of a local git repository (the top of a working clone).")
     } else if !Path::new(&given).is_absolute() {
         Flash::new(Tone::Error, "Repository not added").line(format!(
             "{given} is not an absolute path; give the full path of the working clone (it is read by the server, not the browser). Nothing was stored."
         ))
     } else {
         let _one = target.state.save_lock.lock().await;
-        match add_repository(&app.store, target.id(), Path::new(&given), Options::default()).await {
+        match add_repository(
+            &app.store,
+            target.id(),
+            Path::new(&given),
+            Options::default(),
+        )
+        .await
+        {
             Ok(added) => Flash::new(
                 Tone::Ok,
-                if added.registered_now { "Repository added" } else { "Repository read again" },
+                if added.registered_now {
+                    "Repository added"
+                } else {
+                    "Repository read again"
+                },
             )
             .line(format!(
                 "{}: {} new commits read from {} refs. Each import reads its new commits.",
@@ -79,9 +94,9 @@ pub(crate) async fn add_repo(
                 thousands(added.new_commits as u64),
                 added.refs
             )),
-            Err(AddError::Refused(e)) => {
-                Flash::new(Tone::Error, "Repository not added").line(e.to_string()).line("Nothing was stored.")
-            }
+            Err(AddError::Refused(e)) => Flash::new(Tone::Error, "Repository not added")
+                .line(e.to_string())
+                .line("Nothing was stored."),
             Err(AddError::Store(e)) => store_failed(&target, "cannot register the repository", &e),
         }
     };
@@ -103,11 +118,14 @@ pub(crate) async fn alias(
             Err(e) => store_failed(&target, "cannot read the aliases", &e),
             Ok(table) => match who::alias(&table, field(&form, "alias"), field(&form, "email")) {
                 Err(why) => Flash::new(Tone::Error, "Alias not added").line(why),
-                Ok((alias, email)) => match app.store.set_alias(target.id(), &alias, &email).await {
-                    Ok(()) => Flash::new(Tone::Ok, "Alias added")
-                        .line(format!("{alias} now counts as {email} in the report beside delivery.")),
-                    Err(e) => store_failed(&target, "cannot add the alias", &e),
-                },
+                Ok((alias, email)) => {
+                    match app.store.set_alias(target.id(), &alias, &email).await {
+                        Ok(()) => Flash::new(Tone::Ok, "Alias added").line(format!(
+                            "{alias} now counts as {email} in the report beside delivery."
+                        )),
+                        Err(e) => store_failed(&target, "cannot add the alias", &e),
+                    }
+                }
             },
         }
     };

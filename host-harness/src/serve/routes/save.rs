@@ -64,10 +64,16 @@ fn and_list(items: &[String]) -> String {
     }
 }
 
-async fn save_and_check(app: &App, target: &Target, harness: &Harness, form: &[(String, String)]) -> Flash {
+async fn save_and_check(
+    app: &App,
+    target: &Target,
+    harness: &Harness,
+    form: &[(String, String)],
+) -> Flash {
     let info = harness.info();
     let (store, id) = (&app.store, target.id());
-    let (saved_secrets, configured) = match (store.secrets(id).await, store.is_configured(id).await) {
+    let (saved_secrets, configured) = match (store.secrets(id).await, store.is_configured(id).await)
+    {
         (Ok(s), Ok(c)) => (s, c),
         (Err(e), _) | (_, Err(e)) => {
             return Flash::new(Tone::Error, "Not saved: the store cannot be read")

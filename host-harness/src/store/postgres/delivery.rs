@@ -4,7 +4,9 @@
 
 use super::{require_connection, Postgres};
 use crate::delivery::{Commit, Cursor};
-use crate::store::delivery::{cursor_of, cursor_rows, int, time_of, time_text, NotRegistered, Repository, RepositoryImport};
+use crate::store::delivery::{
+    cursor_of, cursor_rows, int, time_of, time_text, NotRegistered, Repository, RepositoryImport,
+};
 use crate::store::now;
 
 impl Postgres {
@@ -31,7 +33,11 @@ impl Postgres {
             .collect())
     }
 
-    pub async fn repository_cursor(&self, connection: &str, repository: &str) -> anyhow::Result<Option<Cursor>> {
+    pub async fn repository_cursor(
+        &self,
+        connection: &str,
+        repository: &str,
+    ) -> anyhow::Result<Option<Cursor>> {
         let mut client = self.client().await?;
         let tx = client.build_transaction().read_only(true).start().await?;
         let registered = tx
@@ -51,10 +57,16 @@ impl Postgres {
             )
             .await?;
         tx.commit().await?;
-        Ok(Some(cursor_of(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))))))
+        Ok(Some(cursor_of(
+            rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))),
+        )))
     }
 
-    pub async fn import_repository(&self, connection: &str, import: RepositoryImport) -> anyhow::Result<()> {
+    pub async fn import_repository(
+        &self,
+        connection: &str,
+        import: RepositoryImport,
+    ) -> anyhow::Result<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         require_connection(&tx, connection).await?;
@@ -84,7 +96,10 @@ impl Postgres {
         let names: Vec<&str> = m.iter().map(|c| c.author_name.as_str()).collect();
         let emails: Vec<&str> = m.iter().map(|c| c.author_email.as_str()).collect();
         let times: Vec<String> = m.iter().map(|c| time_text(&c.author_time)).collect();
-        let offsets: Vec<i64> = m.iter().map(|c| i64::from(c.author_utc_offset_seconds)).collect();
+        let offsets: Vec<i64> = m
+            .iter()
+            .map(|c| i64::from(c.author_utc_offset_seconds))
+            .collect();
         let merges: Vec<bool> = m.iter().map(|c| c.merge).collect();
         let added: Vec<i64> = m.iter().map(|c| int(c.lines_added)).collect();
         let deleted: Vec<i64> = m.iter().map(|c| int(c.lines_deleted)).collect();
@@ -112,14 +127,25 @@ impl Postgres {
         tx.execute(
             "INSERT INTO repository_tips(connection, repository, kind, name, commit_id)
              SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[])",
-            &[&connection, &import.repository, &kinds, &tip_names, &tip_ids],
+            &[
+                &connection,
+                &import.repository,
+                &kinds,
+                &tip_names,
+                &tip_ids,
+            ],
         )
         .await?;
         tx.commit().await?;
         Ok(())
     }
 
-    pub async fn repository_failed(&self, connection: &str, repository: &str, message: &str) -> anyhow::Result<()> {
+    pub async fn repository_failed(
+        &self,
+        connection: &str,
+        repository: &str,
+        message: &str,
+    ) -> anyhow::Result<()> {
         let client = self.client().await?;
         client
             .execute(
@@ -130,7 +156,11 @@ impl Postgres {
         Ok(())
     }
 
-    pub async fn remove_repository(&self, connection: &str, repository: &str) -> anyhow::Result<bool> {
+    pub async fn remove_repository(
+        &self,
+        connection: &str,
+        repository: &str,
+    ) -> anyhow::Result<bool> {
         let client = self.client().await?;
         let n = client
             .execute(

@@ -5,7 +5,12 @@ use std::collections::BTreeMap;
 use super::{require_connection, Postgres};
 
 impl Postgres {
-    pub async fn set_alias(&self, connection: &str, alias: &str, email: &str) -> anyhow::Result<()> {
+    pub async fn set_alias(
+        &self,
+        connection: &str,
+        alias: &str,
+        email: &str,
+    ) -> anyhow::Result<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         require_connection(&tx, connection).await?;
@@ -22,7 +27,10 @@ impl Postgres {
     pub async fn remove_alias(&self, connection: &str, alias: &str) -> anyhow::Result<bool> {
         let client = self.client().await?;
         let n = client
-            .execute("DELETE FROM aliases WHERE connection = $1 AND alias = $2", &[&connection, &alias])
+            .execute(
+                "DELETE FROM aliases WHERE connection = $1 AND alias = $2",
+                &[&connection, &alias],
+            )
             .await?;
         Ok(n == 1)
     }
@@ -30,12 +38,20 @@ impl Postgres {
     pub async fn aliases(&self, connection: &str) -> anyhow::Result<BTreeMap<String, String>> {
         let client = self.client().await?;
         let rows = client
-            .query("SELECT alias, email FROM aliases WHERE connection = $1", &[&connection])
+            .query(
+                "SELECT alias, email FROM aliases WHERE connection = $1",
+                &[&connection],
+            )
             .await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
-    pub async fn set_team(&self, connection: &str, team: &str, members: Vec<String>) -> anyhow::Result<()> {
+    pub async fn set_team(
+        &self,
+        connection: &str,
+        team: &str,
+        members: Vec<String>,
+    ) -> anyhow::Result<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         require_connection(&tx, connection).await?;

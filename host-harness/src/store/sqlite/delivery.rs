@@ -5,7 +5,9 @@ use rusqlite::{params, TransactionBehavior};
 
 use super::{require_connection, Sqlite};
 use crate::delivery::{Commit, Cursor};
-use crate::store::delivery::{cursor_of, cursor_rows, int, time_of, time_text, NotRegistered, Repository, RepositoryImport};
+use crate::store::delivery::{
+    cursor_of, cursor_rows, int, time_of, time_text, NotRegistered, Repository, RepositoryImport,
+};
 use crate::store::now;
 
 impl Sqlite {
@@ -34,7 +36,11 @@ impl Sqlite {
         .await
     }
 
-    pub async fn repository_cursor(&self, connection: &str, repository: &str) -> anyhow::Result<Option<Cursor>> {
+    pub async fn repository_cursor(
+        &self,
+        connection: &str,
+        repository: &str,
+    ) -> anyhow::Result<Option<Cursor>> {
         let (c, r) = (connection.to_string(), repository.to_string());
         self.call(move |db| {
             let tx = db.transaction()?;
@@ -56,7 +62,11 @@ impl Sqlite {
         .await
     }
 
-    pub async fn import_repository(&self, connection: &str, import: RepositoryImport) -> anyhow::Result<()> {
+    pub async fn import_repository(
+        &self,
+        connection: &str,
+        import: RepositoryImport,
+    ) -> anyhow::Result<()> {
         let c = connection.to_string();
         self.call(move |db| {
             let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -121,8 +131,17 @@ impl Sqlite {
         .await
     }
 
-    pub async fn repository_failed(&self, connection: &str, repository: &str, message: &str) -> anyhow::Result<()> {
-        let (c, r, m) = (connection.to_string(), repository.to_string(), message.to_string());
+    pub async fn repository_failed(
+        &self,
+        connection: &str,
+        repository: &str,
+        message: &str,
+    ) -> anyhow::Result<()> {
+        let (c, r, m) = (
+            connection.to_string(),
+            repository.to_string(),
+            message.to_string(),
+        );
         self.call(move |db| {
             db.execute(
                 "UPDATE repositories SET last_import_at = ?3, last_error = ?4 WHERE connection = ?1 AND path = ?2",
@@ -133,10 +152,17 @@ impl Sqlite {
         .await
     }
 
-    pub async fn remove_repository(&self, connection: &str, repository: &str) -> anyhow::Result<bool> {
+    pub async fn remove_repository(
+        &self,
+        connection: &str,
+        repository: &str,
+    ) -> anyhow::Result<bool> {
         let (c, r) = (connection.to_string(), repository.to_string());
         self.call(move |db| {
-            let n = db.execute("DELETE FROM repositories WHERE connection = ?1 AND path = ?2", params![c, r])?;
+            let n = db.execute(
+                "DELETE FROM repositories WHERE connection = ?1 AND path = ?2",
+                params![c, r],
+            )?;
             Ok(n == 1)
         })
         .await

@@ -94,7 +94,12 @@ async fn backfill(
 fn same_pages(a: &[String], b: &[String]) -> anyhow::Result<()> {
     let cursors = |v: &[String]| -> Vec<String> {
         v.iter()
-            .map(|p| p.split('&').filter(|kv| !kv.starts_with("end_time=")).collect::<Vec<_>>().join("&"))
+            .map(|p| {
+                p.split('&')
+                    .filter(|kv| !kv.starts_with("end_time="))
+                    .collect::<Vec<_>>()
+                    .join("&")
+            })
             .collect()
     };
     ensure!(
@@ -160,7 +165,10 @@ pub async fn measure(component: &Path, sizes: &Sizes) -> anyhow::Result<BareClie
     let latency = if sizes.bare_latency.is_zero() {
         String::new()
     } else {
-        format!(", the mock answering after {:.0} ms", ms(sizes.bare_latency))
+        format!(
+            ", the mock answering after {:.0} ms",
+            ms(sizes.bare_latency)
+        )
     };
     let row = Row {
         id: "backfill_vs_bare_client",
@@ -201,9 +209,21 @@ pub async fn measure(component: &Path, sizes: &Sizes) -> anyhow::Result<BareClie
     };
     let note = format!(
         "backfill vs a bare client: backfills {} ms, bare client {} ms, ratios {}",
-        pairs.iter().map(|p| format!("{:.0}", ms(p.backfill))).collect::<Vec<_>>().join(", "),
-        pairs.iter().map(|p| format!("{:.0}", ms(p.bare))).collect::<Vec<_>>().join(", "),
-        ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", "),
+        pairs
+            .iter()
+            .map(|p| format!("{:.0}", ms(p.backfill)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        pairs
+            .iter()
+            .map(|p| format!("{:.0}", ms(p.bare)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        ratios
+            .iter()
+            .map(|r| format!("{r:.2}"))
+            .collect::<Vec<_>>()
+            .join(", "),
     );
     Ok(BareClient { row, note })
 }

@@ -75,7 +75,9 @@ async fn phases(component: &Path) -> anyhow::Result<()> {
         .await?;
     let configure = t.elapsed();
     let t = Instant::now();
-    let run = harness.sync(&store, DEFAULT_CONNECTION, SyncOptions::new("bench")).await?;
+    let run = harness
+        .sync(&store, DEFAULT_CONNECTION, SyncOptions::new("bench"))
+        .await?;
     let sync = t.elapsed();
     say(&Message::Backfill(Backfill {
         load_ms: ms(load),
@@ -91,7 +93,9 @@ async fn phases(component: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     let t = Instant::now();
-    let run = harness.sync(&store, DEFAULT_CONNECTION, SyncOptions::new("bench")).await?;
+    let run = harness
+        .sync(&store, DEFAULT_CONNECTION, SyncOptions::new("bench"))
+        .await?;
     let sync = t.elapsed();
     let modes = harness
         .info()

@@ -58,7 +58,10 @@ fn as_postgres(program: &Path) -> Command {
 }
 
 fn run(mut c: Command, what: &str) -> anyhow::Result<()> {
-    let out = c.stdin(Stdio::null()).output().with_context(|| what.to_string())?;
+    let out = c
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| what.to_string())?;
     if !out.status.success() {
         bail!(
             "{what} failed: {}{}",
@@ -70,7 +73,9 @@ fn run(mut c: Command, what: &str) -> anyhow::Result<()> {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// `'…'` for sh.
@@ -99,15 +104,25 @@ impl PgServer {
         }
         let data = dir.join("data");
         let mut initdb = as_postgres(&bin.join("initdb"));
-        initdb
-            .arg("-D")
-            .arg(&data)
-            .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync", "--locale=C"]);
+        initdb.arg("-D").arg(&data).args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--locale=C",
+        ]);
         run(initdb, "initdb")?;
         // The watcher first: from here on, however the bench ends, the server is stopped.
         let stop = format!(
             "{}{} -D {} stop -m immediate",
-            if is_root() { "runuser -u postgres -- " } else { "" },
+            if is_root() {
+                "runuser -u postgres -- "
+            } else {
+                ""
+            },
             sh_word(&server.pg_ctl.to_string_lossy()),
             sh_word(&data.to_string_lossy())
         );
@@ -138,7 +153,10 @@ impl PgServer {
                     dir.display()
                 ))
                 .args(["-w", "-t", "60", "start"]);
-            let out = c.stdin(Stdio::null()).output().context("cannot run pg_ctl")?;
+            let out = c
+                .stdin(Stdio::null())
+                .output()
+                .context("cannot run pg_ctl")?;
             if out.status.success() {
                 server.port = port;
                 return Ok(server);
@@ -155,7 +173,8 @@ impl PgServer {
 
     /// CPU seconds of the server so far (the postmaster and its backends).
     pub fn cpu_seconds(&self) -> Option<f64> {
-        let pid_file = std::fs::read_to_string(self.dir.join("data").join("postmaster.pid")).ok()?;
+        let pid_file =
+            std::fs::read_to_string(self.dir.join("data").join("postmaster.pid")).ok()?;
         let pid: u32 = pid_file.lines().next()?.trim().parse().ok()?;
         super::workers::tree_cpu_seconds(pid)
     }
@@ -173,7 +192,10 @@ impl PgServer {
             .context("cannot create the bench's database")?;
         drop(client);
         let _ = task.await;
-        Ok(format!("postgres://postgres@127.0.0.1:{}/{name}", self.port))
+        Ok(format!(
+            "postgres://postgres@127.0.0.1:{}/{name}",
+            self.port
+        ))
     }
 }
 

@@ -31,7 +31,9 @@ use serde_json::{json, Value};
 
 use host_harness::runner::Harness;
 use host_harness::secret::Secret;
-use host_harness::store::{crypto, lease, KeySource, Location, NewConnection, SecretKey, Store, StoreOptions};
+use host_harness::store::{
+    crypto, lease, KeySource, Location, NewConnection, SecretKey, Store, StoreOptions,
+};
 use openai_mock::{MockConfig, MockServer};
 
 use super::fixture;
@@ -129,7 +131,9 @@ fn p(sorted: &[f64], q: f64) -> f64 {
 }
 
 fn ms_of(t: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(t).ok().map(|t| t.timestamp_millis())
+    chrono::DateTime::parse_from_rfc3339(t)
+        .ok()
+        .map(|t| t.timestamp_millis())
 }
 
 /// The connection ids.
@@ -157,8 +161,12 @@ pub async fn run(opts: &BenchOpts, original: &Path) -> anyhow::Result<ScaleRepor
     let cache = scratch.path().join("cache");
     let bin = std::env::current_exe().context("cannot find this program")?;
 
-    progress(&format!("scale: a mock of {n} organizations, {USERS} people × {DAYS} days each"));
-    let keys: Vec<String> = (0..n).map(|_| host_harness::random::key("sk-admin-")).collect();
+    progress(&format!(
+        "scale: a mock of {n} organizations, {USERS} people × {DAYS} days each"
+    ));
+    let keys: Vec<String> = (0..n)
+        .map(|_| host_harness::random::key("sk-admin-"))
+        .collect();
     let mock = MockServer::start_many(
         MockConfig {
             users: USERS,
@@ -223,27 +231,32 @@ pub async fn run(opts: &BenchOpts, original: &Path) -> anyhow::Result<ScaleRepor
                         None
                     }
                     Ok(server) => {
-                    progress(&format!("scale: a PostgreSQL server in a temporary directory, port {}", server.port));
-                    let dir = scratch.path().join("postgres");
-                    std::fs::create_dir_all(&dir)?;
-                    let url = server.database("bench_scale").await?;
-                    let key_file = dir.join("secret.key");
-                    crypto::write_key_file(&key_file, &SecretKey::generate()?)?;
-                    let ctx = Ctx {
-                        bin: &bin,
-                        dir: &dir,
-                        cache: &cache,
-                        component: &component,
-                        harness: &harness,
-                        mock: &mock,
-                        n,
-                        latency,
-                        workers,
-                        processes,
-                    };
-                    let r = one_setup(&ctx, Location::Postgres(url), Some(key_file), Some(&server)).await;
-                    drop(server);
-                    Some(r)
+                        progress(&format!(
+                            "scale: a PostgreSQL server in a temporary directory, port {}",
+                            server.port
+                        ));
+                        let dir = scratch.path().join("postgres");
+                        std::fs::create_dir_all(&dir)?;
+                        let url = server.database("bench_scale").await?;
+                        let key_file = dir.join("secret.key");
+                        crypto::write_key_file(&key_file, &SecretKey::generate()?)?;
+                        let ctx = Ctx {
+                            bin: &bin,
+                            dir: &dir,
+                            cache: &cache,
+                            component: &component,
+                            harness: &harness,
+                            mock: &mock,
+                            n,
+                            latency,
+                            workers,
+                            processes,
+                        };
+                        let r =
+                            one_setup(&ctx, Location::Postgres(url), Some(key_file), Some(&server))
+                                .await;
+                        drop(server);
+                        Some(r)
                     }
                 },
             },
@@ -281,7 +294,13 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// The arguments of a `worker` on `db`.
-    fn worker_args(&self, db: &str, key_file: Option<&Path>, workers: usize, once: bool) -> Vec<String> {
+    fn worker_args(
+        &self,
+        db: &str,
+        key_file: Option<&Path>,
+        workers: usize,
+        once: bool,
+    ) -> Vec<String> {
         let mut a: Vec<String> = vec![
             "worker".into(),
             "--db".into(),
@@ -334,7 +353,10 @@ async fn one_setup(
     let store = Arc::new(Store::open(&location, opts).await?);
     let ids = ids(ctx.n);
 
-    progress(&format!("scale/{label}: adding and configuring {} connections", ctx.n));
+    progress(&format!(
+        "scale/{label}: adding and configuring {} connections",
+        ctx.n
+    ));
     let connector = ctx.harness.id().to_string();
     for (i, id) in ids.iter().enumerate() {
         store
@@ -349,7 +371,9 @@ async fn one_setup(
         ctx.harness
             .configure(&store, id, &fixture::settings(DAYS), fixture::secrets(&key))
             .await?;
-        store.set_schedule(id, Duration::from_secs(3600), 0.1, None).await?;
+        store
+            .set_schedule(id, Duration::from_secs(3600), 0.1, None)
+            .await?;
     }
 
     progress(&format!(
@@ -364,7 +388,8 @@ async fn one_setup(
             &ctx.env(shared),
             &ctx.dir.join("backfill.log"),
         )?;
-        w.wait_exit(Duration::from_secs(60) + Duration::from_millis(300) * ctx.n).await?;
+        w.wait_exit(Duration::from_secs(60) + Duration::from_millis(300) * ctx.n)
+            .await?;
     }
     // The newest run of each before the cycle: its backfill, which must have succeeded.
     let mut before = Vec::with_capacity(ids.len());
@@ -394,7 +419,8 @@ async fn one_setup(
         )?);
     }
     for w in &mut procs {
-        w.wait_catalogued(ids.len(), Duration::from_secs(120)).await?;
+        w.wait_catalogued(ids.len(), Duration::from_secs(120))
+            .await?;
     }
     ctx.mock.reset_requests();
 
@@ -405,7 +431,9 @@ async fn one_setup(
     let t0 = lease::now_ms();
     let started = Instant::now();
     make_all_due(&store, &location, t0).await?;
-    progress(&format!("scale/{label}: every connection is due; the cycle runs"));
+    progress(&format!(
+        "scale/{label}: every connection is due; the cycle runs"
+    ));
 
     // Until every connection has a successful run newer than its backfill.
     let deadline = started + Duration::from_secs(60).max(Duration::from_millis(100) * ctx.n);
@@ -515,7 +543,10 @@ async fn one_setup(
             }
         }
         for r in ok {
-            let (Some(s), Some(e)) = (ms_of(&r.started_at), r.finished_at.as_deref().and_then(ms_of)) else {
+            let (Some(s), Some(e)) = (
+                ms_of(&r.started_at),
+                r.finished_at.as_deref().and_then(ms_of),
+            ) else {
                 continue;
             };
             durations.push((e - s) as f64);
@@ -591,8 +622,9 @@ fn misses(r: &ScaleReport, s: &SetupResult, m: &Measured) -> Vec<String> {
     let mut out = Vec::new();
     let capacity = (s.workers * s.processes) as f64 / (m.p50_ms / 1e3);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as f64;
-    let cpu: f64 =
-        m.cpu_s.iter().flatten().sum::<f64>() + m.bench_cpu_s.unwrap_or(0.0) + m.server_cpu_s.unwrap_or(0.0);
+    let cpu: f64 = m.cpu_s.iter().flatten().sum::<f64>()
+        + m.bench_cpu_s.unwrap_or(0.0)
+        + m.server_cpu_s.unwrap_or(0.0);
     let busy = cpu / m.cycle.as_secs_f64();
     let why_slow = || {
         if capacity < MIN_PULLS_PER_S {
@@ -614,7 +646,11 @@ fn misses(r: &ScaleReport, s: &SetupResult, m: &Measured) -> Vec<String> {
     };
     if unjudged(r).is_none() {
         if m.pulls_per_s < MIN_PULLS_PER_S {
-            out.push(format!("{:.0} pulls/s, target ≥ {MIN_PULLS_PER_S:.0}: {}", m.pulls_per_s, why_slow()));
+            out.push(format!(
+                "{:.0} pulls/s, target ≥ {MIN_PULLS_PER_S:.0}: {}",
+                m.pulls_per_s,
+                why_slow()
+            ));
         }
         if m.cycle.as_secs_f64() > MAX_CYCLE_S {
             let kill = match m.killed {
@@ -633,7 +669,10 @@ fn misses(r: &ScaleReport, s: &SetupResult, m: &Measured) -> Vec<String> {
     }
     if let Some(peak) = m.peak_rss() {
         if peak > MAX_RSS_BYTES {
-            out.push(format!("peak RSS {:.0} MB, target ≤ 1 GB per process", peak as f64 / 1e6));
+            out.push(format!(
+                "peak RSS {:.0} MB, target ≤ 1 GB per process",
+                peak as f64 / 1e6
+            ));
         }
     }
     if !m.ran_once_each {
@@ -651,7 +690,10 @@ fn misses(r: &ScaleReport, s: &SetupResult, m: &Measured) -> Vec<String> {
 /// CPU per pull, by process: `workers 6.1 ms, PostgreSQL 8.8 ms, mock 0.6 ms`.
 fn per_pull(m: &Measured) -> String {
     let n = m.pulls.max(1) as f64;
-    let mut parts = vec![format!("workers {:.1} ms", m.cpu_s.iter().flatten().sum::<f64>() * 1e3 / n)];
+    let mut parts = vec![format!(
+        "workers {:.1} ms",
+        m.cpu_s.iter().flatten().sum::<f64>() * 1e3 / n
+    )];
     if let Some(s) = m.server_cpu_s {
         parts.push(format!("PostgreSQL {:.1} ms", s * 1e3 / n));
     }
@@ -687,7 +729,13 @@ impl ScaleReport {
                 });
                 match &s.outcome {
                     Err(why) => {
-                        for k in ["pulls_per_s", "p50_ms", "p99_ms", "peak_rss_mb", "ran_once_each"] {
+                        for k in [
+                            "pulls_per_s",
+                            "p50_ms",
+                            "p99_ms",
+                            "peak_rss_mb",
+                            "ran_once_each",
+                        ] {
                             o[k] = Value::Null;
                         }
                         o["skipped"] = json!(why);
@@ -701,8 +749,13 @@ impl ScaleReport {
                         o["cycle_s"] = json!((m.cycle.as_secs_f64() * 1e3).round() / 1e3);
                         o["pulls"] = json!(m.pulls);
                         o["max_ms"] = round1(m.max_ms);
-                        o["process_peak_rss_mb"] = json!(m.rss.iter().map(|b| mb(*b)).collect::<Vec<_>>());
-                        o["process_cpu_s"] = json!(m.cpu_s.iter().map(|c| c.map_or(Value::Null, round1)).collect::<Vec<_>>());
+                        o["process_peak_rss_mb"] =
+                            json!(m.rss.iter().map(|b| mb(*b)).collect::<Vec<_>>());
+                        o["process_cpu_s"] = json!(m
+                            .cpu_s
+                            .iter()
+                            .map(|c| c.map_or(Value::Null, round1))
+                            .collect::<Vec<_>>());
                         o["bench_cpu_s"] = m.bench_cpu_s.map_or(Value::Null, round1);
                         o["server_cpu_s"] = m.server_cpu_s.map_or(Value::Null, round1);
                         o["interrupted_runs"] = json!(m.interrupted);
@@ -711,7 +764,9 @@ impl ScaleReport {
                         o["connections_run_twice"] = json!(m.twice.len());
                         o["provider_requests"] = json!(m.requests);
                         o["killed"] = match m.killed {
-                            Some((at, pulls)) => json!({ "at_s": round1(at.as_secs_f64()), "pulls_before": pulls }),
+                            Some((at, pulls)) => {
+                                json!({ "at_s": round1(at.as_secs_f64()), "pulls_before": pulls })
+                            }
                             None => Value::Null,
                         };
                         o["missed"] = json!(misses(self, s, m));
@@ -797,7 +852,11 @@ impl ScaleReport {
                         ),
                         None => String::new(),
                     };
-                    let cpu: Vec<String> = m.cpu_s.iter().map(|c| c.map_or("-".into(), |c| format!("{c:.1} s"))).collect();
+                    let cpu: Vec<String> = m
+                        .cpu_s
+                        .iter()
+                        .map(|c| c.map_or("-".into(), |c| format!("{c:.1} s")))
+                        .collect();
                     notes.push(format!(
                         "{}: {} successful pulls, {} provider requests, {} failed; CPU in the cycle: worker process(es) {}, the bench (the mock) {}{} — per pull: {}{kill}",
                         s.store(),

@@ -60,9 +60,11 @@ impl Sizes {
             mock_reps: if q { 2 } else { 7 },
             bare_users: if q { 60 } else { BARE_USERS },
             bare_days: if q { 40 } else { BARE_DAYS },
-            bare_latency: Duration::from_millis(
-                opts.bare_latency_ms.unwrap_or(if q { QUICK_BARE_LATENCY_MS } else { BARE_LATENCY_MS }),
-            ),
+            bare_latency: Duration::from_millis(opts.bare_latency_ms.unwrap_or(if q {
+                QUICK_BARE_LATENCY_MS
+            } else {
+                BARE_LATENCY_MS
+            })),
             bare_reps: if q { 2 } else { 7 },
         }
     }

@@ -48,13 +48,19 @@ pub fn tree_cpu_seconds(pid: u32) -> Option<f64> {
     let fields = |p: u32| -> Option<Vec<u64>> {
         let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
         let rest = &stat[stat.rfind(')')? + 2..];
-        Some(rest.split_whitespace().map(|f| f.parse::<u64>().unwrap_or(0)).collect())
+        Some(
+            rest.split_whitespace()
+                .map(|f| f.parse::<u64>().unwrap_or(0))
+                .collect(),
+        )
     };
     let own = fields(pid)?;
     // (after the name: state 0, ppid 1, …, utime 11, stime 12, cutime 13, cstime 14)
     let mut ticks = own.get(11)? + own.get(12)? + own.get(13)? + own.get(14)?;
     for e in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(child) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Some(child) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
         if let Some(f) = fields(child) {
             if f.get(1) == Some(&(pid as u64)) {
                 ticks += f.get(11).unwrap_or(&0) + f.get(12).unwrap_or(&0);
@@ -73,7 +79,8 @@ impl Worker {
         env: &[(&str, String)],
         log: &Path,
     ) -> anyhow::Result<Worker> {
-        let err = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+        let err = std::fs::File::create(log)
+            .with_context(|| format!("cannot create {}", log.display()))?;
         let mut c = Command::new(bin);
         c.args(args)
             .env_remove("RUST_LOG")
@@ -83,7 +90,9 @@ impl Worker {
         for (k, v) in env {
             c.env(k, v);
         }
-        let mut child = c.spawn().with_context(|| format!("cannot start {}", bin.display()))?;
+        let mut child = c
+            .spawn()
+            .with_context(|| format!("cannot start {}", bin.display()))?;
         let pid = child.id();
         let lines = Arc::new(Mutex::new(Vec::new()));
         let out = child.stdout.take().context("no stdout")?;
@@ -147,10 +156,13 @@ impl Worker {
     pub async fn metrics_addr(&mut self, timeout: Duration) -> anyhow::Result<SocketAddr> {
         let deadline = Instant::now() + timeout;
         loop {
-            let found = self
-                .stdout()
-                .iter()
-                .find_map(|l| l.strip_prefix("Metrics: http://")?.split('/').next()?.parse().ok());
+            let found = self.stdout().iter().find_map(|l| {
+                l.strip_prefix("Metrics: http://")?
+                    .split('/')
+                    .next()?
+                    .parse()
+                    .ok()
+            });
             if let Some(addr) = found {
                 return Ok(addr);
             }
@@ -167,7 +179,11 @@ impl Worker {
     /// Until its pool has catalogued `connections` connections (its `/metrics` shows the last
     /// success of each: the catalog read every schedule and history), i.e. it is idle and
     /// ready for the next due time.
-    pub async fn wait_catalogued(&mut self, connections: usize, timeout: Duration) -> anyhow::Result<()> {
+    pub async fn wait_catalogued(
+        &mut self,
+        connections: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
         let addr = self.metrics_addr(timeout).await?;
         let deadline = Instant::now() + timeout;
         let none = Secret::from_input("-");
