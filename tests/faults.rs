@@ -324,7 +324,12 @@ async fn oversize_bodies_stop_at_the_cap_with_a_typed_error() {
         let (run, waits, _) = sync_waits(&h, &store).await;
         let e = run.unwrap_err();
         assert_eq!(e.class, "provider-changed", "declared={declared}: {e:?}");
-        assert!(e.message.contains("larger than the cap"), "{}", e.message);
+        // the host's own record of its cap names it (the component sees an opaque error)
+        assert!(
+            e.message.contains("larger than the cap of 4 MiB"),
+            "{}",
+            e.message
+        );
         assert!(waits.is_empty(), "an oversize body is not retried");
         assert!(started.elapsed() < Duration::from_secs(20));
         // 2 GiB offered; the read stopped at 4 MiB
@@ -338,6 +343,32 @@ async fn oversize_bodies_stop_at_the_cap_with_a_typed_error() {
         let failed = last_run(&store).await;
         assert_eq!(failed.error_class.as_deref(), Some("provider-changed"));
         assert_eq!(failed.streams["users"].requests, 1, "{:?}", failed.streams);
+        // The connection check reads the same endpoint and says the same: as the
+        // directory capability's problem when the cap shows at the response head, or as
+        // the check's own error when it shows mid-body (the component then sees an opaque
+        // stream error, and the host's record of its cap classifies the failure).
+        match h.validate(&store, CONN).await {
+            Ok(report) => {
+                let directory = report
+                    .capabilities
+                    .iter()
+                    .find(|c| c.name == "platform-directory")
+                    .unwrap();
+                assert_eq!(
+                    directory.problem,
+                    Some(host_harness::bindings::v0_2::types::ErrorClass::ProviderChanged),
+                    "declared={declared}: {directory:?}"
+                );
+                assert!(
+                    directory.message.contains("larger than the cap of 4 MiB"),
+                    "{directory:?}"
+                );
+            }
+            Err(e) => {
+                assert_eq!(e.class, "provider-changed", "declared={declared}: {e:?}");
+                assert!(e.message.contains("larger than the cap of 4 MiB"), "{e:?}");
+            }
+        }
     }
 }
 

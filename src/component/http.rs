@@ -211,13 +211,9 @@ fn send_get(r: &Request<'_>) -> Result<HttpResponse, ConnectorError> {
                 return Err(match http_error_code(&e) {
                     Some(code @ ErrorCode::HttpResponseBodySize(_)) => too_large(&code),
                     Some(code) => transient("the response was cut off", &error_code(&code)),
-                    // wasmtime-wasi-http 48 stores a body's error as its own `Error`, so
-                    // `http-error-code` cannot see the host's size cap in it (the host
-                    // does map it to `HttpResponseBodySize`); until it can, the text is
-                    // the only sign. Known text match; see the issue 11 note.
-                    None if e.to_debug_string().contains("body size") => {
-                        too_large(&ErrorCode::HttpResponseBodySize(None))
-                    }
+                    // An opaque stream error. When it is the host's body-size cap, the
+                    // host knows that from its own record and classifies the failure; the
+                    // debug text is for the message only, never matched.
                     None => transient("the response was cut off", &e.to_debug_string()),
                 });
             }

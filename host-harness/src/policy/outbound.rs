@@ -39,6 +39,10 @@ pub struct Outbound {
     /// resolved, connection refused or timed out, TLS failed): the host knows this better
     /// than the component, which sees only an error code.
     unreachable: Mutex<Option<Unreachable>>,
+    /// The cap (bytes) at which the host stopped a response body during the current
+    /// call. wasmtime-wasi-http hands a body stream's error to the component as an opaque
+    /// `error`, so the host, which cut the body, is the one that can say so in types.
+    oversize: Mutex<Option<u64>>,
     /// Denials quote what the component asked for (a host name may be a secret).
     redactor: Redactor,
 }
@@ -95,6 +99,7 @@ impl Outbound {
             denied: Mutex::new(Vec::new()),
             violation: Mutex::new(None),
             unreachable: Mutex::new(None),
+            oversize: Mutex::new(None),
             redactor,
         })
     }
@@ -131,6 +136,7 @@ impl Outbound {
         self.this_call.store(0, Ordering::Relaxed);
         *lock(&self.violation) = None;
         *lock(&self.unreachable) = None;
+        *lock(&self.oversize) = None;
     }
 
     /// The cap broken during the call that just ended, if any.
@@ -141,6 +147,16 @@ impl Outbound {
     /// The last request of the current call that could not reach its origin.
     pub fn take_unreachable(&self) -> Option<Unreachable> {
         lock(&self.unreachable).take()
+    }
+
+    /// The cap at which the host stopped a response body during the current call.
+    pub fn take_oversize(&self) -> Option<u64> {
+        lock(&self.oversize).take()
+    }
+
+    fn cut_off(&self, cap: u64) -> wasmtime_wasi_http::Error {
+        *lock(&self.oversize) = Some(cap);
+        wasmtime_wasi_http::Error::HttpResponseBodySize(Some(cap))
     }
 
     fn deny(&self, why: String) -> wasmtime_wasi_http::Error {
@@ -301,15 +317,14 @@ impl WasiHttpHooks for PolicyHooks {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok());
             if declared.is_some_and(|n| n > max) {
-                return Err(wasmtime_wasi_http::Error::HttpResponseBodySize(declared));
+                return Err(out.cut_off(max));
             }
-            let resp = resp.map(|body| {
+            let out = out.clone();
+            let resp = resp.map(move |body| {
                 http_body_util::Limited::new(body, usize::try_from(max).unwrap_or(usize::MAX))
                     .map_err(move |e| match e.downcast::<wasmtime_wasi_http::Error>() {
                         Ok(e) => *e,
-                        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                            wasmtime_wasi_http::Error::HttpResponseBodySize(Some(max))
-                        }
+                        Err(e) if e.is::<http_body_util::LengthLimitError>() => out.cut_off(max),
                         Err(e) => wasmtime_wasi_http::Error::InternalError(Some(e.to_string())),
                     })
                     .boxed_unsync()

@@ -95,6 +95,18 @@ impl From<anyhow::Error> for HostError {
     }
 }
 
+/// A call that failed after the host cut a response body off at its cap. The host's own
+/// record decides the class: the component sees only an opaque stream error.
+pub fn body_over_cap(cap: u64) -> HostError {
+    HostError::new(
+        "provider-changed",
+        format!(
+            "a response body was larger than the cap of {} MiB; the host stopped the read",
+            cap >> 20
+        ),
+    )
+}
+
 /// The class name of a contract error class.
 pub fn class_name(c: wit::ErrorClass) -> &'static str {
     match c {

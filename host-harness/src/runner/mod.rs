@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use error::{class_name, connector_error, HostError};
+pub use error::{body_over_cap, class_name, connector_error, HostError};
 pub use progress::{Progress, ProgressTx};
 pub use retry::RetryPolicy;
 pub use sync::SyncOptions;
@@ -357,13 +357,14 @@ impl Harness {
                 redactor.redact(&format!("could not reach {}{via}: {}", u.origin, u.what)),
             ));
         }
-        match result {
-            Err(e) => Err(call_error(&e, redactor)),
-            Ok(Err(e)) => {
+        match (result, session.take_oversize()) {
+            (Err(e), _) => Err(call_error(&e, redactor)),
+            (Ok(Err(_)), Some(cap)) => Err(body_over_cap(cap)),
+            (Ok(Err(e)), None) => {
                 let (class, message) = connector_error(&e);
                 Err(HostError::new(&class, redactor.redact(&message)))
             }
-            Ok(Ok(report)) => Ok(redact_report(report, redactor)),
+            (Ok(Ok(report)), _) => Ok(redact_report(report, redactor)),
         }
     }
 

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::progress::{emit, Progress, ProgressTx};
-use super::{call_error, connector_error, Harness, HostError};
+use super::{body_over_cap, call_error, connector_error, Harness, HostError};
 use crate::bindings::v0_2::types as wit;
 use crate::redact::Redactor;
 use crate::sandbox::Session;
@@ -77,6 +77,10 @@ impl Harness {
                 Ok(Err(e)) => e,
                 Err(e) => return Err(call_error(&e, redactor)),
             };
+            // Not retried: the same page would be as large again.
+            if let Some(cap) = session.take_oversize() {
+                return Err(body_over_cap(cap));
+            }
             // A request that never reached its origin is not a provider outage: say which
             // origin and why, and retry once at most (a network or redirect problem does
             // not go away in seconds).

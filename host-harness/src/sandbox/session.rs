@@ -293,6 +293,13 @@ impl Session {
         self.out.take_unreachable()
     }
 
+    /// The cap (bytes) at which the host stopped a response body during the last call:
+    /// the host's own record, so the call's failure is classified without reading the
+    /// component's words.
+    pub fn take_oversize(&self) -> Option<u64> {
+        self.out.take_oversize()
+    }
+
     /// Requests the policy refused, with why.
     pub fn denied(&self) -> Vec<String> {
         self.out.denied()
