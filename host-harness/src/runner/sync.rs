@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::pipeline::Instances;
+use super::pipeline::{Instances, Normalizers};
 use super::progress::ProgressTx;
 use super::{Harness, HostError};
 use crate::store::{lease, Run, RunLease, Store, StreamCounts};
@@ -180,7 +180,7 @@ impl Harness {
             }
         }
         let mut denied = instances.pull.denied();
-        denied.extend(instances.normalize.denied());
+        denied.extend(instances.normalize.denied.iter().cloned());
         match result {
             Err(mut e) if !denied.is_empty() => {
                 e.message.push_str(
@@ -208,13 +208,13 @@ impl Harness {
         let (pull, redactor) = self
             .configured_session(stored.clone(), &format!("{context} instance=pull"))
             .await?;
-        let (normalize, _) = self
-            .configured_session(stored, &format!("{context} instance=normalize"))
-            .await?;
-        normalize.allow(Vec::new());
         Ok(Instances {
             pull,
-            normalize,
+            normalize: Normalizers {
+                stored,
+                context: format!("{context} instance=normalize"),
+                denied: Vec::new(),
+            },
             redactor,
         })
     }
