@@ -246,12 +246,14 @@ where
     let mut early = None;
     loop {
         tokio::select! {
+            // The pull first: it only sends its request and waits, and that wait, not
+            // the commit, is what the stream's time is made of.
             biased;
+            pulled = &mut ahead, if early.is_none() => early = Some(pulled),
             done = &mut work => {
                 done?;
                 break;
             }
-            pulled = &mut ahead, if early.is_none() => early = Some(pulled),
         }
     }
     Ok(match early {

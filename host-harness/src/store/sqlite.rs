@@ -18,11 +18,15 @@ use crate::bindings::v0_2::types as wit;
 use crate::records::CheckedRecord;
 
 // The delivery and identity tables, in files of their own.
+mod checkpoint;
 mod delivery;
 mod people;
 
 pub struct Sqlite {
     conn: Arc<Mutex<Db>>,
+    /// The WAL's checkpoints, on a thread of their own (`None`: in the commits, as SQLite
+    /// does by default).
+    checkpointer: Option<Arc<checkpoint::Checkpointer>>,
     /// A version-1 store, to upgrade before use (see `migrate_v1`).
     v1: bool,
 }
@@ -90,8 +94,10 @@ impl Sqlite {
             )
             .map_err(bad)?;
         }
+        let checkpointer = checkpoint::Checkpointer::start(path, &conn).map(Arc::new);
         Ok(Sqlite {
             conn: Arc::new(Mutex::new(conn)),
+            checkpointer,
             v1,
         })
     }
@@ -110,10 +116,16 @@ impl Sqlite {
         f: impl FnOnce(&mut Db) -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
         let conn = self.conn.clone();
+        let checkpointer = self.checkpointer.clone();
         let job: Job<T> = Box::new(f);
         tokio::task::spawn_blocking(move || {
             let mut c = conn.lock().unwrap_or_else(|p| p.into_inner());
-            job(&mut c)
+            let r = job(&mut c);
+            drop(c);
+            if let Some(cp) = checkpointer {
+                cp.nudge();
+            }
+            r
         })
         .await
         .map_err(|e| anyhow::anyhow!("a store call failed: {e}"))?
