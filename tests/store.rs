@@ -839,6 +839,62 @@ async fn the_embedded_key_file_survives_a_crash_in_a_rotation() {
     );
 }
 
+/// The embedded store checkpoints its WAL beside the commits, not inside them: pages of a
+/// MiB each keep the WAL file small (it restarts once a checkpoint has copied it), and a
+/// closed store is one complete file with no WAL left beside it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_wal_is_checkpointed_beside_the_commits() {
+    const PAGES: usize = 40;
+    let f = fixture(Backend::Sqlite, LONG).await;
+    let Location::Sqlite(db) = &f.location else {
+        unreachable!()
+    };
+    let wal = PathBuf::from(format!("{}-wal", db.display()));
+    let s = &f.store;
+    add(s, "c1").await;
+    let run = s.start_run("c1", "o", "test", "c").await.unwrap().unwrap();
+    let body = format!("{{\"pad\":\"{}\"}}", "x".repeat(1 << 20));
+    let mut largest = 0;
+    for seq in 0..PAGES {
+        s.commit_page(
+            &run,
+            seq as u64,
+            page("s", &body, Some(&format!("cp-{seq}"))),
+            1,
+            vec![rec("s", &seq.to_string(), "{}")],
+        )
+        .await
+        .unwrap();
+        largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+        // what a run does between pages: the next request
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Never checkpointed, the WAL would hold every page (40 MiB and more).
+    assert!(
+        largest < ((PAGES as u64) << 20) / 3,
+        "the WAL grew to {largest} bytes over {PAGES} pages of 1 MiB"
+    );
+    s.finish_run(&run, "succeeded", &BTreeMap::new(), None)
+        .await
+        .unwrap();
+    let Fixture {
+        dir: _dir,
+        location,
+        store,
+        ..
+    } = f;
+    drop(store);
+    assert!(!wal.exists(), "a closed store leaves no WAL behind");
+    let Location::Sqlite(db) = location else {
+        unreachable!()
+    };
+    let copy_dir = tempfile::tempdir().unwrap();
+    let copy = copy_dir.path().join("s.db");
+    std::fs::copy(&db, &copy).unwrap();
+    let c = Store::open_path(&copy).await.unwrap();
+    assert_eq!(c.raw_page_count("c1").await.unwrap(), PAGES as u64);
+}
+
 /// A store of the first version (one configuration per connector id, secrets in plain
 /// text) is upgraded: its data lands in the default connection, its secrets sealed.
 #[tokio::test(flavor = "multi_thread")]

@@ -5,6 +5,7 @@
 
 mod check;
 pub mod error;
+mod normalizers;
 mod pipeline;
 pub mod progress;
 mod pull;

@@ -15,42 +15,25 @@
 //!   executor every epoch tick, the checks and the commit run on blocking threads), so the
 //!   run stays one `Send` future that stops wherever it is dropped.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::pin;
 
+use super::normalizers::Normalizers;
 use super::progress::{emit, Progress, ProgressTx};
 use super::pull::At;
-use super::{call_error, connector_error, rfc3339, Harness, HostError};
+use super::{connector_error, rfc3339, Harness, HostError};
 use crate::bindings::v0_2::types as wit;
 use crate::redact::Redactor;
 use crate::sandbox::Session;
-use crate::secret::Secret;
 use crate::store::{RunLease, Store, StreamCounts};
 
 /// The run's instances of the component, configured identically: `pull` is the only one
-/// that makes requests; each page is normalized by a fresh instance whose allow-list is
-/// empty (normalize is pure).
+/// that makes requests; the pages are normalized by [`Normalizers`].
 pub(super) struct Instances {
     pub pull: Session,
     pub normalize: Normalizers,
     pub redactor: Redactor,
 }
-
-/// Where the normalize instances come from: one per page, dropped as soon as its records
-/// are lifted. An instance's memory grows to hold a page and its records and never shrinks;
-/// dropped, it goes back to the pool (decommitted) before the host checks and commits the
-/// records, which keeps a backfill's peak memory down. An instance costs microseconds and
-/// a `configure` call, next to the tens of milliseconds a page takes.
-pub(super) struct Normalizers {
-    pub stored: Stored,
-    pub context: String,
-    /// What the policy refused the instances so far (normalize may not make requests).
-    pub denied: Vec<String>,
-}
-
-/// A connection's stored settings and secrets.
-pub(super) type Stored = (Vec<wit::Setting>, BTreeMap<String, Secret>);
 
 /// What committing one page needs besides the page.
 struct Target<'a> {
@@ -192,15 +175,7 @@ impl Harness {
         requests: u64,
         total: &mut StreamCounts,
     ) -> Result<(), HostError> {
-        let (mut session, _) = self
-            .configured_session(normalizers.stored.clone(), &normalizers.context)
-            .await?;
-        session.allow(Vec::new());
-        // The page goes into the call and comes back: one copy of its body, not two.
-        let normalized = session.normalize_owned(page.raw).await;
-        normalizers.denied.extend(session.denied());
-        drop(session);
-        let (raw, normalized) = normalized.map_err(|e| call_error(&e, redactor))?;
+        let (raw, normalized) = self.normalize_page(normalizers, page.raw, redactor).await?;
         page.raw = raw;
         let records = normalized.map_err(|e| {
             let (class, message) = connector_error(&e);

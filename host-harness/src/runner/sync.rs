@@ -9,7 +9,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::pipeline::{Instances, Normalizers};
+use super::normalizers::Normalizers;
+use super::pipeline::Instances;
 use super::progress::ProgressTx;
 use super::{Harness, HostError};
 use crate::store::{lease, Run, RunLease, Store, StreamCounts};
@@ -180,7 +181,7 @@ impl Harness {
             }
         }
         let mut denied = instances.pull.denied();
-        denied.extend(instances.normalize.denied.iter().cloned());
+        denied.extend(instances.normalize.denied());
         match result {
             Err(mut e) if !denied.is_empty() => {
                 e.message.push_str(
@@ -210,11 +211,7 @@ impl Harness {
             .await?;
         Ok(Instances {
             pull,
-            normalize: Normalizers {
-                stored,
-                context: format!("{context} instance=normalize"),
-                denied: Vec::new(),
-            },
+            normalize: Normalizers::new(stored, format!("{context} instance=normalize")),
             redactor,
         })
     }

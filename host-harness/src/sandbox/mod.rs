@@ -159,6 +159,7 @@ impl Sandbox {
                 max_memory: policy.max_memory_bytes,
                 max_table_elements: 1 << 20,
                 memory_hit: false,
+                memory_peak: 0,
             },
             logs: logs.clone(),
             redactor,

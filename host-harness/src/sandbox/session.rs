@@ -34,6 +34,8 @@ pub(super) struct Limiter {
     pub max_memory: usize,
     pub max_table_elements: usize,
     pub memory_hit: bool,
+    /// The largest size a linear memory of the instance was granted, in bytes.
+    pub memory_peak: usize,
 }
 
 impl wasmtime::ResourceLimiter for Limiter {
@@ -47,6 +49,7 @@ impl wasmtime::ResourceLimiter for Limiter {
             self.memory_hit = true;
             wasmtime::bail!("memory limit reached");
         }
+        self.memory_peak = self.memory_peak.max(desired);
         Ok(true)
     }
 
@@ -291,6 +294,12 @@ impl Session {
     /// TLS), as the host saw it.
     pub fn take_unreachable(&self) -> Option<crate::policy::outbound::Unreachable> {
         self.out.take_unreachable()
+    }
+
+    /// The most linear memory the instance has had, in bytes (a wasm memory never
+    /// shrinks: this is what it holds until it is dropped).
+    pub fn memory_bytes(&self) -> usize {
+        self.store.data().limiter.memory_peak
     }
 
     /// The cap (bytes) at which the host stopped a response body during the last call:

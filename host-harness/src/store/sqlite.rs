@@ -23,10 +23,10 @@ mod delivery;
 mod people;
 
 pub struct Sqlite {
-    conn: Arc<Mutex<Db>>,
     /// The WAL's checkpoints, on a thread of their own (`None`: in the commits, as SQLite
-    /// does by default).
+    /// does by default). Declared before `conn`, so it is dropped first.
     checkpointer: Option<Arc<checkpoint::Checkpointer>>,
+    conn: Arc<Mutex<Db>>,
     /// A version-1 store, to upgrade before use (see `migrate_v1`).
     v1: bool,
 }

@@ -9,13 +9,17 @@
 
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rusqlite::Connection as Db;
 
-/// Asks the checkpoint thread to run; the thread ends when this is dropped.
+/// Asks the checkpoint thread to run. Dropped, it ends the thread and waits for it, so
+/// that the writer's connection, closed after it, is the last one and leaves a complete
+/// database file with no WAL beside it (as SQLite does when nothing else has it open).
 pub struct Checkpointer {
-    nudge: SyncSender<()>,
+    nudge: Option<SyncSender<()>>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl Checkpointer {
@@ -35,21 +39,36 @@ impl Checkpointer {
             })
             .ok()?;
         let (nudge, asked) = sync_channel(1);
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || run(&db, &asked))
             .inspect_err(|e| {
                 tracing::warn!("no checkpoint thread ({e}); SQLite checkpoints in the commits")
             })
             .ok()?;
+        let checkpointer = Checkpointer {
+            nudge: Some(nudge),
+            thread: Some(thread),
+        };
         writer.pragma_update(None, "wal_autocheckpoint", 0).ok()?;
-        Some(Checkpointer { nudge })
+        Some(checkpointer)
     }
 
     /// Something was written: checkpoint soon. Never waits; asks already pending merge.
     pub fn nudge(&self) {
-        match self.nudge.try_send(()) {
-            Ok(()) | Err(TrySendError::Full(())) | Err(TrySendError::Disconnected(())) => {}
+        if let Some(nudge) = &self.nudge {
+            match nudge.try_send(()) {
+                Ok(()) | Err(TrySendError::Full(())) | Err(TrySendError::Disconnected(())) => {}
+            }
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        drop(self.nudge.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }
