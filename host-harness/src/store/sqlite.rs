@@ -1,7 +1,8 @@
 //! The embedded backend: one SQLite file (WAL, `foreign_keys` on, mode 0600). Calls run on
 //! tokio's blocking pool, one at a time on the store's connection; write transactions are
 //! `BEGIN IMMEDIATE`, so the processes sharing the file take turns (a lease check and the
-//! run it starts are one turn).
+//! run it starts are one turn). The WAL is checkpointed by a thread of its own
+//! ([`checkpoint`]), not inside the commits.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
