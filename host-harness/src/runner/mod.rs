@@ -20,6 +20,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use error::{body_over_cap, class_name, connector_error, HostError};
+
+/// A connection's stored settings (non-secret) and secrets, as one consistent snapshot.
+pub type Stored = (Vec<wit::Setting>, BTreeMap<String, Secret>);
 pub use progress::{Progress, ProgressTx};
 pub use retry::RetryPolicy;
 pub use sync::SyncOptions;
@@ -371,11 +374,7 @@ impl Harness {
 
     /// The stored settings and secrets of `connection` (one consistent snapshot), or
     /// `not-configured`.
-    pub async fn stored(
-        &self,
-        store: &Store,
-        connection: &str,
-    ) -> Result<(Vec<wit::Setting>, BTreeMap<String, Secret>), HostError> {
+    pub async fn stored(&self, store: &Store, connection: &str) -> Result<Stored, HostError> {
         store
             .configuration(connection)
             .await
@@ -392,7 +391,7 @@ impl Harness {
     /// before awaiting, so the future does not hold the store).
     pub async fn configured_session(
         &self,
-        (settings, secrets): (Vec<wit::Setting>, BTreeMap<String, Secret>),
+        (settings, secrets): Stored,
         context: &str,
     ) -> Result<(Session, Redactor), HostError> {
         let redactor = Self::redactor(&secrets);

@@ -6,19 +6,13 @@
 //! pool, decommitted) and the next page gets a fresh one; a smaller one is kept, so the
 //! many small pages of an incremental run do not pay a `configure` each.
 
-use std::collections::BTreeMap;
-
-use super::{call_error, Harness, HostError};
+use super::{call_error, Harness, HostError, Stored};
 use crate::bindings::v0_2::types as wit;
 use crate::redact::Redactor;
 use crate::sandbox::Session;
-use crate::secret::Secret;
 
 /// An instance whose memory stays at or below this is kept for the next page.
 const KEEP_UP_TO: usize = 8 << 20;
-
-/// A connection's stored settings and secrets.
-pub(super) type Stored = (Vec<wit::Setting>, BTreeMap<String, Secret>);
 
 /// What normalizing a page gives: the page's raw part back, and the connector's answer.
 type Normalized = (

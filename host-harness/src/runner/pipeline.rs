@@ -1,6 +1,6 @@
-//! One stream's pages, pipelined over two instances of the component: while the pull
-//! instance fetches page N+1 (its cursor is page N's `next-cursor`, known as soon as page N
-//! is pulled), the normalize instance turns page N into records, the host checks them and
+//! One stream's pages, pipelined over instances of the component: while the pull instance
+//! fetches page N+1 (its cursor is page N's `next-cursor`, known as soon as page N is
+//! pulled), a normalize instance ([`super::normalizers`]) turns page N into records, the host checks them and
 //! commits page N with its records and checkpoint.
 //!
 //! - **In order.** Page N+1 is committed only after page N's commit returned; if page N's
